@@ -1,0 +1,55 @@
+"""Splitting one dataset among owners, and into train and test parts."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dain.data.errors import PartitionError
+
+
+def stratified_split(
+    y: np.ndarray, test_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices (train, test) with each class in the same proportion in both."""
+    from sklearn.model_selection import train_test_split
+
+    if not 0.0 < test_fraction < 1.0:
+        raise PartitionError(f"test fraction must be between 0 and 1, got {test_fraction}.")
+    rows = np.arange(len(y))
+    train, test = train_test_split(rows, test_size=test_fraction, stratify=y, random_state=seed)
+    return np.sort(train), np.sort(test)
+
+
+def unequal_sizes(num_owners: int, seed: int, concentration: float = 2.0) -> np.ndarray:
+    """Shares of the data per owner, drawn from a Dirichlet so owners differ in size."""
+    rng = np.random.default_rng(seed)
+    return rng.dirichlet(np.full(num_owners, concentration))
+
+
+def partition_stratified(
+    y: np.ndarray, shares: np.ndarray, seed: int, min_per_class: int = 1
+) -> list[np.ndarray]:
+    """Splits row indices among owners by `shares` (summing to 1), class by class, so each
+    owner gets every class in about the global proportion. Each owner receives at least
+    `min_per_class` rows of every class that has enough rows."""
+    shares = np.asarray(shares, dtype=np.float64)
+    if shares.ndim != 1 or len(shares) == 0 or (shares < 0).any() or not np.isclose(shares.sum(), 1):
+        raise PartitionError("owner shares must be non-negative and sum to 1.")
+    num_owners = len(shares)
+    if num_owners > len(y):
+        raise PartitionError(f"cannot split {len(y)} rows among {num_owners} owners.")
+    rng = np.random.default_rng(seed)
+    parts: list[list[np.ndarray]] = [[] for _ in range(num_owners)]
+    for label in np.unique(y):
+        rows = rng.permutation(np.flatnonzero(y == label))
+        floor = min_per_class if len(rows) >= min_per_class * num_owners else 0
+        spare = len(rows) - floor * num_owners
+        counts = floor + np.floor(shares * spare).astype(int)
+        # hand the rounding remainder to the owners with the largest fractional parts
+        remainder = len(rows) - counts.sum()
+        order = np.argsort(-(shares * spare - np.floor(shares * spare)), kind="stable")
+        counts[order[:remainder]] += 1
+        bounds = np.concatenate([[0], np.cumsum(counts)])
+        for owner in range(num_owners):
+            parts[owner].append(rows[bounds[owner] : bounds[owner + 1]])
+    return [np.sort(np.concatenate(p)) for p in parts]

@@ -1,0 +1,69 @@
+"""A participant's identity: one secp256k1 key, stored in an Ethereum keystore (v3)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+
+from dain.identity.did import did_pkh
+from dain.identity.errors import KeystoreError
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A key pair. It signs transactions, node messages and consent receipts."""
+
+    account: LocalAccount = field(repr=False)
+
+    @classmethod
+    def create(cls) -> Identity:
+        return cls(Account.create())
+
+    @classmethod
+    def from_private_key(cls, key: bytes | str) -> Identity:
+        return cls(Account.from_key(key))
+
+    @property
+    def address(self) -> str:
+        return self.account.address
+
+    def did(self, chain_id: int) -> str:
+        return did_pkh(chain_id, self.address)
+
+    def save_keystore(self, path: Path, password: str, *, scrypt_n: int = 2**18) -> None:
+        """Writes an encrypted v3 keystore; refuses to overwrite an existing key."""
+        if path.exists():
+            raise KeystoreError(
+                f"{path} already holds a key; dain will not overwrite it.",
+                hint="Choose another path or move the old keystore away first.",
+            )
+        keystore = Account.encrypt(self.account.key, password, kdf="scrypt", iterations=scrypt_n)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(keystore, handle)
+
+    @classmethod
+    def load_keystore(cls, path: Path, password: str) -> Identity:
+        try:
+            keystore = json.loads(path.read_text())
+        except FileNotFoundError as exc:
+            raise KeystoreError(
+                f"No keystore at {path}.", hint="Create one with 'dain node init'."
+            ) from exc
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise KeystoreError(f"{path} is not a keystore file (not valid JSON).") from exc
+        try:
+            key = Account.decrypt(keystore, password)
+        except ValueError as exc:
+            raise KeystoreError(
+                f"Could not unlock {path}: the password is wrong or the file is damaged."
+            ) from exc
+        except (KeyError, TypeError) as exc:
+            raise KeystoreError(f"{path} is not a v3 keystore (missing '{exc}').") from exc
+        return cls.from_private_key(key)

@@ -1,0 +1,42 @@
+"""Signatures: EIP-191 for node messages, EIP-712 typed data for consent receipts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eth_account import Account
+from eth_account.messages import encode_defunct, encode_typed_data
+from eth_utils import to_checksum_address
+
+from dain.identity.errors import SignatureError
+from dain.identity.keys import Identity
+
+
+def sign_message(identity: Identity, message: bytes) -> bytes:
+    """EIP-191 ("personal_sign") signature of `message`, 65 bytes."""
+    return bytes(identity.account.sign_message(encode_defunct(primitive=message)).signature)
+
+
+def recover_message_signer(message: bytes, signature: bytes) -> str:
+    try:
+        return Account.recover_message(encode_defunct(primitive=message), signature=signature)
+    except Exception as exc:  # eth-keys raises several types for malformed signatures
+        raise SignatureError(f"The signature is malformed ({exc}).") from exc
+
+
+def verify_message(message: bytes, signature: bytes, address: str) -> None:
+    signer = recover_message_signer(message, signature)
+    if signer != to_checksum_address(address):
+        raise SignatureError(f"The message was signed by {signer}, not by {address}.")
+
+
+def sign_typed_data(identity: Identity, typed_data: dict[str, Any]) -> bytes:
+    """EIP-712 signature of a full typed-data document (domain, types, message)."""
+    return bytes(identity.account.sign_message(encode_typed_data(full_message=typed_data)).signature)
+
+
+def recover_typed_data_signer(typed_data: dict[str, Any], signature: bytes) -> str:
+    try:
+        return Account.recover_message(encode_typed_data(full_message=typed_data), signature=signature)
+    except Exception as exc:
+        raise SignatureError(f"The signature is malformed ({exc}).") from exc

@@ -1,0 +1,38 @@
+"""Models, local training and aggregation: pure computation, no I/O."""
+
+from dain.learning.aggregate import add, subtract, weighted_mean
+from dain.learning.errors import AggregationError, LearningError, ModelSpecError
+from dain.learning.models import (
+    ModelSpec,
+    Params,
+    build_model,
+    feature_statistics,
+    init_params,
+    param_shapes,
+)
+from dain.learning.strategy import STRATEGIES, ClientUpdate, FedAvg, Strategy
+from dain.learning.training import LocalResult, TrainConfig, accuracy, predict, train_local
+
+__all__ = [
+    "STRATEGIES",
+    "AggregationError",
+    "ClientUpdate",
+    "FedAvg",
+    "LearningError",
+    "LocalResult",
+    "ModelSpec",
+    "ModelSpecError",
+    "Params",
+    "Strategy",
+    "TrainConfig",
+    "accuracy",
+    "add",
+    "build_model",
+    "feature_statistics",
+    "init_params",
+    "param_shapes",
+    "predict",
+    "subtract",
+    "train_local",
+    "weighted_mean",
+]

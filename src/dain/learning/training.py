@@ -1,0 +1,80 @@
+"""Local training and evaluation: pure functions of (spec, params, data, config, seed)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from dain.learning.models import ModelSpec, Params, build_model, load_params, module_params
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    learning_rate: float = 0.1
+    epochs: int = 1
+    batch_size: int = 16
+    momentum: float = 0.0
+
+    def to_dict(self) -> dict[str, float | int]:
+        return {
+            "learning_rate": self.learning_rate,
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "momentum": self.momentum,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, float | int]) -> TrainConfig:
+        return cls(
+            learning_rate=float(raw["learning_rate"]),
+            epochs=int(raw["epochs"]),
+            batch_size=int(raw["batch_size"]),
+            momentum=float(raw.get("momentum", 0.0)),
+        )
+
+
+@dataclass(frozen=True)
+class LocalResult:
+    params: Params
+    num_examples: int
+    mean_loss: float
+
+
+def train_local(
+    spec: ModelSpec, params: Params, x: np.ndarray, y: np.ndarray, config: TrainConfig, seed: int
+) -> LocalResult:
+    """Mini-batch SGD from `params` on (x, y); the seed fixes the batch order."""
+    model = build_model(spec)
+    load_params(model, params)
+    inputs = torch.from_numpy(spec.standardize(x))
+    labels = torch.from_numpy(y.astype(np.int64))
+    optimizer = torch.optim.SGD(model.parameters(), lr=config.learning_rate, momentum=config.momentum)
+    loss_fn = nn.CrossEntropyLoss()
+    generator = torch.Generator().manual_seed(seed)
+    losses = []
+    model.train()
+    for _ in range(config.epochs):
+        order = torch.randperm(len(labels), generator=generator)
+        for start in range(0, len(labels), config.batch_size):
+            batch = order[start : start + config.batch_size]
+            optimizer.zero_grad()
+            loss = loss_fn(model(inputs[batch]), labels[batch])
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+    return LocalResult(module_params(model), len(labels), float(np.mean(losses)) if losses else 0.0)
+
+
+def predict(spec: ModelSpec, params: Params, x: np.ndarray) -> np.ndarray:
+    model = build_model(spec)
+    load_params(model, params)
+    model.eval()
+    with torch.no_grad():
+        return model(torch.from_numpy(spec.standardize(x))).argmax(dim=1).numpy()
+
+
+def accuracy(spec: ModelSpec, params: Params, x: np.ndarray, y: np.ndarray) -> float:
+    return float((predict(spec, params, x) == y).mean())

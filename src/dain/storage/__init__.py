@@ -1,0 +1,25 @@
+"""Content-addressed blobs (CIDv1 sha2-256) and the safetensors codec."""
+
+from dain.storage.blobstore import BlobStore, FileBlobStore, MemoryBlobStore
+from dain.storage.canonical import canonical_json
+from dain.storage.cid import cid_of, digest_of, verify
+from dain.storage.errors import BlobNotFound, CidError, CodecError, IntegrityError, StorageError
+from dain.storage.tensors import Tensors, decode_tensors, encode_tensors
+
+__all__ = [
+    "BlobNotFound",
+    "BlobStore",
+    "CidError",
+    "CodecError",
+    "FileBlobStore",
+    "IntegrityError",
+    "MemoryBlobStore",
+    "StorageError",
+    "Tensors",
+    "canonical_json",
+    "cid_of",
+    "decode_tensors",
+    "digest_of",
+    "encode_tensors",
+    "verify",
+]

@@ -1,0 +1,46 @@
+"""Named tensors <-> safetensors bytes, with validation for bytes from the network."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+from safetensors import SafetensorError
+from safetensors.numpy import load, save
+
+from dain.storage.errors import CodecError
+
+Tensors = dict[str, np.ndarray]
+Shapes = Mapping[str, tuple[int, ...]]
+
+
+def encode_tensors(tensors: Mapping[str, np.ndarray], metadata: dict[str, str] | None = None) -> bytes:
+    return save({name: np.ascontiguousarray(t) for name, t in tensors.items()}, metadata=metadata)
+
+
+def decode_tensors(
+    data: bytes, *, expected: Shapes | None = None, dtype: np.dtype | None = np.dtype(np.float32)
+) -> Tensors:
+    """Parses safetensors bytes; with `expected`, refuses other names, shapes or dtypes
+    and any non-finite value, so a peer's garbage never reaches the model."""
+    try:
+        tensors = load(bytes(data))
+    except (SafetensorError, ValueError) as exc:
+        raise CodecError(f"The data is not a valid safetensors document ({exc}).") from exc
+    if expected is None:
+        return tensors
+    if set(tensors) != set(expected):
+        raise CodecError(
+            f"Expected tensors {sorted(expected)}, got {sorted(tensors)}: "
+            "the sender uses a different model."
+        )
+    for name, tensor in tensors.items():
+        if tuple(tensor.shape) != tuple(expected[name]):
+            raise CodecError(
+                f"Tensor '{name}' has shape {tuple(tensor.shape)}, expected {tuple(expected[name])}."
+            )
+        if dtype is not None and tensor.dtype != dtype:
+            raise CodecError(f"Tensor '{name}' is {tensor.dtype}, expected {dtype}.")
+        if not np.isfinite(tensor).all():
+            raise CodecError(f"Tensor '{name}' holds NaN or infinite values.")
+    return tensors
