@@ -1,0 +1,5 @@
+"""The `dain` command line."""
+
+from dain.cli.app import app, main
+
+__all__ = ["app", "main"]

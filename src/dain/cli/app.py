@@ -1,0 +1,65 @@
+"""`dain`: the command line for data owners, requesters, members and auditors.
+
+DainError becomes a plain message and a non-zero exit code here, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from dain.errors import DainError
+
+app = typer.Typer(
+    name="dain",
+    help="dain: train one AI model across many data owners; data never leaves them.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+errors = Console(stderr=True)
+
+
+@app.callback()
+def _root() -> None:
+    """dain: train one AI model across many data owners; data never leaves them."""
+
+
+@app.command()
+def demo(
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write the demo's figures to this JSON file.")
+    ] = None,
+    rounds: Annotated[int, typer.Option(min=2, help="Training rounds.")] = 12,
+    revoke_after: Annotated[int, typer.Option(min=1, help="Round after which a hospital revokes.")] = 6,
+    seed: Annotated[int, typer.Option(help="Seed for the data split and training.")] = 7,
+) -> None:
+    """Four hospitals train a diagnosis model together on an embedded chain."""
+    from dain.cli.demo_view import RichReporter
+    from dain.devnet import StoryConfig, run_story
+
+    if revoke_after >= rounds:
+        raise DainError(f"--revoke-after ({revoke_after}) must be smaller than --rounds ({rounds}).")
+    if json_out is not None and not json_out.parent.exists():
+        raise DainError(f"The folder {json_out.parent} does not exist; create it or choose another path.")
+    reporter = RichReporter(console)
+    with reporter:
+        result, _ = run_story(StoryConfig(rounds=rounds, revoke_after=revoke_after, seed=seed), reporter)
+    reporter.summary(result)
+    if json_out is not None:
+        json_out.write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+        console.print(f"Figures written to {json_out}.")
+
+
+def main() -> None:
+    try:
+        app()
+    except DainError as exc:
+        errors.print(f"[bold red]Error:[/] {exc}", highlight=False)
+        sys.exit(1)

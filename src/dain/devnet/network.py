@@ -1,0 +1,74 @@
+"""A whole dain network in one process: an embedded chain, the contracts, and nodes that
+talk through an in-memory transport to the same handlers a network transport would use."""
+
+from __future__ import annotations
+
+from dain.identity import Identity
+from dain.ledger import (
+    TOKEN_UNIT,
+    EmbeddedChain,
+    Ledger,
+    NetworkParams,
+    Proposal,
+    ProposalState,
+    RoundInfo,
+    Vote,
+    deploy,
+)
+from dain.node import InMemoryTransport, Node
+from dain.storage import MemoryBlobStore
+
+GAS_MONEY = 10**20  # wei each participant gets to pay for its transactions
+
+
+class Devnet:
+    def __init__(self, params: NetworkParams | None = None, *, record: bool = False) -> None:
+        self.params = params or NetworkParams(token_supply=100_000 * TOKEN_UNIT)
+        self.chain = EmbeddedChain()
+        self.treasury = Identity.create()
+        self.chain.fund(self.treasury.address, GAS_MONEY)
+        self.deployment = deploy(self.chain.web3, self.treasury, self.params)
+        self.root = Ledger(self.chain, self.deployment, self.treasury)
+        self.transport = InMemoryTransport(record=record)
+        self.nodes: dict[str, Node] = {}
+
+    def add_node(self, name: str, tokens: int = 0) -> Node:
+        """A new participant with its own key and blob store, `tokens` whole tokens of
+        voting power (self-delegated), registered on chain."""
+        identity = Identity.create()
+        self.chain.fund(identity.address, GAS_MONEY)
+        ledger = self.root.as_identity(identity)
+        if tokens:
+            self.root.token.transfer(identity.address, tokens * TOKEN_UNIT)
+            ledger.token.delegate()
+        endpoint = f"mem://{name}"
+        node = Node(name, ledger, MemoryBlobStore(), self.transport, endpoint)
+        self.transport.register(endpoint, node.handle)
+        node.join()
+        self.nodes[name] = node
+        return node
+
+    def node_of(self, address: str) -> Node:
+        for node in self.nodes.values():
+            if node.address == address:
+                return node
+        raise KeyError(address)
+
+    def pass_proposal(self, proposal: Proposal, voters: list[Node], support: Vote = Vote.FOR) -> ProposalState:
+        """Opens the vote, has `voters` vote, closes it and executes it if it passed."""
+        gov = self.root.gov
+        self.chain.mine(max(0, gov.snapshot(proposal) - self.root.block_number()) + 1)
+        for voter in voters:
+            voter.ledger.gov.vote(proposal, support)
+        self.chain.mine(max(0, gov.deadline(proposal) - self.root.block_number()) + 1)
+        state = gov.state(proposal)
+        if state == ProposalState.SUCCEEDED:
+            gov.execute(proposal)
+            state = gov.state(proposal)
+        return state
+
+    def run_round(self, job_id: int, round: int) -> tuple[RoundInfo | None, dict[str, list[int]]]:
+        """Every node trains what it may; the elected aggregator records the round."""
+        took_part = {name: node.rounds.train_round(job_id, round) for name, node in self.nodes.items()}
+        aggregator = self.node_of(self.root.jobs.aggregator_of(job_id, round))
+        return aggregator.rounds.finish_round(job_id, round), {k: v for k, v in took_part.items() if v}

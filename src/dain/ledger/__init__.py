@@ -1,0 +1,39 @@
+"""The chain: contracts, backends and the typed client every other layer uses."""
+
+from dain.ledger.assets import CONSENT, Member, OnChainPolicy
+from dain.ledger.backend import ChainBackend, EmbeddedChain
+from dain.ledger.client import Ledger
+from dain.ledger.deploy import TOKEN_UNIT, Deployment, NetworkParams, deploy
+from dain.ledger.errors import ChainUnavailable, DeploymentError, LedgerError, TransactionRefused
+from dain.ledger.governance import Proposal, ProposalState, Tally, Vote
+from dain.ledger.jobs import DataUsed, JobInfo, JobStatus, RewardPaid, RoundInfo
+from dain.ledger.receipts import Receipt
+from dain.ledger.transactions import Sent
+
+__all__ = [
+    "CONSENT",
+    "TOKEN_UNIT",
+    "ChainBackend",
+    "ChainUnavailable",
+    "DataUsed",
+    "Deployment",
+    "DeploymentError",
+    "EmbeddedChain",
+    "JobInfo",
+    "JobStatus",
+    "Ledger",
+    "LedgerError",
+    "Member",
+    "NetworkParams",
+    "OnChainPolicy",
+    "Proposal",
+    "ProposalState",
+    "Receipt",
+    "RewardPaid",
+    "RoundInfo",
+    "Sent",
+    "Tally",
+    "TransactionRefused",
+    "Vote",
+    "deploy",
+]

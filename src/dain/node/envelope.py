@@ -1,0 +1,126 @@
+"""Signed JSON envelopes for node-to-node messages.
+
+The signature is EIP-191 over the canonical JSON of every field but itself; the sender
+is a DID whose address must be the signer. Receivers refuse stale and replayed ones.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from dain.identity import Identity, IdentityError, parse_did, recover_message_signer, sign_message
+from dain.node.errors import EnvelopeError
+from dain.storage import canonical_json
+
+FIELDS = ("kind", "sender", "job_id", "round", "nonce", "timestamp", "body", "signature")
+
+
+@dataclass(frozen=True)
+class Envelope:
+    kind: str
+    sender: str
+    job_id: int
+    round: int
+    nonce: str
+    timestamp: int
+    body: dict[str, Any]
+    signature: bytes = field(default=b"", repr=False)
+
+    def signing_bytes(self) -> bytes:
+        return canonical_json(
+            {
+                "kind": self.kind,
+                "sender": self.sender,
+                "job_id": self.job_id,
+                "round": self.round,
+                "nonce": self.nonce,
+                "timestamp": self.timestamp,
+                "body": self.body,
+            }
+        )
+
+    def to_bytes(self) -> bytes:
+        raw = json.loads(self.signing_bytes())
+        raw["signature"] = "0x" + self.signature.hex()
+        return canonical_json(raw)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Envelope:
+        try:
+            raw = json.loads(data)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise EnvelopeError(f"The message is not JSON ({exc}).") from exc
+        if not isinstance(raw, dict) or set(raw) != set(FIELDS):
+            raise EnvelopeError(f"An envelope has exactly the fields {', '.join(FIELDS)}.")
+        try:
+            envelope = cls(
+                kind=_typed(raw, "kind", str),
+                sender=_typed(raw, "sender", str),
+                job_id=_typed(raw, "job_id", int),
+                round=_typed(raw, "round", int),
+                nonce=_typed(raw, "nonce", str),
+                timestamp=_typed(raw, "timestamp", int),
+                body=_typed(raw, "body", dict),
+                signature=bytes.fromhex(_typed(raw, "signature", str).removeprefix("0x")),
+            )
+        except ValueError as exc:
+            raise EnvelopeError(f"The envelope's signature is not hex ({exc}).") from exc
+        if envelope.to_bytes() != data:
+            raise EnvelopeError("The envelope is not in canonical JSON form.")
+        return envelope
+
+    def signer_address(self, chain_id: int) -> str:
+        """The verified sender address; refuses a DID of another chain or another signer."""
+        try:
+            did_chain, address = parse_did(self.sender)
+            signer = recover_message_signer(self.signing_bytes(), self.signature)
+        except IdentityError as exc:
+            raise EnvelopeError(f"The envelope's sender or signature is invalid: {exc}") from exc
+        if did_chain != chain_id:
+            raise EnvelopeError(f"The sender belongs to chain {did_chain}, not {chain_id}.")
+        if signer != address:
+            raise EnvelopeError(f"The envelope claims to come from {address} but {signer} signed it.")
+        return address
+
+
+def _typed(raw: dict[str, Any], name: str, kind: type) -> Any:
+    value = raw[name]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise EnvelopeError(f"Envelope field '{name}' must be {kind.__name__}.")
+    return value
+
+
+def seal(
+    identity: Identity, chain_id: int, kind: str, job_id: int, round: int, body: dict[str, Any]
+) -> Envelope:
+    unsigned = Envelope(
+        kind, identity.did(chain_id), job_id, round, secrets.token_hex(16), int(time.time()), body
+    )
+    return Envelope(
+        unsigned.kind, unsigned.sender, unsigned.job_id, unsigned.round, unsigned.nonce,
+        unsigned.timestamp, unsigned.body, sign_message(identity, unsigned.signing_bytes()),
+    )
+
+
+class ReplayGuard:
+    """Refuses envelopes older than `max_age` seconds, from the future, or seen before."""
+
+    def __init__(self, max_age: int = 300) -> None:
+        self.max_age = max_age
+        self._seen: dict[str, int] = {}
+
+    def check(self, envelope: Envelope, now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        if envelope.timestamp < now - self.max_age:
+            raise EnvelopeError("The envelope is stale; its sender's clock may be wrong.")
+        if envelope.timestamp > now + 30:
+            raise EnvelopeError("The envelope is dated in the future; its sender's clock is wrong.")
+        key = f"{envelope.sender}/{envelope.nonce}"
+        if key in self._seen:
+            raise EnvelopeError("This envelope was already received (replay refused).")
+        self._seen = {k: t for k, t in self._seen.items() if t >= now - self.max_age}
+        self._seen[key] = envelope.timestamp

@@ -1,0 +1,190 @@
+"""The round protocol as a node runs it: train and submit as a participant; verify,
+aggregate and record on chain as the elected aggregator."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from dain.learning import STRATEGIES, ClientUpdate, Params, param_shapes, subtract, train_local
+from dain.ledger import JobInfo, JobStatus, Receipt, RoundInfo
+from dain.node.envelope import Envelope, ReplayGuard, seal
+from dain.node.errors import EnvelopeError, ProtocolError
+from dain.node.spec import JobSpec
+from dain.storage import BlobNotFound, decode_tensors, digest_of, encode_tensors
+
+if TYPE_CHECKING:
+    from dain.node.node import Node
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PendingUpdate:
+    asset_id: int
+    owner: str
+    delta: Params
+    num_examples: int
+    receipt: Receipt
+
+
+class RoundState:
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.guard = ReplayGuard()
+        self.pending: dict[tuple[int, int], dict[int, PendingUpdate]] = {}
+        self._specs: dict[int, JobSpec] = {}
+
+    # ---- shared ------------------------------------------------------------------
+
+    def job_spec(self, job: JobInfo) -> JobSpec:
+        if job.job_id not in self._specs:
+            data = self.node.fetch_blob(job.spec_cid, self._peers(job))
+            self._specs[job.job_id] = JobSpec.from_bytes(data)
+        return self._specs[job.job_id]
+
+    def global_model(self, job: JobInfo, spec: JobSpec) -> Params:
+        data = self.node.fetch_blob(job.model_cid, self._peers(job))
+        return decode_tensors(data, expected=param_shapes(spec.model))
+
+    def _peers(self, job: JobInfo) -> list[str]:
+        """Who likely holds the job's blobs: the last aggregator, the requester, then all."""
+        peers = [job.requester, *self.node.ledger.registry.members()]
+        if job.current_round > 0:
+            peers.insert(0, self.node.ledger.jobs.round_record(job.job_id, job.current_round).aggregator)
+        return list(dict.fromkeys(peers))
+
+    # ---- participant ---------------------------------------------------------------
+
+    def train_round(self, job_id: int, round: int) -> list[int]:
+        """Trains every local asset enrolled in the job whose consent is live, and sends
+        each masked-free update with its signed receipt to the round's aggregator.
+        Returns the assets that took part."""
+        ledger = self.node.ledger
+        job = ledger.jobs.job(job_id)
+        if job.status != JobStatus.RUNNING or round != job.current_round + 1:
+            return []
+        now = ledger.web3.eth.get_block("latest")["timestamp"]
+        mine = []
+        for asset_id in ledger.jobs.enrolled(job_id):
+            asset = self.node.assets.get(asset_id)
+            if asset is None:
+                continue
+            # the node is the last guard of its own data: its own policy and the chain must agree
+            if not asset.policy.allows(job.purpose, now) or ledger.assets.consent_for(
+                asset_id, job.purpose
+            ) != "allowed":
+                log.info("%s: asset %x sits out job %d: no live consent", self.node.name, asset_id, job_id)
+                continue
+            mine.append(asset)
+        if not mine:
+            return []
+        spec = self.job_spec(job)
+        global_params = self.global_model(job, spec)
+        aggregator = ledger.jobs.aggregator_of(job_id, round)
+        for asset in mine:
+            seed = _seed(spec.seed, round, asset.asset_id)
+            result = train_local(spec.model, global_params, asset.dataset.x, asset.dataset.y, spec.train, seed)
+            blob = encode_tensors(subtract(result.params, global_params))
+            update_cid = self.node.post(aggregator, "/blobs", blob)["cid"]
+            receipt = Receipt(
+                job_id, round, asset.asset_id, result.num_examples, digest_of(str(update_cid))
+            ).signed_by(ledger.identity, ledger.chain_id, ledger.jobs.address)
+            body = {
+                "asset_id": str(asset.asset_id),
+                "update_cid": update_cid,
+                "num_examples": result.num_examples,
+                "receipt_signature": "0x" + receipt.signature.hex(),
+            }
+            envelope = seal(ledger.identity, ledger.chain_id, "update", job_id, round, body)
+            self.node.post(aggregator, "/updates", envelope.to_bytes())
+        return [a.asset_id for a in mine]
+
+    # ---- aggregator ----------------------------------------------------------------
+
+    def accept_blob(self, body: bytes) -> str:
+        """Stores an update blob sent ahead of its envelope; only safetensors are taken."""
+        decode_tensors(body)
+        return self.node.blobs.put(body)
+
+    def accept_update(self, body: bytes) -> dict[str, Any]:
+        ledger = self.node.ledger
+        envelope = Envelope.from_bytes(body)
+        sender = envelope.signer_address(ledger.chain_id)
+        self.guard.check(envelope)
+        if envelope.kind != "update":
+            raise ProtocolError(f"Expected an update, got a '{envelope.kind}' message.")
+        if not ledger.registry.is_member(sender):
+            raise EnvelopeError(f"{sender} is not a registered member.")
+        job = ledger.jobs.job(envelope.job_id)
+        round = envelope.round
+        if job.status != JobStatus.RUNNING or round != job.current_round + 1:
+            raise ProtocolError(f"Job {job.job_id} is not collecting updates for round {round}.")
+        if ledger.jobs.aggregator_of(job.job_id, round) != self.node.address:
+            raise ProtocolError(f"This node is not the aggregator of job {job.job_id}, round {round}.")
+        asset_id, update_cid, num_examples, signature = _update_fields(envelope.body)
+        if asset_id not in ledger.jobs.enrolled(job.job_id):
+            raise ProtocolError(f"Asset {asset_id:x} is not enrolled in job {job.job_id}.")
+        if ledger.assets.owner_of(asset_id) != sender:
+            raise ProtocolError(f"{sender} does not own asset {asset_id:x}.")
+        if ledger.assets.consent_for(asset_id, job.purpose) != "allowed":
+            raise ProtocolError(f"Asset {asset_id:x} has no live consent for '{job.purpose}'.")
+        try:
+            blob = self.node.blobs.get(update_cid)
+        except BlobNotFound:
+            raise ProtocolError("Send the update blob to /blobs before its envelope.") from None
+        spec = self.job_spec(job)
+        delta = decode_tensors(blob, expected=param_shapes(spec.model))
+        receipt = Receipt(job.job_id, round, asset_id, num_examples, digest_of(update_cid), signature)
+        if receipt.signer(ledger.chain_id, ledger.jobs.address) != sender:
+            raise EnvelopeError("The receipt is not signed by the asset's owner for this round.")
+        pending = self.pending.setdefault((job.job_id, round), {})
+        if asset_id in pending:
+            raise ProtocolError(f"Asset {asset_id:x} already sent an update for round {round}.")
+        pending[asset_id] = PendingUpdate(asset_id, sender, delta, num_examples, receipt)
+        return {"accepted": True, "job_id": job.job_id, "round": round}
+
+    def finish_round(self, job_id: int, round: int) -> RoundInfo | None:
+        """If this node is the round's aggregator: aggregates what arrived, stores the new
+        model and records the round with every receipt on chain."""
+        ledger = self.node.ledger
+        if ledger.jobs.aggregator_of(job_id, round) != self.node.address:
+            return None
+        job = ledger.jobs.job(job_id)
+        received = self.pending.pop((job_id, round), {})
+        # consent revoked after an update arrived still excludes it from the round
+        usable = [
+            p for p in received.values()
+            if ledger.assets.consent_for(p.asset_id, job.purpose) == "allowed"
+        ]
+        if not usable:
+            return None
+        spec = self.job_spec(job)
+        strategy = STRATEGIES[spec.strategy]()
+        new_params = strategy.aggregate(
+            self.global_model(job, spec), [ClientUpdate(p.delta, p.num_examples) for p in usable]
+        )
+        model_cid = self.node.blobs.put(encode_tensors(new_params))
+        ledger.jobs.record_round(job_id, round, model_cid, digest_of(model_cid), [p.receipt for p in usable])
+        return ledger.jobs.round_record(job_id, round)
+
+
+def _update_fields(body: dict[str, Any]) -> tuple[int, str, int, bytes]:
+    try:
+        asset_id = int(body["asset_id"])
+        update_cid = str(body["update_cid"])
+        num_examples = int(body["num_examples"])
+        signature = bytes.fromhex(str(body["receipt_signature"]).removeprefix("0x"))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ProtocolError(f"The update message is malformed ({exc!r}).") from exc
+    if not 0 < num_examples < 2**32:
+        raise ProtocolError("num_examples must be a positive 32-bit number.")
+    return asset_id, update_cid, num_examples, signature
+
+
+def _seed(job_seed: int, round: int, asset_id: int) -> int:
+    """A per-client, per-round seed, so runs are reproducible and clients independent."""
+    digest = hashlib.sha256(f"{job_seed}/{round}/{asset_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1

@@ -1,0 +1,69 @@
+"""Transports carry requests between nodes. A handler maps a Request to a Response; the
+in-memory transport calls it directly, an HTTP transport would carry the same bytes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from dain.node.errors import PeerError
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    body: bytes = b""
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    body: bytes = b""
+    content_type: str = "application/json"
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+
+Handler = Callable[[Request], Response]
+
+
+class Transport(Protocol):
+    def send(self, endpoint: str, request: Request) -> Response: ...
+
+
+@dataclass(frozen=True)
+class Carried:
+    """One exchange as it crossed the transport, kept for inspection."""
+
+    endpoint: str
+    request: Request
+    response: Response
+
+
+class InMemoryTransport:
+    """Nodes in one process: endpoints like ``mem://hospital-a`` map to node handlers.
+    With `record=True` it keeps every exchange, so tests can check what crossed it."""
+
+    def __init__(self, *, record: bool = False) -> None:
+        self._handlers: dict[str, Handler] = {}
+        self.record = record
+        self.carried: list[Carried] = []
+
+    def register(self, endpoint: str, handler: Handler) -> None:
+        self._handlers[endpoint] = handler
+
+    def unregister(self, endpoint: str) -> None:
+        self._handlers.pop(endpoint, None)
+
+    def send(self, endpoint: str, request: Request) -> Response:
+        handler = self._handlers.get(endpoint)
+        if handler is None:
+            raise PeerError(f"No node answers at {endpoint}.")
+        response = handler(request)
+        if self.record:
+            self.carried.append(Carried(endpoint, request, response))
+        return response
