@@ -1,0 +1,43 @@
+# make demo   set everything up and run the demo on the embedded chain
+# make test   set everything up and run every test
+# make lint   ruff
+# make contracts   recompile the Solidity contracts into src/dain/ledger/artifacts
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PY_STAMP := $(VENV)/.installed
+NPM_STAMP := node_modules/.installed
+
+.PHONY: all install demo test lint contracts clean
+
+all: test
+
+$(PY_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+# Node.js is only needed to build contracts (and, later, for anvil); running dain is not.
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(PY_STAMP)
+
+demo: $(PY_STAMP)
+	$(BIN)/dain demo
+
+test: $(PY_STAMP) $(NPM_STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/pytest -n 2 --dist loadfile
+
+lint: $(PY_STAMP)
+	$(BIN)/ruff check src tests bench
+
+contracts: $(NPM_STAMP)
+	node contracts/build.cjs
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,79 @@
+"""Shared fixtures: a fresh embedded chain with dain's contracts, and member factories."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+
+from dain.data import ConsentPolicy
+from dain.identity import Identity
+from dain.ledger import TOKEN_UNIT, EmbeddedChain, Ledger, NetworkParams, Vote, deploy
+
+_counter = itertools.count()
+
+
+@dataclass
+class ChainNet:
+    """A deployed network and helpers to act in it as different members."""
+
+    chain: EmbeddedChain
+    root: Ledger
+    params: NetworkParams
+    members: list[Ledger] = field(default_factory=list)
+
+    def member(self, tokens: int = 1_000, *, delegate: bool = True) -> Ledger:
+        identity = Identity.create()
+        self.chain.fund(identity.address, 10**20)
+        ledger = self.root.as_identity(identity)
+        if tokens:
+            self.root.token.transfer(identity.address, tokens * TOKEN_UNIT)
+        if delegate:
+            ledger.token.delegate()
+        ledger.registry.register(f"mem://member-{next(_counter)}")
+        self.members.append(ledger)
+        return ledger
+
+    def asset(self, owner: Ledger, purposes: tuple[str, ...] = ("diagnosis",), expiry: int = 0) -> int:
+        digest = hashlib.sha256(f"manifest-{next(_counter)}".encode()).digest()
+        return owner.assets.register(digest, "bafkreimanifest", ConsentPolicy(purposes, expiry), "bafkreipolicy")
+
+    def approve_job(self, job_id: int, voters: list[Ledger]) -> None:
+        proposal = voters[0].gov.propose_job_approval(job_id)
+        self.chain.mine(self.params.voting_delay + 1)
+        for voter in voters:
+            voter.gov.vote(proposal, Vote.FOR)
+        self.chain.mine(self.params.voting_period + 1)
+        voters[0].gov.execute(proposal)
+
+    def running_job(
+        self, requester: Ledger, owners: list[Ledger], rounds: int = 3, pool: int = 100
+    ) -> tuple[int, list[int]]:
+        """A job that passed the vote, with one asset per owner enrolled, and started."""
+        job_id = requester.jobs.propose("diagnosis", rounds, pool * TOKEN_UNIT, "bafkreispec", "bafkreimodel")
+        self.approve_job(job_id, [requester, *owners])
+        assets = []
+        for owner in owners:
+            asset = self.asset(owner)
+            owner.jobs.enroll(job_id, asset)
+            assets.append(asset)
+        requester.jobs.start(job_id)
+        return job_id, assets
+
+
+@pytest.fixture
+def chain_net() -> ChainNet:
+    params = NetworkParams(voting_delay=1, voting_period=5, quorum_percent=4, token_supply=100_000 * TOKEN_UNIT)
+    chain = EmbeddedChain()
+    treasury = Identity.create()
+    chain.fund(treasury.address, 10**20)
+    deployment = deploy(chain.web3, treasury, params)
+    return ChainNet(chain, Ledger(chain, deployment, treasury), params)
+
+
+@pytest.fixture
+def make_identity() -> Callable[[], Identity]:
+    return Identity.create
