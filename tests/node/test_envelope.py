@@ -1,0 +1,62 @@
+"""Envelope codec: round trip, and any single-byte change is refused."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dain.identity import Identity
+from dain.node import Envelope, EnvelopeError, ReplayGuard, seal
+
+CHAIN = 31337
+IDENTITY = Identity.create()
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=10,
+)
+bodies = st.dictionaries(st.text(min_size=1, max_size=10), json_values, max_size=5)
+
+
+@settings(max_examples=40, deadline=None)
+@given(body=bodies, job=st.integers(0, 2**64), rnd=st.integers(0, 2**32))
+def test_round_trip(body: dict, job: int, rnd: int) -> None:
+    envelope = seal(IDENTITY, CHAIN, "update", job, rnd, body)
+
+    decoded = Envelope.from_bytes(envelope.to_bytes())
+
+    assert decoded == envelope
+    assert decoded.signer_address(CHAIN) == IDENTITY.address
+
+
+@settings(max_examples=60, deadline=None)
+@given(body=bodies, data=st.data())
+def test_any_single_byte_change_is_refused(body: dict, data: st.DataObject) -> None:
+    raw = bytearray(seal(IDENTITY, CHAIN, "update", 1, 2, body).to_bytes())
+    index = data.draw(st.integers(0, len(raw) - 1))
+    new = data.draw(st.integers(0, 255).filter(lambda b: b != raw[index]))
+    raw[index] = new
+
+    with pytest.raises(EnvelopeError):
+        Envelope.from_bytes(bytes(raw)).signer_address(CHAIN)
+
+
+def test_envelope_for_another_chain_is_refused() -> None:
+    envelope = seal(IDENTITY, CHAIN, "update", 1, 1, {})
+    with pytest.raises(EnvelopeError, match="chain"):
+        envelope.signer_address(CHAIN + 1)
+
+
+def test_replay_and_stale_envelopes_are_refused() -> None:
+    guard = ReplayGuard(max_age=60)
+    envelope = seal(IDENTITY, CHAIN, "update", 1, 1, {})
+    guard.check(envelope, now=envelope.timestamp)
+
+    with pytest.raises(EnvelopeError, match="already received"):
+        guard.check(envelope, now=envelope.timestamp + 1)
+    with pytest.raises(EnvelopeError, match="stale"):
+        guard.check(seal(IDENTITY, CHAIN, "update", 1, 1, {}), now=envelope.timestamp + 3600)
+    with pytest.raises(EnvelopeError, match="future"):
+        guard.check(seal(IDENTITY, CHAIN, "update", 1, 1, {}), now=envelope.timestamp - 3600)
