@@ -37,9 +37,13 @@ class ChainNet:
         self.members.append(ledger)
         return ledger
 
-    def asset(self, owner: Ledger, purposes: tuple[str, ...] = ("diagnosis",), expiry: int = 0) -> int:
+    def asset(
+        self, owner: Ledger, purposes: tuple[str, ...] = ("diagnosis",), expiry: int = 0
+    ) -> int:
         digest = hashlib.sha256(f"manifest-{next(_counter)}".encode()).digest()
-        return owner.assets.register(digest, "bafkreimanifest", ConsentPolicy(purposes, expiry), "bafkreipolicy")
+        return owner.assets.register(
+            digest, "bafkreimanifest", ConsentPolicy(purposes, expiry), "bafkreipolicy"
+        )
 
     def approve_job(self, job_id: int, voters: list[Ledger]) -> None:
         proposal = voters[0].gov.propose_job_approval(job_id)
@@ -53,7 +57,9 @@ class ChainNet:
         self, requester: Ledger, owners: list[Ledger], rounds: int = 3, pool: int = 100
     ) -> tuple[int, list[int]]:
         """A job that passed the vote, with one asset per owner enrolled, and started."""
-        job_id = requester.jobs.propose("diagnosis", rounds, pool * TOKEN_UNIT, "bafkreispec", "bafkreimodel")
+        job_id = requester.jobs.propose(
+            "diagnosis", rounds, pool * TOKEN_UNIT, "bafkreispec", "bafkreimodel"
+        )
         self.approve_job(job_id, [requester, *owners])
         assets = []
         for owner in owners:
@@ -66,7 +72,9 @@ class ChainNet:
 
 @pytest.fixture
 def chain_net() -> ChainNet:
-    params = NetworkParams(voting_delay=1, voting_period=5, quorum_percent=4, token_supply=100_000 * TOKEN_UNIT)
+    params = NetworkParams(
+        voting_delay=1, voting_period=5, quorum_percent=4, token_supply=100_000 * TOKEN_UNIT
+    )
     chain = EmbeddedChain()
     treasury = Identity.create()
     chain.fund(treasury.address, 10**20)

@@ -86,17 +86,30 @@ def test_nothing_carried_contains_a_raw_data_row(story: tuple[StoryResult, Devne
         if payload.startswith(b'{"body"'):
             envelope = Envelope.from_bytes(payload)
             assert envelope.kind == "update"
-            assert set(envelope.body) == {"asset_id", "update_cid", "num_examples", "receipt_signature"}
+            assert set(envelope.body) == {
+                "asset_id",
+                "update_cid",
+                "num_examples",
+                "receipt_signature",
+            }
             kinds["envelope"] += 1
             continue
         document = json.loads(payload)  # the job spec, acknowledgements
-        assert document == json.loads(spec.to_bytes()) or set(document) <= {"cid", "accepted", "job_id", "round"}
+        assert document == json.loads(spec.to_bytes()) or set(document) <= {
+            "cid",
+            "accepted",
+            "job_id",
+            "round",
+        }
         kinds["json"] += 1
     assert kinds["tensors"] > 0 and kinds["envelope"] > 0
 
     data = load_bundled("breast_cancer")
     blob = b"".join(payloads)
     for row in data.x:
-        for encoded in (row.astype(np.float32).tobytes(), row.astype(np.float64).tobytes(),
-                        spec.model.standardize(row[None, :]).astype(np.float32).tobytes()):
+        for encoded in (
+            row.astype(np.float32).tobytes(),
+            row.astype(np.float64).tobytes(),
+            spec.model.standardize(row[None, :]).astype(np.float32).tobytes(),
+        ):
             assert encoded not in blob

@@ -12,7 +12,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_committed_artifacts_match_a_fresh_build() -> None:
     result = subprocess.run(
-        ["node", "contracts/build.cjs", "--check"], cwd=ROOT, capture_output=True, text=True, timeout=300
+        ["node", "contracts/build.cjs", "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
 

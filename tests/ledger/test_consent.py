@@ -15,7 +15,9 @@ def test_asset_id_is_the_manifest_digest_and_owner_holds_the_token(chain_net: Ch
     owner = chain_net.member()
     digest = hashlib.sha256(b"manifest").digest()
 
-    asset = owner.assets.register(digest, "bafkreim", ConsentPolicy(("diagnosis", "research")), "bafkreip")
+    asset = owner.assets.register(
+        digest, "bafkreim", ConsentPolicy(("diagnosis", "research")), "bafkreip"
+    )
 
     assert asset == int.from_bytes(digest, "big")
     assert owner.assets.owner_of(asset) == owner.address

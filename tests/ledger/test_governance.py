@@ -49,7 +49,9 @@ def test_vote_after_the_voting_period_is_refused(chain_net: ChainNet) -> None:
 
 def test_a_vote_cannot_be_cast_twice(chain_net: ChainNet) -> None:
     requester = chain_net.member(5_000)
-    proposal = requester.gov.propose_job_approval(requester.jobs.propose("diagnosis", 2, TOKEN_UNIT, "s", "m"))
+    proposal = requester.gov.propose_job_approval(
+        requester.jobs.propose("diagnosis", 2, TOKEN_UNIT, "s", "m")
+    )
     chain_net.chain.mine(chain_net.params.voting_delay + 1)
     requester.gov.vote(proposal, Vote.FOR)
 

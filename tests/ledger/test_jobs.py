@@ -18,8 +18,13 @@ def test_full_job_pays_the_whole_pool_by_weights(chain_net: ChainNet) -> None:
     members = [a, b]
     for rnd in (1, 2):
         agg = aggregator(members, job_id, rnd)
-        agg.jobs.record_round(job_id, rnd, f"bafkrei-model-{rnd}", b"\x01" * 32,
-                              [receipt(a, job_id, rnd, asset_a), receipt(b, job_id, rnd, asset_b)])
+        agg.jobs.record_round(
+            job_id,
+            rnd,
+            f"bafkrei-model-{rnd}",
+            b"\x01" * 32,
+            [receipt(a, job_id, rnd, asset_a), receipt(b, job_id, rnd, asset_b)],
+        )
     requester.jobs.complete(job_id, {asset_a: 1, asset_b: 2})
 
     before = a.token.balance_of(a.address), b.token.balance_of(b.address)
@@ -36,7 +41,9 @@ def test_full_job_pays_the_whole_pool_by_weights(chain_net: ChainNet) -> None:
 def test_data_used_events_are_the_audit_trail(chain_net: ChainNet) -> None:
     requester, a = chain_net.member(5_000), chain_net.member()
     job_id, (asset,) = chain_net.running_job(requester, [a], rounds=2)
-    sent = a.jobs.record_round(job_id, 1, "bafkrei-m1", b"\x02" * 32, [receipt(a, job_id, 1, asset, 42)])
+    sent = a.jobs.record_round(
+        job_id, 1, "bafkrei-m1", b"\x02" * 32, [receipt(a, job_id, 1, asset, 42)]
+    )
 
     (event,) = a.jobs.data_used(asset_id=asset)
 
@@ -44,7 +51,11 @@ def test_data_used_events_are_the_audit_trail(chain_net: ChainNet) -> None:
     assert (event.purpose, event.num_examples, event.policy_version) == ("diagnosis", 42, 1)
     assert event.block_number == sent.block_number
     record = a.jobs.round_record(job_id, 1)
-    assert (record.model_cid, record.participants, record.aggregator) == ("bafkrei-m1", 1, a.address)
+    assert (record.model_cid, record.participants, record.aggregator) == (
+        "bafkrei-m1",
+        1,
+        a.address,
+    )
 
 
 def test_forged_receipt_is_refused(chain_net: ChainNet) -> None:
@@ -115,8 +126,13 @@ def test_receipt_after_revocation_is_refused(chain_net: ChainNet) -> None:
     agg = aggregator([a, b], job_id, 1)
 
     with pytest.raises(TransactionRefused) as refused:
-        agg.jobs.record_round(job_id, 1, "m", b"\0" * 32,
-                              [receipt(a, job_id, 1, asset_a), receipt(b, job_id, 1, asset_b)])
+        agg.jobs.record_round(
+            job_id,
+            1,
+            "m",
+            b"\0" * 32,
+            [receipt(a, job_id, 1, asset_a), receipt(b, job_id, 1, asset_b)],
+        )
 
     assert refused.value.reason == "ConsentRefused"
     assert "revoked" in refused.value.message
@@ -208,8 +224,9 @@ def test_completion_must_name_exactly_the_contributors(chain_net: ChainNet) -> N
     requester, a, b = chain_net.member(5_000), chain_net.member(), chain_net.member()
     job_id, (asset_a, asset_b) = chain_net.running_job(requester, [a, b], rounds=1)
     agg = aggregator([a, b], job_id, 1)
-    agg.jobs.record_round(job_id, 1, "m", b"\0" * 32,
-                          [receipt(a, job_id, 1, asset_a), receipt(b, job_id, 1, asset_b)])
+    agg.jobs.record_round(
+        job_id, 1, "m", b"\0" * 32, [receipt(a, job_id, 1, asset_a), receipt(b, job_id, 1, asset_b)]
+    )
 
     with pytest.raises(TransactionRefused) as refused:
         requester.jobs.complete(job_id, {asset_a: 1})  # leaves b out

@@ -35,11 +35,16 @@ def running() -> Running:
     requester = net.add_node("researcher", tokens=10_000)
     assets = [
         owner.register_asset(data.subset(rows), f"h{i}", ConsentPolicy(("diagnosis",)))
-        for i, (owner, rows) in enumerate(zip(owners, partition_stratified(data.y, np.array([0.5, 0.5]), 1), strict=True))
+        for i, (owner, rows) in enumerate(
+            zip(owners, partition_stratified(data.y, np.array([0.5, 0.5]), 1), strict=True)
+        )
     ]
     spec = JobSpec("test", ModelSpec("logreg", 30, 2), TrainConfig())
     job_id = requester.ledger.jobs.propose(
-        "diagnosis", 3, TOKEN_UNIT, requester.blobs.put(spec.to_bytes()),
+        "diagnosis",
+        3,
+        TOKEN_UNIT,
+        requester.blobs.put(spec.to_bytes()),
         requester.blobs.put(encode_tensors(init_params(spec.model, 0))),
     )
     net.pass_proposal(requester.ledger.gov.propose_job_approval(job_id), list(net.nodes.values()))
@@ -48,7 +53,9 @@ def running() -> Running:
     requester.ledger.jobs.start(job_id)
     aggregator = net.node_of(net.root.jobs.aggregator_of(job_id, 1))
     owner = owners[1] if aggregator is owners[0] else owners[0]
-    return Running(net, job_id, aggregator, owner, assets[owners.index(owner)], param_shapes(spec.model))
+    return Running(
+        net, job_id, aggregator, owner, assets[owners.index(owner)], param_shapes(spec.model)
+    )
 
 
 def _send(r: Running, method: str, path: str, body: bytes = b"") -> tuple[int, dict]:
@@ -56,8 +63,13 @@ def _send(r: Running, method: str, path: str, body: bytes = b"") -> tuple[int, d
     return response.status, json.loads(response.body) if response.body else {}
 
 
-def _update(r: Running, tensors: dict[str, np.ndarray], *, signer: Node | None = None,
-            asset_id: int | None = None) -> bytes:
+def _update(
+    r: Running,
+    tensors: dict[str, np.ndarray],
+    *,
+    signer: Node | None = None,
+    asset_id: int | None = None,
+) -> bytes:
     signer = signer or r.owner
     status, answer = _send(r, "POST", "/blobs", encode_tensors(tensors))
     assert status == 201
@@ -65,9 +77,15 @@ def _update(r: Running, tensors: dict[str, np.ndarray], *, signer: Node | None =
     receipt = Receipt(r.job_id, 1, asset_id or r.asset_id, 10, digest_of(cid)).signed_by(
         signer.ledger.identity, signer.ledger.chain_id, signer.ledger.jobs.address
     )
-    body = {"asset_id": str(asset_id or r.asset_id), "update_cid": cid, "num_examples": 10,
-            "receipt_signature": "0x" + receipt.signature.hex()}
-    return seal(signer.ledger.identity, signer.ledger.chain_id, "update", r.job_id, 1, body).to_bytes()
+    body = {
+        "asset_id": str(asset_id or r.asset_id),
+        "update_cid": cid,
+        "num_examples": 10,
+        "receipt_signature": "0x" + receipt.signature.hex(),
+    }
+    return seal(
+        signer.ledger.identity, signer.ledger.chain_id, "update", r.job_id, 1, body
+    ).to_bytes()
 
 
 def _zeros(r: Running) -> dict[str, np.ndarray]:
@@ -86,7 +104,9 @@ def test_garbage_is_refused(running: Running) -> None:
 
 
 def test_oversized_body_is_refused(running: Running) -> None:
-    status, answer = _send(running, "POST", "/blobs", b"\0" * (running.aggregator.max_body_bytes + 1))
+    status, answer = _send(
+        running, "POST", "/blobs", b"\0" * (running.aggregator.max_body_bytes + 1)
+    )
     assert status == 400 and "exceeds" in answer["error"]
     _assert_still_serving(running)
 
@@ -109,22 +129,34 @@ def test_wrong_shape_and_non_finite_tensors_are_refused(running: Running) -> Non
 
 
 def test_unknown_sender_is_refused(running: Running) -> None:
-    stranger = Node("stranger", running.net.root.as_identity(Identity.create()), running.owner.blobs,
-                    running.net.transport, "mem://stranger")
-    status, answer = _send(running, "POST", "/updates", _update(running, _zeros(running), signer=stranger))
+    stranger = Node(
+        "stranger",
+        running.net.root.as_identity(Identity.create()),
+        running.owner.blobs,
+        running.net.transport,
+        "mem://stranger",
+    )
+    status, answer = _send(
+        running, "POST", "/updates", _update(running, _zeros(running), signer=stranger)
+    )
     assert status == 401 and "not a registered member" in answer["error"]
 
 
 def test_update_for_someone_elses_asset_is_refused(running: Running) -> None:
     intruder = running.net.nodes["researcher"]
-    status, answer = _send(running, "POST", "/updates", _update(running, _zeros(running), signer=intruder))
+    status, answer = _send(
+        running, "POST", "/updates", _update(running, _zeros(running), signer=intruder)
+    )
     assert status == 409 and "does not own" in answer["error"]
 
 
 def test_valid_update_is_accepted_once_and_replays_are_refused(running: Running) -> None:
     envelope = _update(running, _zeros(running))
 
-    assert _send(running, "POST", "/updates", envelope) == (202, {"accepted": True, "job_id": running.job_id, "round": 1})
+    assert _send(running, "POST", "/updates", envelope) == (
+        202,
+        {"accepted": True, "job_id": running.job_id, "round": 1},
+    )
     status, answer = _send(running, "POST", "/updates", envelope)
     assert status == 401 and "already received" in answer["error"]
     status, answer = _send(running, "POST", "/updates", _update(running, _zeros(running)))
@@ -132,8 +164,15 @@ def test_valid_update_is_accepted_once_and_replays_are_refused(running: Running)
 
 
 def test_blobs_are_served_by_content_id_and_unknown_routes_get_404(running: Running) -> None:
-    status, answer = _send(running, "POST", "/blobs", encode_tensors(_zeros(running)))
-    response = running.net.transport.send(running.aggregator.endpoint, Request("GET", f"/blobs/{answer['cid']}"))
+    _, answer = _send(running, "POST", "/blobs", encode_tensors(_zeros(running)))
+    response = running.net.transport.send(
+        running.aggregator.endpoint, Request("GET", f"/blobs/{answer['cid']}")
+    )
     assert response.status == 200 and response.body == encode_tensors(_zeros(running))
     assert _send(running, "GET", "/nowhere")[0] == 404
-    assert _send(running, "GET", "/blobs/bafkreiaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")[0] == 404
+    assert (
+        _send(
+            running, "GET", "/blobs/bafkreiaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+        )[0]
+        == 404
+    )

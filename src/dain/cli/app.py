@@ -37,7 +37,9 @@ def demo(
         Path | None, typer.Option("--json", help="Also write the demo's figures to this JSON file.")
     ] = None,
     rounds: Annotated[int, typer.Option(min=2, help="Training rounds.")] = 12,
-    revoke_after: Annotated[int, typer.Option(min=1, help="Round after which a hospital revokes.")] = 6,
+    revoke_after: Annotated[
+        int, typer.Option(min=1, help="Round after which a hospital revokes.")
+    ] = 6,
     seed: Annotated[int, typer.Option(help="Seed for the data split and training.")] = 7,
 ) -> None:
     """Four hospitals train a diagnosis model together on an embedded chain."""
@@ -45,12 +47,18 @@ def demo(
     from dain.devnet import StoryConfig, run_story
 
     if revoke_after >= rounds:
-        raise DainError(f"--revoke-after ({revoke_after}) must be smaller than --rounds ({rounds}).")
+        raise DainError(
+            f"--revoke-after ({revoke_after}) must be smaller than --rounds ({rounds})."
+        )
     if json_out is not None and not json_out.parent.exists():
-        raise DainError(f"The folder {json_out.parent} does not exist; create it or choose another path.")
+        raise DainError(
+            f"The folder {json_out.parent} does not exist; create it or choose another path."
+        )
     reporter = RichReporter(console)
     with reporter:
-        result, _ = run_story(StoryConfig(rounds=rounds, revoke_after=revoke_after, seed=seed), reporter)
+        result, _ = run_story(
+            StoryConfig(rounds=rounds, revoke_after=revoke_after, seed=seed), reporter
+        )
     reporter.summary(result)
     if json_out is not None:
         json_out.write_text(json.dumps(result.to_dict(), indent=2) + "\n")

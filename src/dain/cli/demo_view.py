@@ -21,7 +21,9 @@ class RichReporter:
     def __enter__(self) -> RichReporter:
         return self
 
-    def __exit__(self, exc_type: type | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self._stop_progress()
 
     def section(self, title: str) -> None:
@@ -42,7 +44,10 @@ class RichReporter:
 
     def rounds_started(self, total: int) -> None:
         self._progress = Progress(
-            TextColumn("training"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            TextColumn("training"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
             console=self.console,
         )
         self._progress.start()

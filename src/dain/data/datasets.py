@@ -44,7 +44,12 @@ class Dataset:
 
     def subset(self, rows: np.ndarray, name: str | None = None) -> Dataset:
         return Dataset(
-            name or self.name, self.x[rows], self.y[rows], self.feature_names, self.target, self.classes
+            name or self.name,
+            self.x[rows],
+            self.y[rows],
+            self.feature_names,
+            self.target,
+            self.classes,
         )
 
 
@@ -66,7 +71,12 @@ def load_bundled(name: str) -> Dataset:
     classes = tuple(str(c) for c in getattr(bunch, "target_names", np.unique(bunch.target)))
     features = tuple(str(f) for f in bunch.feature_names)
     return Dataset(
-        name, bunch.data.astype(np.float32), bunch.target.astype(np.int64), features, "target", classes
+        name,
+        bunch.data.astype(np.float32),
+        bunch.target.astype(np.int64),
+        features,
+        "target",
+        classes,
     )
 
 
@@ -116,4 +126,6 @@ def load_csv(path: Path, target: str) -> Dataset:
     if not np.isfinite(x).all():
         raise DatasetError(f"{path} contains NaN or infinite values; clean them first.")
     classes, y = np.unique(np.asarray(labels), return_inverse=True)
-    return Dataset(path.stem, x, y.astype(np.int64), features, target, tuple(str(c) for c in classes))
+    return Dataset(
+        path.stem, x, y.astype(np.int64), features, target, tuple(str(c) for c in classes)
+    )

@@ -1,9 +1,9 @@
 """Data errors.
 
-    DataError
-    ├── DatasetError      a dataset cannot be loaded (unknown name, bad CSV, missing target)
-    ├── PartitionError    a dataset cannot be split as asked
-    └── PolicyError       a consent policy is malformed (bad purpose tag, past expiry)
+DataError
+├── DatasetError      a dataset cannot be loaded (unknown name, bad CSV, missing target)
+├── PartitionError    a dataset cannot be split as asked
+└── PolicyError       a consent policy is malformed (bad purpose tag, past expiry)
 """
 
 from dain.errors import DainError

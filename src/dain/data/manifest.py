@@ -34,7 +34,9 @@ class AssetManifest:
     data_commitment: str
 
     @classmethod
-    def describe(cls, dataset: Dataset, title: str, salt: bytes | None = None) -> tuple[AssetManifest, bytes]:
+    def describe(
+        cls, dataset: Dataset, title: str, salt: bytes | None = None
+    ) -> tuple[AssetManifest, bytes]:
         """The manifest of `dataset` and the salt its commitment used (keep it private)."""
         salt = salt if salt is not None else secrets.token_bytes(32)
         manifest = cls(

@@ -33,7 +33,12 @@ def partition_stratified(
     owner gets every class in about the global proportion. Each owner receives at least
     `min_per_class` rows of every class that has enough rows."""
     shares = np.asarray(shares, dtype=np.float64)
-    if shares.ndim != 1 or len(shares) == 0 or (shares < 0).any() or not np.isclose(shares.sum(), 1):
+    if (
+        shares.ndim != 1
+        or len(shares) == 0
+        or (shares < 0).any()
+        or not np.isclose(shares.sum(), 1)
+    ):
         raise PartitionError("owner shares must be non-negative and sum to 1.")
     num_owners = len(shares)
     if num_owners > len(y):

@@ -21,7 +21,10 @@ def check_purpose(tag: str) -> str:
     if not _PURPOSE.match(tag):
         raise PolicyError(
             f"'{tag}' is not a purpose tag.",
-            hint="Use 1-32 lowercase letters, digits or ':._-', e.g. 'diagnosis' or 'research:oncology'.",
+            hint=(
+                "Use 1-32 lowercase letters, digits or ':._-', "
+                "e.g. 'diagnosis' or 'research:oncology'."
+            ),
         )
     return tag
 

@@ -54,7 +54,9 @@ class Devnet:
                 return node
         raise KeyError(address)
 
-    def pass_proposal(self, proposal: Proposal, voters: list[Node], support: Vote = Vote.FOR) -> ProposalState:
+    def pass_proposal(
+        self, proposal: Proposal, voters: list[Node], support: Vote = Vote.FOR
+    ) -> ProposalState:
         """Opens the vote, has `voters` vote, closes it and executes it if it passed."""
         gov = self.root.gov
         self.chain.mine(max(0, gov.snapshot(proposal) - self.root.block_number()) + 1)
@@ -69,6 +71,10 @@ class Devnet:
 
     def run_round(self, job_id: int, round: int) -> tuple[RoundInfo | None, dict[str, list[int]]]:
         """Every node trains what it may; the elected aggregator records the round."""
-        took_part = {name: node.rounds.train_round(job_id, round) for name, node in self.nodes.items()}
+        took_part = {
+            name: node.rounds.train_round(job_id, round) for name, node in self.nodes.items()
+        }
         aggregator = self.node_of(self.root.jobs.aggregator_of(job_id, round))
-        return aggregator.rounds.finish_round(job_id, round), {k: v for k, v in took_part.items() if v}
+        return aggregator.rounds.finish_round(job_id, round), {
+            k: v for k, v in took_part.items() if v
+        }

@@ -15,7 +15,15 @@ import numpy as np
 from dain.data import ConsentPolicy, Dataset, load_bundled, partition_stratified, stratified_split
 from dain.devnet.network import Devnet
 from dain.incentives import contribution_weights
-from dain.learning import ModelSpec, TrainConfig, accuracy, feature_statistics, init_params, param_shapes, train_local
+from dain.learning import (
+    ModelSpec,
+    TrainConfig,
+    accuracy,
+    feature_statistics,
+    init_params,
+    param_shapes,
+    train_local,
+)
 from dain.ledger import TOKEN_UNIT, JobStatus, TransactionRefused
 from dain.node import JobSpec
 from dain.storage import decode_tensors, encode_tensors
@@ -126,9 +134,22 @@ def run_story(
     rows = []
     for (name, node), part in zip(hospitals.items(), parts, strict=True):
         local_data[name] = train.subset(part, name=f"{name} records")
-        asset_of[name] = node.register_asset(local_data[name], f"{name} breast-cancer cases", policies[name])
-        rows.append([name, f"{asset_of[name]:#x}"[:14] + "…", str(len(part)), ", ".join(policies[name].purposes)])
-    out.table("Data assets (rows stay at each hospital)", ["owner", "asset", "rows", "allowed purposes"], rows)
+        asset_of[name] = node.register_asset(
+            local_data[name], f"{name} breast-cancer cases", policies[name]
+        )
+        rows.append(
+            [
+                name,
+                f"{asset_of[name]:#x}"[:14] + "…",
+                str(len(part)),
+                ", ".join(policies[name].purposes),
+            ]
+        )
+    out.table(
+        "Data assets (rows stay at each hospital)",
+        ["owner", "asset", "rows", "allowed purposes"],
+        rows,
+    )
 
     out.section("3. A researcher proposes a diagnosis model")
     mean, scale = feature_statistics(test.x)
@@ -149,7 +170,9 @@ def run_story(
     )
 
     out.section("4. Members vote")
-    proposal = researcher.ledger.gov.propose_job_approval(job_id, f"Approve job #{job_id}: {spec.title}")
+    proposal = researcher.ledger.gov.propose_job_approval(
+        job_id, f"Approve job #{job_id}: {spec.title}"
+    )
     state = net.pass_proposal(proposal, list(net.nodes.values()))
     tally = net.root.gov.tally(proposal)
     out.say(
@@ -165,7 +188,11 @@ def run_story(
             out.say(f"{name}: enrolled", "green")
         except TransactionRefused as refused:
             out.say(f"{name}: refused by the chain: {refused.message}", "yellow")
-            result.excluded_asset = {"owner": name, "asset_id": hex(asset_of[name]), "reason": refused.message}
+            result.excluded_asset = {
+                "owner": name,
+                "asset_id": hex(asset_of[name]),
+                "reason": refused.message,
+            }
     researcher.ledger.jobs.start(job_id)
 
     out.section("6. Federated training")
@@ -179,7 +206,9 @@ def run_story(
         model_blob = researcher.fetch_blob(record.model_cid, [record.aggregator])
         params = decode_tensors(model_blob, expected=param_shapes(spec.model))
         report = RoundReport(
-            number, accuracy(spec.model, params, test.x, test.y), names[record.aggregator],
+            number,
+            accuracy(spec.model, params, test.x, test.y),
+            names[record.aggregator],
             sorted(names[node.address] for node in net.nodes.values() if node.name in took_part),
             record.block_number,
         )
@@ -188,16 +217,27 @@ def run_story(
         if number == config.revoke_after:
             block = hospitals[revoker].revoke(asset_of[revoker])
             result.revoked_asset = {
-                "owner": revoker, "asset_id": hex(asset_of[revoker]), "after_round": number, "block": block,
+                "owner": revoker,
+                "asset_id": hex(asset_of[revoker]),
+                "after_round": number,
+                "block": block,
             }
-            out.say(f"{revoker} revokes consent (block {block}); it takes no part from round {number + 1}.", "yellow")
+            out.say(
+                f"{revoker} revokes consent (block {block}); "
+                f"it takes no part from round {number + 1}.",
+                "yellow",
+            )
     result.federated_accuracy = result.rounds[-1].accuracy if result.rounds else 0.0
 
     out.section("7. Federated vs centralized vs each hospital alone")
     result.centralized_accuracy = _trained_alone(spec, train, test, config)
-    result.local_accuracies = {name: _trained_alone(spec, d, test, config) for name, d in local_data.items()}
-    rows = [["federated (dain)", f"{result.federated_accuracy:.3f}"],
-            ["centralized (all data pooled)", f"{result.centralized_accuracy:.3f}"]]
+    result.local_accuracies = {
+        name: _trained_alone(spec, d, test, config) for name, d in local_data.items()
+    }
+    rows = [
+        ["federated (dain)", f"{result.federated_accuracy:.3f}"],
+        ["centralized (all data pooled)", f"{result.centralized_accuracy:.3f}"],
+    ]
     rows += [[f"{name} alone", f"{acc:.3f}"] for name, acc in result.local_accuracies.items()]
     out.table(f"Test accuracy on {len(test)} held-out cases", ["model", "accuracy"], rows)
 
@@ -214,15 +254,22 @@ def run_story(
     out.table(
         "Rewards claimed (by examples contributed over the rounds)",
         ["owner", "rounds used", "DAIN"],
-        [[n, str(sum(1 for u in used if owner_of_asset[u.asset_id] == n)), f"{a:.2f}"]
-         for n, a in result.rewards.items()],
+        [
+            [n, str(sum(1 for u in used if owner_of_asset[u.asset_id] == n)), f"{a:.2f}"]
+            for n, a in result.rewards.items()
+        ],
     )
 
     out.section("9. Audit trail, from chain events alone")
     result.data_used_events = [
         {
-            "job_id": u.job_id, "round": u.round, "asset_id": hex(u.asset_id), "owner": owner_of_asset[u.asset_id],
-            "purpose": u.purpose, "policy_version": u.policy_version, "num_examples": u.num_examples,
+            "job_id": u.job_id,
+            "round": u.round,
+            "asset_id": hex(u.asset_id),
+            "owner": owner_of_asset[u.asset_id],
+            "purpose": u.purpose,
+            "policy_version": u.policy_version,
+            "num_examples": u.num_examples,
             "block": u.block_number,
         }
         for u in used
@@ -231,8 +278,17 @@ def run_story(
     out.table(
         f"Every use of {revoker}'s asset (DataUsed events)",
         ["job", "round", "purpose", "policy v.", "examples", "block"],
-        [[str(u.job_id), str(u.round), u.purpose, str(u.policy_version), str(u.num_examples), str(u.block_number)]
-         for u in trail],
+        [
+            [
+                str(u.job_id),
+                str(u.round),
+                u.purpose,
+                str(u.policy_version),
+                str(u.num_examples),
+                str(u.block_number),
+            ]
+            for u in trail
+        ],
     )
     result.elapsed_s = round(time.perf_counter() - started, 2)
     return result, net
@@ -243,5 +299,7 @@ def _trained_alone(spec: JobSpec, data: Dataset, test: Dataset, config: StoryCon
     rounds, evaluated on the same held-out cases as the federated model."""
     params = init_params(spec.model, config.seed)
     for epoch in range(config.rounds):
-        params = train_local(spec.model, params, data.x, data.y, spec.train, seed=config.seed + epoch).params
+        params = train_local(
+            spec.model, params, data.x, data.y, spec.train, seed=config.seed + epoch
+        ).params
     return accuracy(spec.model, params, test.x, test.y)

@@ -32,11 +32,15 @@ def verify_message(message: bytes, signature: bytes, address: str) -> None:
 
 def sign_typed_data(identity: Identity, typed_data: dict[str, Any]) -> bytes:
     """EIP-712 signature of a full typed-data document (domain, types, message)."""
-    return bytes(identity.account.sign_message(encode_typed_data(full_message=typed_data)).signature)
+    return bytes(
+        identity.account.sign_message(encode_typed_data(full_message=typed_data)).signature
+    )
 
 
 def recover_typed_data_signer(typed_data: dict[str, Any], signature: bytes) -> str:
     try:
-        return Account.recover_message(encode_typed_data(full_message=typed_data), signature=signature)
+        return Account.recover_message(
+            encode_typed_data(full_message=typed_data), signature=signature
+        )
     except Exception as exc:
         raise SignatureError(f"The signature is malformed ({exc}).") from exc

@@ -16,7 +16,9 @@ def _check(updates: Sequence[Params]) -> None:
     names = set(updates[0])
     for update in updates[1:]:
         if set(update) != names:
-            raise AggregationError("Updates name different tensors; they come from different models.")
+            raise AggregationError(
+                "Updates name different tensors; they come from different models."
+            )
         for name in names:
             if update[name].shape != updates[0][name].shape:
                 raise AggregationError(f"Tensor '{name}' has different shapes across updates.")

@@ -1,8 +1,8 @@
 """Learning errors.
 
-    LearningError
-    ├── ModelSpecError    a model specification is malformed or unknown
-    └── AggregationError  updates cannot be combined (no updates, shapes differ, bad weights)
+LearningError
+├── ModelSpecError    a model specification is malformed or unknown
+└── AggregationError  updates cannot be combined (no updates, shapes differ, bad weights)
 """
 
 from dain.errors import DainError

@@ -110,8 +110,13 @@ def init_params(spec: ModelSpec, seed: int) -> Params:
 
 
 def module_params(module: nn.Module) -> Params:
-    return {name: t.detach().cpu().numpy().astype(np.float32, copy=True) for name, t in module.state_dict().items()}
+    return {
+        name: t.detach().cpu().numpy().astype(np.float32, copy=True)
+        for name, t in module.state_dict().items()
+    }
 
 
 def load_params(module: nn.Module, params: Params) -> None:
-    module.load_state_dict({name: torch.from_numpy(np.array(v, dtype=np.float32)) for name, v in params.items()})
+    module.load_state_dict(
+        {name: torch.from_numpy(np.array(v, dtype=np.float32)) for name, v in params.items()}
+    )

@@ -51,7 +51,9 @@ def train_local(
     load_params(model, params)
     inputs = torch.from_numpy(spec.standardize(x))
     labels = torch.from_numpy(y.astype(np.int64))
-    optimizer = torch.optim.SGD(model.parameters(), lr=config.learning_rate, momentum=config.momentum)
+    optimizer = torch.optim.SGD(
+        model.parameters(), lr=config.learning_rate, momentum=config.momentum
+    )
     loss_fn = nn.CrossEntropyLoss()
     generator = torch.Generator().manual_seed(seed)
     losses = []

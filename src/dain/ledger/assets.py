@@ -89,7 +89,9 @@ class AssetsClient:
 
     def revoke(self, asset_id: int) -> int:
         """Revokes consent; returns the block from which it applies."""
-        return self._l.sender.send("revoke consent", self._c.functions.revoke(asset_id)).block_number
+        return self._l.sender.send(
+            "revoke consent", self._c.functions.revoke(asset_id)
+        ).block_number
 
     def policy(self, asset_id: int) -> OnChainPolicy:
         purposes, expiry, price, revoked, version, cid = self._c.functions.policy(asset_id).call()

@@ -66,7 +66,12 @@ def deploy(web3: Web3, deployer: Identity, params: NetworkParams = NetworkParams
     sender = TransactionSender(web3, deployer)
     token = _deploy_one(sender, "DainToken", deployer.address, params.token_supply)
     governor = _deploy_one(
-        sender, "DainGovernor", token, params.voting_delay, params.voting_period, params.quorum_percent
+        sender,
+        "DainGovernor",
+        token,
+        params.voting_delay,
+        params.voting_period,
+        params.quorum_percent,
     )
     registry = _deploy_one(sender, "Registry")
     assets = _deploy_one(sender, "DataAssets")

@@ -1,10 +1,10 @@
 """Ledger errors.
 
-    LedgerError
-    ├── ChainUnavailable     the chain cannot be reached or is not the expected one
-    ├── DeploymentError      the contracts are missing or their addresses are unknown
-    └── TransactionRefused   a contract refused a call; `reason` is the Solidity error name,
-                             `args` its decoded arguments, `call` what dain tried to do
+LedgerError
+├── ChainUnavailable     the chain cannot be reached or is not the expected one
+├── DeploymentError      the contracts are missing or their addresses are unknown
+└── TransactionRefused   a contract refused a call; `reason` is the Solidity error name,
+                         `args` its decoded arguments, `call` what dain tried to do
 """
 
 from __future__ import annotations

@@ -7,7 +7,6 @@ from enum import IntEnum
 from typing import TYPE_CHECKING
 
 from eth_utils import keccak
-
 from web3.logs import DISCARD
 
 if TYPE_CHECKING:
@@ -87,11 +86,16 @@ class GovernanceClient:
         self, targets: list[str], values: list[int], calldatas: list[bytes], description: str
     ) -> Proposal:
         sent = self._l.sender.send(
-            "governance proposal", self._c.functions.propose(targets, values, calldatas, description)
+            "governance proposal",
+            self._c.functions.propose(targets, values, calldatas, description),
         )
         event = self._c.events.ProposalCreated().process_receipt(sent.receipt, errors=DISCARD)[0]
         return Proposal(
-            int(event["args"]["proposalId"]), tuple(targets), tuple(values), tuple(calldatas), description
+            int(event["args"]["proposalId"]),
+            tuple(targets),
+            tuple(values),
+            tuple(calldatas),
+            description,
         )
 
     def propose_job_approval(self, job_id: int, description: str | None = None) -> Proposal:

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING
 
+from web3.logs import DISCARD
+
 from dain.data import bytes32_to_purpose, purpose_to_bytes32
 from dain.ledger.receipts import Receipt
 from dain.ledger.transactions import Sent
-
-from web3.logs import DISCARD
 
 if TYPE_CHECKING:
     from dain.ledger.client import Ledger
@@ -95,7 +95,11 @@ class JobsClient:
                 purpose_to_bytes32(purpose), rounds, reward_pool, spec_cid, model_cid
             ),
         )
-        return int(self._c.events.JobProposed().process_receipt(sent.receipt, errors=DISCARD)[0]["args"]["jobId"])
+        return int(
+            self._c.events.JobProposed().process_receipt(sent.receipt, errors=DISCARD)[0]["args"][
+                "jobId"
+            ]
+        )
 
     def enroll(self, job_id: int, asset_id: int) -> None:
         self._l.sender.send("enroll asset", self._c.functions.enroll(job_id, asset_id))
@@ -107,7 +111,9 @@ class JobsClient:
         self._l.sender.send("cancel job", self._c.functions.cancel(job_id))
 
     def aggregator_of(self, job_id: int, round: int) -> str:
-        return str(self._l.sender.call("elect aggregator", self._c.functions.aggregatorOf(job_id, round)))
+        return str(
+            self._l.sender.call("elect aggregator", self._c.functions.aggregatorOf(job_id, round))
+        )
 
     def record_round(
         self, job_id: int, round: int, model_cid: str, model_hash: bytes, receipts: list[Receipt]
@@ -129,15 +135,27 @@ class JobsClient:
 
     def claim(self, job_id: int, asset_id: int) -> int:
         sent = self._l.sender.send("claim reward", self._c.functions.claim(job_id, asset_id))
-        return int(self._c.events.RewardClaimed().process_receipt(sent.receipt, errors=DISCARD)[0]["args"]["amount"])
+        return int(
+            self._c.events.RewardClaimed().process_receipt(sent.receipt, errors=DISCARD)[0]["args"][
+                "amount"
+            ]
+        )
 
     def job(self, job_id: int) -> JobInfo:
         (requester, purpose, pool, rounds, current, status, seed, spec, model) = (
             self._c.functions.job(job_id).call()
         )
         return JobInfo(
-            job_id, requester, bytes32_to_purpose(purpose), int(pool), int(rounds), int(current),
-            JobStatus(status), bytes(seed), spec, model,
+            job_id,
+            requester,
+            bytes32_to_purpose(purpose),
+            int(pool),
+            int(rounds),
+            int(current),
+            JobStatus(status),
+            bytes(seed),
+            spec,
+            model,
         )
 
     def enrolled(self, job_id: int) -> list[int]:
@@ -147,10 +165,16 @@ class JobsClient:
         return int(self._c.functions.owed(job_id, asset_id).call())
 
     def round_record(self, job_id: int, round: int) -> RoundInfo:
-        cid, digest, aggregator, participants, block = self._c.functions.roundRecord(job_id, round).call()
-        return RoundInfo(job_id, round, cid, bytes(digest), aggregator, int(participants), int(block))
+        cid, digest, aggregator, participants, block = self._c.functions.roundRecord(
+            job_id, round
+        ).call()
+        return RoundInfo(
+            job_id, round, cid, bytes(digest), aggregator, int(participants), int(block)
+        )
 
-    def data_used(self, *, job_id: int | None = None, asset_id: int | None = None) -> list[DataUsed]:
+    def data_used(
+        self, *, job_id: int | None = None, asset_id: int | None = None
+    ) -> list[DataUsed]:
         """Every accepted receipt, from chain events alone, oldest first."""
         filters = {k: v for k, v in (("jobId", job_id), ("assetId", asset_id)) if v is not None}
         logs = self._c.events.DataUsed().get_logs(argument_filters=filters or None, from_block=0)
@@ -171,11 +195,16 @@ class JobsClient:
         ]
 
     def rewards_paid(self, job_id: int) -> list[RewardPaid]:
-        logs = self._c.events.RewardClaimed().get_logs(argument_filters={"jobId": job_id}, from_block=0)
+        logs = self._c.events.RewardClaimed().get_logs(
+            argument_filters={"jobId": job_id}, from_block=0
+        )
         return [
             RewardPaid(
-                int(log["args"]["jobId"]), int(log["args"]["assetId"]), log["args"]["owner"],
-                int(log["args"]["amount"]), int(log["blockNumber"]),
+                int(log["args"]["jobId"]),
+                int(log["args"]["assetId"]),
+                log["args"]["owner"],
+                int(log["args"]["amount"]),
+                int(log["blockNumber"]),
             )
             for log in logs
         ]

@@ -8,14 +8,23 @@ from functools import cache
 from typing import Any
 
 from eth_abi import decode
-from eth_utils import function_signature_to_4byte_selector
+from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 
 from dain.ledger.artifacts import CONTRACTS, load_artifact
 from dain.ledger.errors import TransactionRefused
 
 _STATUS = ("none", "proposed", "approved", "running", "completed", "cancelled")
 _CONSENT = ("allowed", "revoked", "expired", "not allowed for this purpose", "unknown asset")
-_PROPOSAL = ("pending", "active", "canceled", "defeated", "succeeded", "queued", "expired", "executed")
+_PROPOSAL = (
+    "pending",
+    "active",
+    "canceled",
+    "defeated",
+    "succeeded",
+    "queued",
+    "expired",
+    "executed",
+)
 
 
 def _type_of(param: dict[str, Any]) -> str:
@@ -85,7 +94,8 @@ def explain(call: str, name: str, args: tuple[Any, ...]) -> tuple[str, str | Non
             )
         case "InvalidReceiptSignature", (asset, signer, owner):
             return (
-                f"The receipt for asset {_short(asset)} was signed by {signer}, not by its owner {owner}.",
+                f"The receipt for asset {_short(asset)} was signed by "
+                f"{to_checksum_address(signer)}, not by its owner {to_checksum_address(owner)}.",
                 "Receipts are bound to one job, round, chain and contract; get a fresh one.",
             )
         case "WrongStatus", (job, actual, expected):
@@ -102,7 +112,10 @@ def explain(call: str, name: str, args: tuple[Any, ...]) -> tuple[str, str | Non
         case "NotAssetOwner", (asset, caller):
             return (f"{caller} does not own asset {_short(asset)}.", None)
         case "NotGovernor", (caller,):
-            return ("Only a passed governance proposal can approve a job.", "Use 'dain gov propose'.")
+            return (
+                "Only a passed governance proposal can approve a job.",
+                "Use 'dain gov propose'.",
+            )
         case "NothingToClaim", (job, asset):
             return (
                 f"Asset {_short(asset)} has no reward waiting from job {job}.",

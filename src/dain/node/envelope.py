@@ -83,7 +83,9 @@ class Envelope:
         if did_chain != chain_id:
             raise EnvelopeError(f"The sender belongs to chain {did_chain}, not {chain_id}.")
         if signer != address:
-            raise EnvelopeError(f"The envelope claims to come from {address} but {signer} signed it.")
+            raise EnvelopeError(
+                f"The envelope claims to come from {address} but {signer} signed it."
+            )
         return address
 
 
@@ -101,8 +103,14 @@ def seal(
         kind, identity.did(chain_id), job_id, round, secrets.token_hex(16), int(time.time()), body
     )
     return Envelope(
-        unsigned.kind, unsigned.sender, unsigned.job_id, unsigned.round, unsigned.nonce,
-        unsigned.timestamp, unsigned.body, sign_message(identity, unsigned.signing_bytes()),
+        unsigned.kind,
+        unsigned.sender,
+        unsigned.job_id,
+        unsigned.round,
+        unsigned.nonce,
+        unsigned.timestamp,
+        unsigned.body,
+        sign_message(identity, unsigned.signing_bytes()),
     )
 
 

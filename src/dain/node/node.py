@@ -136,4 +136,3 @@ class Node:
 
 def _json(status: int, payload: dict[str, object]) -> Response:
     return Response(status, json.dumps(payload).encode())
-

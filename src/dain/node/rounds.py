@@ -53,7 +53,9 @@ class RoundState:
         """Who likely holds the job's blobs: the last aggregator, the requester, then all."""
         peers = [job.requester, *self.node.ledger.registry.members()]
         if job.current_round > 0:
-            peers.insert(0, self.node.ledger.jobs.round_record(job.job_id, job.current_round).aggregator)
+            peers.insert(
+                0, self.node.ledger.jobs.round_record(job.job_id, job.current_round).aggregator
+            )
         return list(dict.fromkeys(peers))
 
     # ---- participant ---------------------------------------------------------------
@@ -73,10 +75,16 @@ class RoundState:
             if asset is None:
                 continue
             # the node is the last guard of its own data: its own policy and the chain must agree
-            if not asset.policy.allows(job.purpose, now) or ledger.assets.consent_for(
-                asset_id, job.purpose
-            ) != "allowed":
-                log.info("%s: asset %x sits out job %d: no live consent", self.node.name, asset_id, job_id)
+            if (
+                not asset.policy.allows(job.purpose, now)
+                or ledger.assets.consent_for(asset_id, job.purpose) != "allowed"
+            ):
+                log.info(
+                    "%s: asset %x sits out job %d: no live consent",
+                    self.node.name,
+                    asset_id,
+                    job_id,
+                )
                 continue
             mine.append(asset)
         if not mine:
@@ -86,7 +94,9 @@ class RoundState:
         aggregator = ledger.jobs.aggregator_of(job_id, round)
         for asset in mine:
             seed = _seed(spec.seed, round, asset.asset_id)
-            result = train_local(spec.model, global_params, asset.dataset.x, asset.dataset.y, spec.train, seed)
+            result = train_local(
+                spec.model, global_params, asset.dataset.x, asset.dataset.y, spec.train, seed
+            )
             blob = encode_tensors(subtract(result.params, global_params))
             update_cid = self.node.post(aggregator, "/blobs", blob)["cid"]
             receipt = Receipt(
@@ -123,7 +133,9 @@ class RoundState:
         if job.status != JobStatus.RUNNING or round != job.current_round + 1:
             raise ProtocolError(f"Job {job.job_id} is not collecting updates for round {round}.")
         if ledger.jobs.aggregator_of(job.job_id, round) != self.node.address:
-            raise ProtocolError(f"This node is not the aggregator of job {job.job_id}, round {round}.")
+            raise ProtocolError(
+                f"This node is not the aggregator of job {job.job_id}, round {round}."
+            )
         asset_id, update_cid, num_examples, signature = _update_fields(envelope.body)
         if asset_id not in ledger.jobs.enrolled(job.job_id):
             raise ProtocolError(f"Asset {asset_id:x} is not enrolled in job {job.job_id}.")
@@ -137,7 +149,9 @@ class RoundState:
             raise ProtocolError("Send the update blob to /blobs before its envelope.") from None
         spec = self.job_spec(job)
         delta = decode_tensors(blob, expected=param_shapes(spec.model))
-        receipt = Receipt(job.job_id, round, asset_id, num_examples, digest_of(update_cid), signature)
+        receipt = Receipt(
+            job.job_id, round, asset_id, num_examples, digest_of(update_cid), signature
+        )
         if receipt.signer(ledger.chain_id, ledger.jobs.address) != sender:
             raise EnvelopeError("The receipt is not signed by the asset's owner for this round.")
         pending = self.pending.setdefault((job.job_id, round), {})
@@ -156,7 +170,8 @@ class RoundState:
         received = self.pending.pop((job_id, round), {})
         # consent revoked after an update arrived still excludes it from the round
         usable = [
-            p for p in received.values()
+            p
+            for p in received.values()
             if ledger.assets.consent_for(p.asset_id, job.purpose) == "allowed"
         ]
         if not usable:
@@ -167,7 +182,9 @@ class RoundState:
             self.global_model(job, spec), [ClientUpdate(p.delta, p.num_examples) for p in usable]
         )
         model_cid = self.node.blobs.put(encode_tensors(new_params))
-        ledger.jobs.record_round(job_id, round, model_cid, digest_of(model_cid), [p.receipt for p in usable])
+        ledger.jobs.record_round(
+            job_id, round, model_cid, digest_of(model_cid), [p.receipt for p in usable]
+        )
         return ledger.jobs.round_record(job_id, round)
 
 

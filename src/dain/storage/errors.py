@@ -1,10 +1,10 @@
 """Storage errors.
 
-    StorageError
-    ├── BlobNotFound      no blob with that content id here
-    ├── IntegrityError    bytes do not hash to the content id they came under
-    ├── CidError          a string is not a CIDv1 sha2-256 content id
-    └── CodecError        bytes are not a valid safetensors document of the expected shape
+StorageError
+├── BlobNotFound      no blob with that content id here
+├── IntegrityError    bytes do not hash to the content id they came under
+├── CidError          a string is not a CIDv1 sha2-256 content id
+└── CodecError        bytes are not a valid safetensors document of the expected shape
 """
 
 from dain.errors import DainError

@@ -12,14 +12,17 @@ from dain.storage.errors import CodecError
 
 Tensors = dict[str, np.ndarray]
 Shapes = Mapping[str, tuple[int, ...]]
+FLOAT32 = np.dtype(np.float32)
 
 
-def encode_tensors(tensors: Mapping[str, np.ndarray], metadata: dict[str, str] | None = None) -> bytes:
+def encode_tensors(
+    tensors: Mapping[str, np.ndarray], metadata: dict[str, str] | None = None
+) -> bytes:
     return save({name: np.ascontiguousarray(t) for name, t in tensors.items()}, metadata=metadata)
 
 
 def decode_tensors(
-    data: bytes, *, expected: Shapes | None = None, dtype: np.dtype | None = np.dtype(np.float32)
+    data: bytes, *, expected: Shapes | None = None, dtype: np.dtype | None = FLOAT32
 ) -> Tensors:
     """Parses safetensors bytes; with `expected`, refuses other names, shapes or dtypes
     and any non-finite value, so a peer's garbage never reaches the model."""
@@ -37,7 +40,8 @@ def decode_tensors(
     for name, tensor in tensors.items():
         if tuple(tensor.shape) != tuple(expected[name]):
             raise CodecError(
-                f"Tensor '{name}' has shape {tuple(tensor.shape)}, expected {tuple(expected[name])}."
+                f"Tensor '{name}' has shape {tuple(tensor.shape)}, "
+                f"expected {tuple(expected[name])}."
             )
         if dtype is not None and tensor.dtype != dtype:
             raise CodecError(f"Tensor '{name}' is {tensor.dtype}, expected {dtype}.")
