@@ -69,5 +69,5 @@ def main() -> None:
     try:
         app()
     except DainError as exc:
-        errors.print(f"[bold red]Error:[/] {exc}", highlight=False)
+        errors.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(1)

@@ -1,0 +1,5 @@
+"""`python -m dain` runs the command line."""
+
+from dain.cli import main
+
+main()
