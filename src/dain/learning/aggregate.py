@@ -30,11 +30,18 @@ def weighted_mean(updates: Sequence[Params], weights: Sequence[float]) -> Params
     w = np.asarray(weights, dtype=np.float64)
     if w.shape != (len(updates),) or (w < 0).any() or w.sum() <= 0:
         raise AggregationError("Weights must be one non-negative number per update, not all zero.")
-    w = w / w.sum()
-    return {
-        name: np.tensordot(w, np.stack([u[name] for u in updates]), axes=1).astype(np.float32)
-        for name in updates[0]
-    }
+    w = (w / w.sum()).astype(np.float32)
+    # accumulate in place: stacking all clients first costs a full copy of every update,
+    # which measured 6x slower at 100 clients x 100k parameters (bench/aggregate.py)
+    out: Params = {}
+    for name in updates[0]:
+        total = np.zeros_like(updates[0][name], dtype=np.float32)
+        scratch = np.empty_like(total)
+        for weight, update in zip(w, updates, strict=True):
+            np.multiply(update[name], weight, out=scratch)
+            total += scratch
+        out[name] = total
+    return out
 
 
 def add(a: Params, b: Params) -> Params:
