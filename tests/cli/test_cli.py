@@ -25,13 +25,23 @@ def test_demo_writes_its_figures_as_json(tmp_path: Path) -> None:
 
     assert result.returncode == 0, result.stderr
     figures = json.loads(out.read_text())
-    for key in ("federated_accuracy", "centralized_accuracy", "local_accuracies", "rounds",
-                "data_used_events", "rewards", "revoked_asset", "excluded_asset"):
+    for key in (
+        "federated_accuracy",
+        "centralized_accuracy",
+        "local_accuracies",
+        "rounds",
+        "data_used_events",
+        "rewards",
+        "revoked_asset",
+        "excluded_asset",
+    ):
         assert key in figures
     assert len(figures["rounds"]) == 3
     assert figures["revoked_asset"]["after_round"] == 1
     assert figures["excluded_asset"]["owner"] == "lakeside"
     assert abs(sum(figures["rewards"].values()) - figures["reward_pool"]) < 1e-6
+    exact = sum(int(v) for v in figures["rewards_base_units"].values())
+    assert exact == int(figures["reward_pool"]) * 10**18
     assert "Audit trail" in result.stdout
 
 

@@ -70,9 +70,9 @@ class RichReporter:
         gap = (result.centralized_accuracy - result.federated_accuracy) * 100
         self.console.print(
             Panel(
-                f"Federated accuracy {result.federated_accuracy:.3f} vs centralized "
-                f"{result.centralized_accuracy:.3f} ({gap:+.1f} points behind pooling all data), "
-                f"with no record leaving any hospital.\n"
+                f"Federated accuracy {result.federated_accuracy:.3f} vs "
+                f"{result.centralized_accuracy:.3f} with all data pooled "
+                f"(a gap of {gap:.1f} points), and no record left any hospital.\n"
                 f"{len(result.data_used_events)} uses recorded on chain; "
                 f"{sum(result.rewards.values()):.0f} of {result.reward_pool:.0f} DAIN paid out; "
                 f"finished in {result.elapsed_s:.1f} s.",

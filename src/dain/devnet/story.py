@@ -59,7 +59,8 @@ class StoryResult:
     local_accuracies: dict[str, float] = field(default_factory=dict)
     rounds: list[RoundReport] = field(default_factory=list)
     data_used_events: list[dict[str, Any]] = field(default_factory=list)
-    rewards: dict[str, float] = field(default_factory=dict)
+    rewards: dict[str, float] = field(default_factory=dict)  # whole tokens, for people
+    rewards_base_units: dict[str, str] = field(default_factory=dict)  # exact, as on chain
     reward_pool: float = 0.0
     revoked_asset: dict[str, Any] = field(default_factory=dict)
     excluded_asset: dict[str, Any] = field(default_factory=dict)
@@ -250,6 +251,7 @@ def run_story(
         name = owner_of_asset[asset_id]
         paid = hospitals[name].ledger.jobs.claim(job_id, asset_id)
         result.rewards[name] = paid / TOKEN_UNIT
+        result.rewards_base_units[name] = str(paid)
     assert net.root.jobs.job(job_id).status == JobStatus.COMPLETED
     out.table(
         "Rewards claimed (by examples contributed over the rounds)",
