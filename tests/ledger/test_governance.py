@@ -44,7 +44,7 @@ def test_vote_after_the_voting_period_is_refused(chain_net: ChainNet) -> None:
         late.gov.vote(proposal, Vote.FOR)
 
     assert refused.value.reason == "GovernorUnexpectedProposalState"
-    assert "defeated" in refused.value.message
+    assert "was defeated" in refused.value.message
 
 
 def test_a_vote_cannot_be_cast_twice(chain_net: ChainNet) -> None:

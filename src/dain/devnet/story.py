@@ -6,6 +6,7 @@ story only decides who does what, and reports it through a `Reporter`.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
@@ -135,8 +136,9 @@ def run_story(
     rows = []
     for (name, node), part in zip(hospitals.items(), parts, strict=True):
         local_data[name] = train.subset(part, name=f"{name} records")
+        salt = hashlib.sha256(f"demo/{config.seed}/{name}".encode()).digest()  # reproducible runs
         asset_of[name] = node.register_asset(
-            local_data[name], f"{name} breast-cancer cases", policies[name]
+            local_data[name], f"{name} breast-cancer cases", policies[name], salt
         )
         rows.append(
             [

@@ -16,14 +16,14 @@ from dain.ledger.errors import TransactionRefused
 _STATUS = ("none", "proposed", "approved", "running", "completed", "cancelled")
 _CONSENT = ("allowed", "revoked", "expired", "not allowed for this purpose", "unknown asset")
 _PROPOSAL = (
-    "pending",
-    "active",
-    "canceled",
-    "defeated",
-    "succeeded",
-    "queued",
-    "expired",
-    "executed",
+    "is pending: its vote has not opened yet",
+    "is still being voted on",
+    "was canceled",
+    "was defeated",
+    "has already succeeded and its vote is closed",
+    "is queued",
+    "has expired",
+    "was already executed",
 )
 
 
@@ -126,7 +126,7 @@ def explain(call: str, name: str, args: tuple[Any, ...]) -> tuple[str, str | Non
         case "NotEnrolled", (job, asset):
             return (f"Asset {_short(asset)} is not enrolled in job {job}.", None)
         case "GovernorUnexpectedProposalState", (_, current, _expected):
-            return (f"The proposal is {_PROPOSAL[current]}, so this cannot be done now.", None)
+            return (f"The proposal {_PROPOSAL[current]}, so this cannot be done now.", None)
         case "GovernorAlreadyCastVote", (voter,):
             return (f"{voter} has already voted on this proposal.", None)
         case "ERC20InsufficientBalance", (who, have, need):

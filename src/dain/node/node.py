@@ -62,8 +62,12 @@ class Node:
         """Registers this node's DID and endpoint on chain."""
         self.ledger.registry.register(self.endpoint)
 
-    def register_asset(self, dataset: Dataset, title: str, policy: ConsentPolicy) -> int:
-        manifest, _salt = AssetManifest.describe(dataset, title)
+    def register_asset(
+        self, dataset: Dataset, title: str, policy: ConsentPolicy, salt: bytes | None = None
+    ) -> int:
+        """Registers `dataset` as an asset on chain. `salt` keeps the data commitment
+        unguessable; it is random unless given (the demo fixes it to be reproducible)."""
+        manifest, _salt = AssetManifest.describe(dataset, title, salt)
         manifest_cid = self.blobs.put(manifest.to_json())
         policy_cid = self.blobs.put(policy.document())
         asset_id = self.ledger.assets.register(manifest.digest, manifest_cid, policy, policy_cid)
