@@ -25,7 +25,7 @@ from dain.learning import (
     param_shapes,
     train_local,
 )
-from dain.ledger import TOKEN_UNIT, JobStatus, TransactionRefused
+from dain.ledger import TOKEN_UNIT, TransactionRefused
 from dain.node import JobSpec
 from dain.storage import decode_tensors, encode_tensors
 
@@ -254,7 +254,6 @@ def run_story(
         paid = hospitals[name].ledger.jobs.claim(job_id, asset_id)
         result.rewards[name] = paid / TOKEN_UNIT
         result.rewards_base_units[name] = str(paid)
-    assert net.root.jobs.job(job_id).status == JobStatus.COMPLETED
     out.table(
         "Rewards claimed (by examples contributed over the rounds)",
         ["owner", "rounds used", "DAIN"],

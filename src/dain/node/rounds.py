@@ -62,8 +62,8 @@ class RoundState:
 
     def train_round(self, job_id: int, round: int) -> list[int]:
         """Trains every local asset enrolled in the job whose consent is live, and sends
-        each masked-free update with its signed receipt to the round's aggregator.
-        Returns the assets that took part."""
+        each update with its signed receipt to the round's aggregator. Updates travel
+        unmasked for now: secure aggregation is still to come. Returns the assets used."""
         ledger = self.node.ledger
         job = ledger.jobs.job(job_id)
         if job.status != JobStatus.RUNNING or round != job.current_round + 1:
