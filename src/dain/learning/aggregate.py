@@ -25,7 +25,7 @@ def _check(updates: Sequence[Params]) -> None:
 
 
 def weighted_mean(updates: Sequence[Params], weights: Sequence[float]) -> Params:
-    """Sum of w_i * u_i / sum(w), per tensor, vectorized over clients."""
+    """Sum of w_i * u_i / sum(w), per tensor; whole-tensor operations, one pass per client."""
     _check(updates)
     w = np.asarray(weights, dtype=np.float64)
     if w.shape != (len(updates),) or (w < 0).any() or w.sum() <= 0:

@@ -79,3 +79,7 @@ class Ledger:
 
     def block_number(self) -> int:
         return int(self.web3.eth.block_number)
+
+    def now(self) -> int:
+        """The chain's time (latest block timestamp), which consent expiry is judged by."""
+        return int(self.web3.eth.get_block("latest")["timestamp"])

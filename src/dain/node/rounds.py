@@ -68,7 +68,7 @@ class RoundState:
         job = ledger.jobs.job(job_id)
         if job.status != JobStatus.RUNNING or round != job.current_round + 1:
             return []
-        now = ledger.web3.eth.get_block("latest")["timestamp"]
+        now = ledger.now()
         mine = []
         for asset_id in ledger.jobs.enrolled(job_id):
             asset = self.node.assets.get(asset_id)
