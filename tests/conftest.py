@@ -78,7 +78,7 @@ def chain_net() -> ChainNet:
     chain = EmbeddedChain()
     treasury = Identity.create()
     chain.fund(treasury.address, 10**20)
-    deployment = deploy(chain.web3, treasury, params)
+    deployment = deploy(chain.web3, treasury, params, gas_limit=chain.gas_limit)
     return ChainNet(chain, Ledger(chain, deployment, treasury), params)
 
 

@@ -144,18 +144,29 @@ def test_receipt_after_revocation_is_refused(chain_net: ChainNet) -> None:
 
 
 def test_receipt_after_expiry_is_refused(chain_net: ChainNet) -> None:
-    requester, a = chain_net.member(5_000), chain_net.member()
+    requester, a, b = chain_net.member(5_000), chain_net.member(), chain_net.member()
     job_id = requester.jobs.propose("diagnosis", 2, TOKEN_UNIT, "s", "m")
-    chain_net.approve_job(job_id, [requester, a])
-    now = chain_net.chain.now()
-    asset = chain_net.asset(a, expiry=now + 3_600)
-    a.jobs.enroll(job_id, asset)
+    chain_net.approve_job(job_id, [requester, a, b])
+    expiring = chain_net.asset(a, expiry=chain_net.chain.now() + 3_600)
+    lasting = chain_net.asset(b)
+    a.jobs.enroll(job_id, expiring)
+    b.jobs.enroll(job_id, lasting)
     requester.jobs.start(job_id)
     chain_net.chain.advance_time(7_200)
+    assert a.assets.consent_for(expiring, "diagnosis") == "expired"
 
-    assert a.assets.consent_for(asset, "diagnosis") == "expired"
-    with pytest.raises(TransactionRefused):  # nobody live is left to elect, or the receipt fails
-        a.jobs.record_round(job_id, 1, "m", b"\0" * 32, [receipt(a, job_id, 1, asset)])
+    elected = aggregator([a, b], job_id, 1)
+    with pytest.raises(TransactionRefused) as refused:
+        elected.jobs.record_round(
+            job_id,
+            1,
+            "m",
+            b"\0" * 32,
+            [receipt(a, job_id, 1, expiring), receipt(b, job_id, 1, lasting)],
+        )
+
+    assert elected is b  # an owner whose consent expired is not elected either
+    assert refused.value.reason == "ConsentRefused" and "expired" in refused.value.message
 
 
 def test_enrollment_refused_for_a_purpose_the_policy_does_not_allow(chain_net: ChainNet) -> None:

@@ -13,7 +13,7 @@ from dain.devnet import Devnet
 from dain.identity import Identity
 from dain.learning import ModelSpec, TrainConfig, init_params, param_shapes
 from dain.ledger import TOKEN_UNIT, Receipt
-from dain.node import JobSpec, Node, Request, seal
+from dain.node import JobSpec, Node, PeerError, Request, Response, seal
 from dain.storage import digest_of, encode_tensors
 
 
@@ -176,3 +176,13 @@ def test_blobs_are_served_by_content_id_and_unknown_routes_get_404(running: Runn
         )[0]
         == 404
     )
+
+
+def test_a_peer_answering_garbage_is_a_peer_error_not_a_crash(running: Running) -> None:
+    liar = running.owner
+    running.net.transport.register(liar.endpoint, lambda _request: Response(200, b"\x00garbage"))
+    try:
+        with pytest.raises(PeerError, match="non-JSON"):
+            running.aggregator.post(liar.address, "/updates", b"{}")
+    finally:
+        running.net.transport.register(liar.endpoint, liar.handle)

@@ -27,7 +27,9 @@ class Devnet:
         self.chain = EmbeddedChain()
         self.treasury = Identity.create()
         self.chain.fund(self.treasury.address, GAS_MONEY)
-        self.deployment = deploy(self.chain.web3, self.treasury, self.params)
+        self.deployment = deploy(
+            self.chain.web3, self.treasury, self.params, gas_limit=self.chain.gas_limit
+        )
         self.root = Ledger(self.chain, self.deployment, self.treasury)
         self.transport = InMemoryTransport(record=record)
         self.nodes: dict[str, Node] = {}

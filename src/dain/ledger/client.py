@@ -12,9 +12,12 @@ from web3.contract import Contract
 
 from dain.identity import Identity
 from dain.ledger.artifacts import load_artifact
+from dain.ledger.assets import AssetsClient, RegistryClient
 from dain.ledger.backend import ChainBackend
 from dain.ledger.deploy import Deployment
 from dain.ledger.errors import ChainUnavailable
+from dain.ledger.governance import GovernanceClient, TokenClient
+from dain.ledger.jobs import JobsClient
 from dain.ledger.transactions import TransactionSender
 
 
@@ -29,10 +32,6 @@ class Contracts:
 
 class Ledger:
     def __init__(self, backend: ChainBackend, deployment: Deployment, identity: Identity) -> None:
-        from dain.ledger.assets import AssetsClient, RegistryClient
-        from dain.ledger.governance import GovernanceClient, TokenClient
-        from dain.ledger.jobs import JobsClient
-
         if backend.chain_id != deployment.chain_id:
             raise ChainUnavailable(
                 f"The chain has id {backend.chain_id}, but the contracts were deployed on "
@@ -43,7 +42,7 @@ class Ledger:
         self.web3 = backend.web3
         self.deployment = deployment
         self.identity = identity
-        self.sender = TransactionSender(self.web3, identity)
+        self.sender = TransactionSender(self.web3, identity, gas_limit=backend.gas_limit)
 
         def bind(name: str, address: str) -> Contract:
             return self.web3.eth.contract(address=address, abi=load_artifact(name).abi)

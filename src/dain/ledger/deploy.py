@@ -60,10 +60,16 @@ def _deploy_one(sender: TransactionSender, name: str, *args: object) -> str:
     return Web3.to_checksum_address(address)
 
 
-def deploy(web3: Web3, deployer: Identity, params: NetworkParams = NetworkParams()) -> Deployment:
+def deploy(
+    web3: Web3,
+    deployer: Identity,
+    params: NetworkParams = NetworkParams(),
+    *,
+    gas_limit: int | None = None,
+) -> Deployment:
     """Deploys token, governor, registry, data assets and jobs; the deployer holds the
-    whole token supply at first (the network's treasury)."""
-    sender = TransactionSender(web3, deployer)
+    whole token supply at first (the network's treasury). `gas_limit` as in ChainBackend."""
+    sender = TransactionSender(web3, deployer, gas_limit=gas_limit)
     token = _deploy_one(sender, "DainToken", deployer.address, params.token_supply)
     governor = _deploy_one(
         sender,

@@ -62,9 +62,8 @@ def revert_data(exc: BaseException) -> bytes | None:
         match = re.search(r"execution reverted: (b'.*'|b\".*\")$", text, re.S)
         if match:
             return ast.literal_eval(match.group(1))
-        match = re.search(r"(0x[0-9a-fA-F]{8,})", text)
-        if match:
-            return bytes.fromhex(match.group(1)[2:])
+        if re.fullmatch(r"0x(?:[0-9a-fA-F]{2}){4,}", text):
+            return bytes.fromhex(text[2:])
     return None
 
 

@@ -14,6 +14,8 @@ from dain.identity import Identity
 from dain.ledger.errors import ChainUnavailable, TransactionRefused
 from dain.ledger.revert import refusal
 
+_CALL_FIELDS = ("from", "to", "data", "value", "gas")
+
 
 @dataclass(frozen=True)
 class Sent:
@@ -32,9 +34,17 @@ class Sent:
 class TransactionSender:
     """Signs with the identity's own key; the node never hands its key to the chain."""
 
-    def __init__(self, web3: Web3, identity: Identity, poll_latency: float = 0.01) -> None:
+    def __init__(
+        self,
+        web3: Web3,
+        identity: Identity,
+        *,
+        gas_limit: int | None = None,
+        poll_latency: float = 0.01,
+    ) -> None:
         self.web3 = web3
         self.identity = identity
+        self.gas_limit = gas_limit  # None: estimate per transaction
         self.poll_latency = poll_latency
 
     def call(self, name: str, fn: ContractFunction) -> Any:
@@ -45,15 +55,20 @@ class TransactionSender:
 
     def send(self, name: str, fn: ContractFunction, *, value: int = 0) -> Sent:
         address = self.identity.address
+        params: dict[str, object] = {
+            "from": address,
+            "value": value,
+            "nonce": self.web3.eth.get_transaction_count(address, "pending"),
+        }
         try:
-            tx = fn.build_transaction(
-                {
-                    "from": address,
-                    "value": value,
-                    "nonce": self.web3.eth.get_transaction_count(address, "pending"),
-                }
-            )
-        except Exception as exc:  # estimation runs the call: reverts surface here
+            if self.gas_limit is not None:
+                params["gas"] = self.gas_limit
+            tx = fn.build_transaction(params)  # type: ignore[arg-type]
+            if self.gas_limit is not None:  # dry run once, so reverts surface before sending
+                self.web3.eth.call({k: v for k, v in tx.items() if k in _CALL_FIELDS})  # type: ignore[arg-type]
+        except (
+            Exception
+        ) as exc:  # estimation or the dry run executes the call: reverts surface here
             raise self._translate(name, exc) from exc
         signed = self.identity.account.sign_transaction(tx)
         try:

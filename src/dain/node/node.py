@@ -12,6 +12,7 @@ from dain.data import AssetManifest, ConsentPolicy, Dataset
 from dain.errors import DainError
 from dain.ledger import Ledger
 from dain.node.errors import NodeError, PeerError
+from dain.node.rounds import RoundState
 from dain.node.transport import Request, Response, Transport
 from dain.storage import BlobNotFound, BlobStore, StorageError, verify
 
@@ -41,8 +42,6 @@ class Node:
         *,
         max_body_bytes: int = 16 * 2**20,
     ) -> None:
-        from dain.node.rounds import RoundState
-
         self.name = name
         self.ledger = ledger
         self.blobs = blobs
@@ -132,7 +131,12 @@ class Node:
     def post(self, address: str, path: str, body: bytes) -> dict[str, object]:
         endpoint = self.ledger.registry.member(address).endpoint
         response = self.transport.send(endpoint, Request("POST", path, body))
-        payload = json.loads(response.body or b"{}")
+        try:
+            payload = json.loads(response.body or b"{}")
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise PeerError(f"{endpoint} answered {path} with non-JSON.") from None
+        if not isinstance(payload, dict):
+            raise PeerError(f"{endpoint} answered {path} with JSON that is not an object.")
         if not response.ok:
             raise PeerError(f"{endpoint} refused {path}: {payload.get('error', response.status)}")
         return payload
