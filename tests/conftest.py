@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import pytest
 
 from dain.data import ConsentPolicy
 from dain.identity import Identity
-from dain.ledger import TOKEN_UNIT, EmbeddedChain, Ledger, NetworkParams, Vote, deploy
+from dain.ledger import (
+    TOKEN_UNIT,
+    ChainBackend,
+    EmbeddedChain,
+    Ledger,
+    NetworkParams,
+    RpcChain,
+    Vote,
+    deploy,
+)
+from dain.ledger.anvil import AnvilProcess
 
 _counter = itertools.count()
 
@@ -20,7 +30,7 @@ _counter = itertools.count()
 class ChainNet:
     """A deployed network and helpers to act in it as different members."""
 
-    chain: EmbeddedChain
+    chain: ChainBackend
     root: Ledger
     params: NetworkParams
     members: list[Ledger] = field(default_factory=list)
@@ -70,12 +80,27 @@ class ChainNet:
         return job_id, assets
 
 
+@pytest.fixture(scope="session")
+def anvil() -> Iterator[AnvilProcess]:
+    """One anvil per test worker, stopped by its pid at the end of the session."""
+    process = AnvilProcess.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(params=["embedded", "anvil"])
+def chain(request: pytest.FixtureRequest) -> ChainBackend:
+    """Every contract test runs on both backends; on anvil each test deploys afresh."""
+    if request.param == "embedded":
+        return EmbeddedChain()
+    return RpcChain(request.getfixturevalue("anvil").url)
+
+
 @pytest.fixture
-def chain_net() -> ChainNet:
+def chain_net(chain: ChainBackend) -> ChainNet:
     params = NetworkParams(
         voting_delay=1, voting_period=5, quorum_percent=4, token_supply=100_000 * TOKEN_UNIT
     )
-    chain = EmbeddedChain()
     treasury = Identity.create()
     chain.fund(treasury.address, 10**20)
     deployment = deploy(chain.web3, treasury, params, gas_limit=chain.gas_limit)

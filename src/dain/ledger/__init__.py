@@ -1,7 +1,7 @@
 """The chain: contracts, backends and the typed client every other layer uses."""
 
 from dain.ledger.assets import CONSENT, Member, OnChainPolicy
-from dain.ledger.backend import ChainBackend, EmbeddedChain
+from dain.ledger.backend import ChainBackend, EmbeddedChain, RpcChain
 from dain.ledger.client import Ledger
 from dain.ledger.deploy import TOKEN_UNIT, Deployment, NetworkParams, deploy
 from dain.ledger.errors import ChainUnavailable, DeploymentError, LedgerError, TransactionRefused
@@ -31,6 +31,7 @@ __all__ = [
     "Receipt",
     "RewardPaid",
     "RoundInfo",
+    "RpcChain",
     "Sent",
     "Tally",
     "TransactionRefused",

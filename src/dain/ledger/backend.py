@@ -1,8 +1,8 @@
 """Chain backends: where transactions go. One client runs on any of them.
 
 `EmbeddedChain` runs py-evm in-process through web3.py's EthereumTesterProvider: no
-service to start, a block per transaction. Other backends (JSON-RPC to anvil, geth or an
-L2) implement the same small interface.
+service to start, a block per transaction. `RpcChain` talks JSON-RPC to anvil, geth,
+Besu or an L2. Both implement the same small interface.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Protocol
 
 from web3 import Web3
+
+from dain.ledger.errors import ChainUnavailable
 
 
 class ChainBackend(Protocol):
@@ -23,6 +25,8 @@ class ChainBackend(Protocol):
     def chain_id(self) -> int: ...
 
     def mine(self, blocks: int = 1) -> None: ...
+
+    def now(self) -> int: ...
 
     def advance_time(self, seconds: int) -> None: ...
 
@@ -66,3 +70,51 @@ class EmbeddedChain:
     def fund(self, address: str, wei: int) -> None:
         tx = self.web3.eth.send_transaction({"from": self._faucet, "to": address, "value": wei})
         self.web3.eth.wait_for_transaction_receipt(tx, poll_latency=0.005)
+
+
+class RpcChain:
+    """Any EVM JSON-RPC endpoint: anvil locally, geth or Besu in a consortium, an L2.
+    `mine`, `advance_time` and `fund` use the dev-node methods anvil and Hardhat offer."""
+
+    name = "rpc"
+    gas_limit: int | None = None  # a real node estimates fast and other senders race us
+
+    def __init__(self, url: str, *, timeout: float = 30.0) -> None:
+        from web3 import HTTPProvider
+
+        self.url = url
+        self.web3 = Web3(HTTPProvider(url, request_kwargs={"timeout": timeout}))
+        try:
+            self._chain_id = int(self.web3.eth.chain_id)
+        except Exception as exc:  # requests raises several types for an absent node
+            raise ChainUnavailable(
+                f"No EVM node answers at {url} ({type(exc).__name__}).",
+                hint="Start one with 'dain chain up', or check the URL.",
+            ) from exc
+
+    @property
+    def chain_id(self) -> int:
+        return self._chain_id
+
+    def _dev(self, method: str, params: list[object]) -> object:
+        response = self.web3.provider.make_request(method, params)  # type: ignore[arg-type]
+        if "error" in response:
+            raise ChainUnavailable(
+                f"The node at {self.url} does not support {method}: {response['error']}.",
+                hint="Mining, time travel and funding work only on development nodes (anvil).",
+            )
+        return response.get("result")
+
+    def mine(self, blocks: int = 1) -> None:
+        self._dev("anvil_mine", [hex(blocks)])
+
+    def advance_time(self, seconds: int) -> None:
+        self._dev("evm_increaseTime", [seconds])
+        self._dev("evm_mine", [])
+
+    def now(self) -> int:
+        return int(self.web3.eth.get_block("latest")["timestamp"])
+
+    def fund(self, address: str, wei: int) -> None:
+        balance = self.web3.eth.get_balance(address)  # type: ignore[arg-type]
+        self._dev("anvil_setBalance", [address, hex(balance + wei)])
