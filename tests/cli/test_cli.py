@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -55,3 +57,41 @@ def test_bad_options_get_a_plain_error_and_no_traceback(tmp_path: Path) -> None:
         assert result.stderr.startswith("Error:")
     assert "does not exist" in missing_dir.stderr
     assert "--revoke-after" in wrong_order.stderr
+
+
+def test_chain_up_persists_state_and_down_stops_it_by_pid(tmp_path: Path) -> None:
+    home = tmp_path / "net"
+    up = _run("chain", "up", "--home", str(home), "--port", "0")
+    record = json.loads((home / "chain.json").read_text())
+    try:
+        assert up.returncode == 0, up.stderr
+        deployment = json.loads((home / "deployment.json").read_text())
+        twice = _run("chain", "up", "--home", str(home), "--port", "0")
+        assert twice.returncode == 1 and "already runs" in twice.stderr
+
+        down = _run("chain", "down", "--home", str(home))
+        assert down.returncode == 0 and not _alive(record["pid"])
+        assert (home / "anvil-state.json").stat().st_size > 0
+
+        again = _run("chain", "up", "--home", str(home), "--port", "0")
+        record = json.loads((home / "chain.json").read_text())
+        assert again.returncode == 0 and "contracts as recorded" in again.stdout
+        assert json.loads((home / "deployment.json").read_text()) == deployment
+        assert _run("chain", "status", "--home", str(home)).returncode == 0
+        demo = _run("demo", "--rounds", "2", "--revoke-after", "1", "--rpc", record["url"])
+        assert demo.returncode == 0, demo.stderr
+        assert "(rpc backend)" in demo.stdout
+    finally:
+        _run("chain", "down", "--home", str(home))
+        if _alive(record["pid"]):
+            os.kill(record["pid"], signal.SIGKILL)
+    assert not _alive(record["pid"])
+    assert _run("chain", "status", "--home", str(home)).returncode == 3
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

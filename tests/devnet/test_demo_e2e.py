@@ -12,16 +12,17 @@ from dain.data import load_bundled
 from dain.devnet import StoryConfig, StoryResult, run_story
 from dain.devnet.network import Devnet
 from dain.learning import param_shapes
-from dain.ledger import TOKEN_UNIT, JobStatus
+from dain.ledger import TOKEN_UNIT, JobStatus, RpcChain
 from dain.node import Envelope, JobSpec
 from dain.storage import CodecError, decode_tensors
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def story() -> tuple[StoryResult, Devnet]:
-    return run_story(StoryConfig(), record=True)
+@pytest.fixture(scope="module", params=["embedded", "anvil"])
+def story(request: pytest.FixtureRequest) -> tuple[StoryResult, Devnet]:
+    chain = RpcChain(request.getfixturevalue("anvil").url) if request.param == "anvil" else None
+    return run_story(StoryConfig(), chain=chain, record=True)
 
 
 def test_federated_accuracy_matches_centralized(story: tuple[StoryResult, Devnet]) -> None:

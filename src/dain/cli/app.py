@@ -26,6 +26,12 @@ console = Console()
 errors = Console(stderr=True)
 
 
+def _register_subcommands() -> None:
+    from dain.cli import chain
+
+    app.add_typer(chain.app, name="chain")
+
+
 @app.callback()
 def _root() -> None:
     """dain: train one AI model across many data owners; data never leaves them."""
@@ -41,8 +47,12 @@ def demo(
         int, typer.Option(min=1, help="Round after which a hospital revokes.")
     ] = 6,
     seed: Annotated[int, typer.Option(help="Seed for the data split and training.")] = 7,
+    rpc: Annotated[
+        str | None,
+        typer.Option(help="Run on this JSON-RPC dev chain (e.g. from 'dain chain up') instead."),
+    ] = None,
 ) -> None:
-    """Four hospitals train a diagnosis model together on an embedded chain."""
+    """Four hospitals train a diagnosis model together (embedded chain unless --rpc)."""
     from dain.cli.demo_view import RichReporter
     from dain.devnet import StoryConfig, run_story
 
@@ -54,15 +64,20 @@ def demo(
         raise DainError(
             f"The folder {json_out.parent} does not exist; create it or choose another path."
         )
+    from dain.ledger import RpcChain
+
+    chain = RpcChain(rpc) if rpc else None
     reporter = RichReporter(console)
     with reporter:
-        result, _ = run_story(
-            StoryConfig(rounds=rounds, revoke_after=revoke_after, seed=seed), reporter
-        )
+        config = StoryConfig(rounds=rounds, revoke_after=revoke_after, seed=seed)
+        result, _ = run_story(config, reporter, chain=chain)
     reporter.summary(result)
     if json_out is not None:
         json_out.write_text(json.dumps(result.to_dict(), indent=2) + "\n")
         console.print(f"Figures written to {json_out}.")
+
+
+_register_subcommands()
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dain.identity import Identity
 from dain.ledger import (
     TOKEN_UNIT,
+    ChainBackend,
     EmbeddedChain,
     Ledger,
     NetworkParams,
@@ -22,9 +23,15 @@ GAS_MONEY = 10**20  # wei each participant gets to pay for its transactions
 
 
 class Devnet:
-    def __init__(self, params: NetworkParams | None = None, *, record: bool = False) -> None:
+    def __init__(
+        self,
+        params: NetworkParams | None = None,
+        *,
+        chain: ChainBackend | None = None,
+        record: bool = False,
+    ) -> None:
         self.params = params or NetworkParams(token_supply=100_000 * TOKEN_UNIT)
-        self.chain = EmbeddedChain()
+        self.chain = chain or EmbeddedChain()
         self.treasury = Identity.create()
         self.chain.fund(self.treasury.address, GAS_MONEY)
         self.deployment = deploy(

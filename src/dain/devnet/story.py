@@ -25,7 +25,7 @@ from dain.learning import (
     param_shapes,
     train_local,
 )
-from dain.ledger import TOKEN_UNIT, TransactionRefused
+from dain.ledger import TOKEN_UNIT, ChainBackend, TransactionRefused
 from dain.node import JobSpec
 from dain.storage import decode_tensors, encode_tensors
 
@@ -102,20 +102,25 @@ class SilentReporter:
 
 
 def run_story(
-    config: StoryConfig | None = None, reporter: Reporter | None = None, *, record: bool = False
+    config: StoryConfig | None = None,
+    reporter: Reporter | None = None,
+    *,
+    chain: ChainBackend | None = None,
+    record: bool = False,
 ) -> tuple[StoryResult, Devnet]:
+    """Runs the story on `chain` (a fresh embedded chain unless given)."""
     config = config or StoryConfig()
     out = reporter or SilentReporter()
     started = time.perf_counter()
     result = StoryResult(reward_pool=float(config.reward_pool))
 
     out.section("1. The network")
-    net = Devnet(record=record)
+    net = Devnet(chain=chain, record=record)
     hospitals = {name: net.add_node(name, tokens=10_000) for name in HOSPITALS}
     researcher = net.add_node("researcher", tokens=20_000)
     names = {node.address: name for name, node in net.nodes.items()}
     out.say(
-        f"Embedded chain {net.chain.chain_id} with dain's contracts; "
+        f"Chain {net.chain.chain_id} ({net.chain.name} backend) with dain's contracts; "
         f"{len(net.nodes)} members registered: {', '.join(net.nodes)}."
     )
 
