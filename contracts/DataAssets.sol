@@ -2,11 +2,14 @@
 pragma solidity ^0.8.24;
 
 import {ERC721} from "@openzeppelin/contracts/token/ERC721/ERC721.sol";
+import {Registry} from "./Registry.sol";
 
 /// @title dain data assets and their consent policies
 /// @notice A data asset is an ERC-721 token whose id is its manifest hash, so the id commits
 ///         to the data without revealing any row. Its consent policy lives here; whoever
-///         holds the token controls consent. Revocation applies to every later use.
+///         holds the token controls consent. Every change bumps the policy version; receipts
+///         and enrollments name the version they relied on. Revocation applies to every
+///         later use.
 contract DataAssets is ERC721 {
     /// Why a use is (not) allowed; `Allowed` is the only yes.
     enum Consent {
@@ -14,19 +17,51 @@ contract DataAssets is ERC721 {
         Revoked,
         Expired,
         PurposeNotAllowed,
+        RequesterNotAllowed,
+        SecureAggregationRequired,
+        PrivacyBudgetTooHigh,
         UnknownAsset
     }
 
-    struct ConsentPolicy {
+    uint64 public constant NO_EPSILON_LIMIT = type(uint64).max;
+
+    /// What an owner sets. Epsilon is in millionths; NO_EPSILON_LIMIT means no limit.
+    struct PolicyInput {
         bytes32[] purposes; // short purpose tags, UTF-8, left-aligned
-        uint64 expiry; // unix seconds; 0 = no expiry
-        uint256 pricePerRound; // in token units, paid per round the asset is used
-        bool revoked;
-        uint32 version; // bumps on every change, so receipts name the terms they used
+        address[] allowedRequesters; // empty and no issuer: anyone may request
+        address requiredIssuer; // or: requesters holding a credential from this issuer
+        uint64 expiry; // unix seconds; 0 = never
+        uint256 pricePerRound; // token base units per round the asset is used
+        uint16 minParticipants; // fewest assets in a round that uses this one
+        uint64 maxEpsilon; // most privacy loss a job may spend on this asset
+        bool secureAggregation; // updates must be securely aggregated
         string policyCid; // content id of the full human-readable policy document
     }
 
-    mapping(uint256 => ConsentPolicy) private _policies;
+    /// Hot fields in one storage slot, so a round's consent check costs one read.
+    struct Terms {
+        uint64 expiry;
+        bool revoked;
+        uint32 version;
+        uint16 minParticipants;
+        bool secureAggregation;
+        uint64 maxEpsilon;
+    }
+
+    struct Policy {
+        Terms terms;
+        uint256 pricePerRound;
+        address requiredIssuer;
+        bytes32[] purposes;
+        address[] allowedRequesters;
+        string policyCid;
+    }
+
+    Registry public immutable registry;
+    mapping(uint256 => Policy) private _policies;
+    // keyed by version, so a new policy never needs the old entries cleared
+    mapping(uint256 => mapping(uint32 => mapping(bytes32 => bool))) private _purposeAllowed;
+    mapping(uint256 => mapping(uint32 => mapping(address => bool))) private _requesterAllowed;
 
     event AssetRegistered(uint256 indexed assetId, address indexed owner, string manifestCid);
     event PolicySet(uint256 indexed assetId, uint32 version, string policyCid);
@@ -35,61 +70,67 @@ contract DataAssets is ERC721 {
     error NotAssetOwner(uint256 assetId, address caller);
     error AlreadyRevoked(uint256 assetId);
     error NoPurposes();
+    error InvalidPolicy();
 
-    constructor() ERC721("dain data asset", "DAINDATA") {}
+    constructor(Registry registry_) ERC721("dain data asset", "DAINDATA") {
+        registry = registry_;
+    }
 
     /// Mints the asset to the caller. `manifestHash` is the sha2-256 digest of the manifest.
-    function register(
-        bytes32 manifestHash,
-        string calldata manifestCid,
-        bytes32[] calldata purposes,
-        uint64 expiry,
-        uint256 pricePerRound,
-        string calldata policyCid
-    ) external returns (uint256 assetId) {
+    function register(bytes32 manifestHash, string calldata manifestCid, PolicyInput calldata input)
+        external
+        returns (uint256 assetId)
+    {
         assetId = uint256(manifestHash);
         _mint(msg.sender, assetId);
         emit AssetRegistered(assetId, msg.sender, manifestCid);
-        _setPolicy(assetId, purposes, expiry, pricePerRound, policyCid);
+        _setPolicy(assetId, input);
     }
 
     /// Replaces the terms and (re)grants consent under them.
-    function setPolicy(
-        uint256 assetId,
-        bytes32[] calldata purposes,
-        uint64 expiry,
-        uint256 pricePerRound,
-        string calldata policyCid
-    ) external onlyAssetOwner(assetId) {
-        _setPolicy(assetId, purposes, expiry, pricePerRound, policyCid);
+    function setPolicy(uint256 assetId, PolicyInput calldata input) external onlyAssetOwner(assetId) {
+        _setPolicy(assetId, input);
     }
 
     function revoke(uint256 assetId) external onlyAssetOwner(assetId) {
-        ConsentPolicy storage p = _policies[assetId];
-        if (p.revoked) revert AlreadyRevoked(assetId);
-        p.revoked = true;
-        p.version += 1;
-        emit ConsentRevoked(assetId, p.version);
+        Terms storage t = _policies[assetId].terms;
+        if (t.revoked) revert AlreadyRevoked(assetId);
+        t.revoked = true;
+        t.version += 1;
+        emit ConsentRevoked(assetId, t.version);
     }
 
-    function policy(uint256 assetId) external view returns (ConsentPolicy memory) {
+    function policy(uint256 assetId) external view returns (Policy memory) {
         return _policies[assetId];
     }
 
-    function consentFor(uint256 assetId, bytes32 purpose) public view returns (Consent) {
+    /// Whether `requester` may use the asset for `purpose` in a job with these settings.
+    function consentFor(
+        uint256 assetId,
+        bytes32 purpose,
+        address requester,
+        bool secureAggregation,
+        uint64 epsilon
+    ) public view returns (Consent) {
         if (_ownerOf(assetId) == address(0)) return Consent.UnknownAsset;
-        ConsentPolicy storage p = _policies[assetId];
-        if (p.revoked) return Consent.Revoked;
-        if (p.expiry != 0 && block.timestamp >= p.expiry) return Consent.Expired;
-        bytes32[] storage purposes = p.purposes;
-        for (uint256 i = 0; i < purposes.length; i++) {
-            if (purposes[i] == purpose) return Consent.Allowed;
-        }
-        return Consent.PurposeNotAllowed;
+        Policy storage p = _policies[assetId];
+        Terms memory t = p.terms;
+        if (t.revoked) return Consent.Revoked;
+        if (t.expiry != 0 && block.timestamp >= t.expiry) return Consent.Expired;
+        if (!_purposeAllowed[assetId][t.version][purpose]) return Consent.PurposeNotAllowed;
+        if (!_requesterOk(assetId, p, t.version, requester)) return Consent.RequesterNotAllowed;
+        if (t.secureAggregation && !secureAggregation) return Consent.SecureAggregationRequired;
+        if (epsilon > t.maxEpsilon) return Consent.PrivacyBudgetTooHigh;
+        return Consent.Allowed;
     }
 
-    function policyVersion(uint256 assetId) external view returns (uint32) {
-        return _policies[assetId].version;
+    /// The owner and hot terms in two reads: what a round record checks per receipt.
+    function liveTerms(uint256 assetId) external view returns (address owner, Terms memory terms) {
+        return (_ownerOf(assetId), _policies[assetId].terms);
+    }
+
+    function pricePerRound(uint256 assetId) external view returns (uint256) {
+        return _policies[assetId].pricePerRound;
     }
 
     modifier onlyAssetOwner(uint256 assetId) {
@@ -97,21 +138,40 @@ contract DataAssets is ERC721 {
         _;
     }
 
-    function _setPolicy(
-        uint256 assetId,
-        bytes32[] calldata purposes,
-        uint64 expiry,
-        uint256 pricePerRound,
-        string calldata policyCid
-    ) private {
-        if (purposes.length == 0) revert NoPurposes();
-        ConsentPolicy storage p = _policies[assetId];
-        p.purposes = purposes;
-        p.expiry = expiry;
-        p.pricePerRound = pricePerRound;
-        p.revoked = false;
-        p.version += 1;
-        p.policyCid = policyCid;
-        emit PolicySet(assetId, p.version, policyCid);
+    function _requesterOk(uint256 assetId, Policy storage p, uint32 version, address requester)
+        private
+        view
+        returns (bool)
+    {
+        bool open = p.allowedRequesters.length == 0 && p.requiredIssuer == address(0);
+        if (open || _requesterAllowed[assetId][version][requester]) return true;
+        return p.requiredIssuer != address(0) && registry.hasCredential(p.requiredIssuer, requester);
+    }
+
+    function _setPolicy(uint256 assetId, PolicyInput calldata input) private {
+        if (input.purposes.length == 0) revert NoPurposes();
+        if (input.maxEpsilon == 0) revert InvalidPolicy();
+        Policy storage p = _policies[assetId];
+        uint32 version = p.terms.version + 1;
+        p.terms = Terms({
+            expiry: input.expiry,
+            revoked: false,
+            version: version,
+            minParticipants: input.minParticipants,
+            secureAggregation: input.secureAggregation,
+            maxEpsilon: input.maxEpsilon
+        });
+        p.pricePerRound = input.pricePerRound;
+        p.requiredIssuer = input.requiredIssuer;
+        p.purposes = input.purposes;
+        p.allowedRequesters = input.allowedRequesters;
+        p.policyCid = input.policyCid;
+        for (uint256 i = 0; i < input.purposes.length; i++) {
+            _purposeAllowed[assetId][version][input.purposes[i]] = true;
+        }
+        for (uint256 i = 0; i < input.allowedRequesters.length; i++) {
+            _requesterAllowed[assetId][version][input.allowedRequesters[i]] = true;
+        }
+        emit PolicySet(assetId, version, input.policyCid);
     }
 }

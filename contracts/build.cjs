@@ -9,7 +9,7 @@ const solc = require("solc");
 
 const root = path.resolve(__dirname, "..");
 const outDir = path.join(root, "src", "dain", "ledger", "artifacts");
-const contracts = ["DainToken", "DainGovernor", "Registry", "DataAssets", "Jobs"];
+const contracts = ["DainToken", "DainTimelock", "DainGovernor", "Registry", "DataAssets", "Jobs"];
 
 function findImports(importPath) {
   const candidates = [path.join(root, "node_modules", importPath), path.join(__dirname, importPath)];
@@ -27,6 +27,7 @@ const input = {
   settings: {
     evmVersion: "cancun",
     optimizer: { enabled: true, runs: 200 },
+    viaIR: true,
     outputSelection: { "*": { "*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"] } },
   },
 };

@@ -6,19 +6,22 @@ import hashlib
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
 from dain.data import ConsentPolicy
+from dain.devnet.network import pass_proposal
 from dain.identity import Identity
 from dain.ledger import (
     TOKEN_UNIT,
     ChainBackend,
     EmbeddedChain,
+    JobTerms,
     Ledger,
     NetworkParams,
+    ProposalState,
     RpcChain,
-    Vote,
     deploy,
 )
 from dain.ledger.anvil import AnvilProcess
@@ -39,6 +42,7 @@ class ChainNet:
         identity = Identity.create()
         self.chain.fund(identity.address, 10**20)
         ledger = self.root.as_identity(identity)
+        self.root.registry.admit(identity.address)
         if tokens:
             self.root.token.transfer(identity.address, tokens * TOKEN_UNIT)
         if delegate:
@@ -47,29 +51,34 @@ class ChainNet:
         self.members.append(ledger)
         return ledger
 
-    def asset(
-        self, owner: Ledger, purposes: tuple[str, ...] = ("diagnosis",), expiry: int = 0
-    ) -> int:
+    def asset(self, owner: Ledger, policy: ConsentPolicy | None = None, **terms: Any) -> int:
+        """A new asset of `owner`'s; its policy allows 'diagnosis' unless told otherwise."""
         digest = hashlib.sha256(f"manifest-{next(_counter)}".encode()).digest()
-        return owner.assets.register(
-            digest, "bafkreimanifest", ConsentPolicy(purposes, expiry), "bafkreipolicy"
-        )
+        policy = policy or ConsentPolicy(**({"purposes": ("diagnosis",)} | terms))
+        return owner.assets.register(digest, "bafkreimanifest", policy, "bafkreipolicy")
+
+    def propose(self, requester: Ledger, pool: int = 100, **terms: Any) -> int:
+        """A proposed job for 'diagnosis' with a `pool`-token reward pool."""
+        job = JobTerms(
+            **({"purpose": "diagnosis", "rounds": 3, "reward_pool": pool * TOKEN_UNIT,
+                "spec_cid": "bafkreispec", "model_cid": "bafkreimodel"} | terms)
+        )  # fmt: skip
+        return requester.jobs.propose(job)
 
     def approve_job(self, job_id: int, voters: list[Ledger]) -> None:
         proposal = voters[0].gov.propose_job_approval(job_id)
-        self.chain.mine(self.params.voting_delay + 1)
-        for voter in voters:
-            voter.gov.vote(proposal, Vote.FOR)
-        self.chain.mine(self.params.voting_period + 1)
-        voters[0].gov.execute(proposal)
+        assert pass_proposal(self.root, proposal, voters) == ProposalState.EXECUTED
 
     def running_job(
-        self, requester: Ledger, owners: list[Ledger], rounds: int = 3, pool: int = 100
+        self,
+        requester: Ledger,
+        owners: list[Ledger],
+        rounds: int = 3,
+        pool: int = 100,
+        **terms: Any,
     ) -> tuple[int, list[int]]:
         """A job that passed the vote, with one asset per owner enrolled, and started."""
-        job_id = requester.jobs.propose(
-            "diagnosis", rounds, pool * TOKEN_UNIT, "bafkreispec", "bafkreimodel"
-        )
+        job_id = self.propose(requester, pool, rounds=rounds, **terms)
         self.approve_job(job_id, [requester, *owners])
         assets = []
         for owner in owners:

@@ -4,28 +4,53 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dain.incentives import contribution_weights, split_pool
+from dain.incentives import BPS, contribution_weights, payouts, to_basis_points
+
+weights = st.dictionaries(
+    st.integers(1, 2**256 - 1), st.integers(1, 10**9), min_size=1, max_size=20
+)
 
 
 def test_weights_sum_examples_over_rounds() -> None:
     assert contribution_weights([(1, 10), (2, 5), (1, 10)]) == {1: 20, 2: 5}
 
 
+def test_basis_points_by_hand() -> None:
+    assert to_basis_points({1: 1, 2: 1, 3: 1}) == {1: 3_334, 2: 3_333, 3: 3_333}
+    with pytest.raises(ValueError):
+        to_basis_points({})
+    with pytest.raises(ValueError):
+        to_basis_points({1: 0})
+
+
+@given(weights)
+def test_basis_points_always_sum_to_the_whole(w: dict[int, int]) -> None:
+    shares = to_basis_points(w)
+    assert sum(shares.values()) == BPS and set(shares) == set(w)
+    total = sum(w.values())
+    for asset in w:
+        assert abs(shares[asset] - w[asset] * BPS / total) < 1
+
+
 @given(
-    st.integers(0, 10**30),
-    st.dictionaries(st.integers(1, 2**256 - 1), st.integers(1, 10**9), min_size=1),
+    pool=st.integers(0, 10**27),
+    data=st.data(),
+    rounds=st.integers(1, 20),
+    floor=st.integers(0, BPS),
 )
-def test_split_pays_exactly_the_pool(pool: int, weights: dict[int, int]) -> None:
-    amounts = split_pool(pool, weights)
-    assert sum(amounts.values()) == pool
-    assert set(amounts) == set(weights)
-    total = sum(weights.values())
-    for asset, weight in weights.items():
-        assert amounts[asset] >= pool * weight // total
+def test_payouts_pay_exactly_the_pool(
+    pool: int, data: st.DataObject, rounds: int, floor: int
+) -> None:
+    w = data.draw(weights)
+    used = {a: data.draw(st.integers(1, rounds)) for a in w}
+    prices = {a: data.draw(st.integers(0, pool // (rounds * len(w)) if pool else 0)) for a in w}
+
+    owed = payouts(pool, rounds, used, prices, to_basis_points(w), floor)
+
+    assert sum(owed.values()) == pool
+    assert all(owed[a] >= prices[a] * used[a] for a in w)
 
 
-def test_split_refuses_empty_or_zero_weights() -> None:
-    with pytest.raises(ValueError):
-        split_pool(10, {})
-    with pytest.raises(ValueError):
-        split_pool(10, {1: 0})
+def test_floor_share_goes_only_to_assets_in_every_round() -> None:
+    owed = payouts(1_000, 4, {1: 4, 2: 2}, {}, {1: 5_000, 2: 5_000}, 2_000)
+    assert owed == {1: 600, 2: 400}  # 200 floor to asset 1, then 400 each

@@ -1,4 +1,4 @@
-"""Data assets and their consent policies on chain."""
+"""Data assets and their consent policies on chain, on both backends."""
 
 from __future__ import annotations
 
@@ -11,19 +11,29 @@ from dain.ledger import TransactionRefused
 from tests.conftest import ChainNet
 
 
-def test_asset_id_is_the_manifest_digest_and_owner_holds_the_token(chain_net: ChainNet) -> None:
-    owner = chain_net.member()
+def test_asset_id_is_the_manifest_digest_and_the_full_policy_is_on_chain(
+    chain_net: ChainNet,
+) -> None:
+    owner, researcher, issuer = chain_net.member(), chain_net.member(), chain_net.member()
     digest = hashlib.sha256(b"manifest").digest()
-
-    asset = owner.assets.register(
-        digest, "bafkreim", ConsentPolicy(("diagnosis", "research")), "bafkreip"
+    policy = ConsentPolicy(
+        ("diagnosis", "research"),
+        expiry=2_000_000_000,
+        price_per_round=7,
+        allowed_requesters=(researcher.did,),
+        credential_issuer=issuer.did,
+        min_participants=3,
+        max_epsilon=2.5,
+        secure_aggregation=True,
     )
 
+    asset = owner.assets.register(digest, "bafkreim", policy, "bafkreip")
+
     assert asset == int.from_bytes(digest, "big")
-    assert owner.assets.owner_of(asset) == owner.address
-    policy = owner.assets.policy(asset)
-    assert policy.purposes == ("diagnosis", "research")
-    assert (policy.revoked, policy.version, policy.policy_cid) == (False, 1, "bafkreip")
+    on_chain = owner.assets.policy(asset)
+    assert on_chain.owner == owner.address
+    assert (on_chain.revoked, on_chain.version, on_chain.policy_cid) == (False, 1, "bafkreip")
+    assert on_chain.policy == policy
 
 
 def test_same_manifest_cannot_be_registered_twice(chain_net: ChainNet) -> None:
@@ -39,7 +49,7 @@ def test_same_manifest_cannot_be_registered_twice(chain_net: ChainNet) -> None:
 
 def test_revoke_update_and_consent_answers(chain_net: ChainNet) -> None:
     owner = chain_net.member()
-    asset = chain_net.asset(owner, purposes=("diagnosis",))
+    asset = chain_net.asset(owner)
     assert owner.assets.consent_for(asset, "diagnosis") == "allowed"
     assert owner.assets.consent_for(asset, "marketing") == "purpose not allowed"
 
@@ -47,9 +57,44 @@ def test_revoke_update_and_consent_answers(chain_net: ChainNet) -> None:
     assert owner.assets.consent_for(asset, "diagnosis") == "revoked"
     assert owner.assets.policy(asset).version == 2
 
-    owner.assets.set_policy(asset, ConsentPolicy(("marketing",)), "p2")
+    assert owner.assets.set_policy(asset, ConsentPolicy(("marketing",)), "p2") == 3
     assert owner.assets.consent_for(asset, "marketing") == "allowed"
-    assert owner.assets.policy(asset).version == 3
+    assert owner.assets.consent_for(asset, "diagnosis") == "purpose not allowed"
+
+
+def test_requester_rules_list_and_credential(chain_net: ChainNet) -> None:
+    owner, listed, credentialed, stranger, issuer = (chain_net.member() for _ in range(5))
+    asset = chain_net.asset(owner, allowed_requesters=(listed.did,), credential_issuer=issuer.did)
+    assert owner.assets.consent_for(asset, "diagnosis", listed.address) == "allowed"
+    assert (
+        owner.assets.consent_for(asset, "diagnosis", credentialed.address)
+        == "requester not allowed"
+    )
+
+    issuer.registry.attest(credentialed.address, chain_net.chain.now() + 3_600)
+
+    assert owner.assets.consent_for(asset, "diagnosis", credentialed.address) == "allowed"
+    assert owner.assets.consent_for(asset, "diagnosis", stranger.address) == "requester not allowed"
+    chain_net.chain.advance_time(7_200)  # credentials expire too
+    assert (
+        owner.assets.consent_for(asset, "diagnosis", credentialed.address)
+        == "requester not allowed"
+    )
+
+
+def test_privacy_and_secure_aggregation_terms(chain_net: ChainNet) -> None:
+    owner = chain_net.member()
+    asset = chain_net.asset(owner, max_epsilon=3.0, secure_aggregation=True)
+
+    def consent(secure: bool, epsilon: float | None) -> str:
+        return owner.assets.consent_for(
+            asset, "diagnosis", secure_aggregation=secure, epsilon=epsilon
+        )
+
+    assert consent(True, 3.0) == "allowed"
+    assert consent(False, 3.0) == "secure aggregation required"
+    assert consent(True, 3.5) == "privacy budget too high"
+    assert consent(True, None) == "privacy budget too high"  # a job without a bound
 
 
 def test_only_the_owner_changes_or_revokes_a_policy(chain_net: ChainNet) -> None:
@@ -82,6 +127,23 @@ def test_registry_holds_did_and_endpoint(chain_net: ChainNet) -> None:
 
     entry = member.registry.member(member.address)
 
+    assert entry.admitted
     assert entry.did == f"did:pkh:eip155:{member.chain_id}:{member.address}"
     assert entry.endpoint.startswith("mem://")
     assert member.address in member.registry.members()
+
+
+def test_only_admitted_members_publish_profiles_and_only_admitters_admit(
+    chain_net: ChainNet,
+) -> None:
+    member = chain_net.member()
+    newcomer = chain_net.root.as_identity(member.identity.create())
+    chain_net.chain.fund(newcomer.address, 10**19)
+
+    with pytest.raises(TransactionRefused) as profile:
+        newcomer.registry.register("mem://newcomer")
+    with pytest.raises(TransactionRefused) as admit:
+        member.registry.admit(newcomer.address)
+
+    assert profile.value.reason == "NotAdmitted"
+    assert admit.value.reason == "AccessControlUnauthorizedAccount"

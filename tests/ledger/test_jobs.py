@@ -1,5 +1,5 @@
-"""Contract rules of the job lifecycle, on the embedded chain: every refusal named in the
-design, and the happy path from proposal to reward claims."""
+"""Contract rules of the job lifecycle on both backends: every refusal named in the
+design, the happy path from proposal to reward claims, cancellation and refunds."""
 
 from __future__ import annotations
 
@@ -7,18 +7,18 @@ import dataclasses
 
 import pytest
 
-from dain.incentives import split_pool
 from dain.ledger import TOKEN_UNIT, JobStatus, Receipt, TransactionRefused
 from tests.conftest import ChainNet
 from tests.ledger.helpers import aggregator, receipt
 
+ZERO_HASH = b"\0" * 32
 
-def test_full_job_pays_the_whole_pool_by_weights(chain_net: ChainNet) -> None:
+
+def test_full_job_pays_the_whole_pool(chain_net: ChainNet) -> None:
     requester, a, b = chain_net.member(5_000), chain_net.member(), chain_net.member()
     job_id, (asset_a, asset_b) = chain_net.running_job(requester, [a, b], rounds=2, pool=100)
-    members = [a, b]
     for rnd in (1, 2):
-        agg = aggregator(members, job_id, rnd)
+        agg = aggregator([a, b], job_id, rnd)
         agg.jobs.record_round(
             job_id,
             rnd,
@@ -26,18 +26,14 @@ def test_full_job_pays_the_whole_pool_by_weights(chain_net: ChainNet) -> None:
             b"\x01" * 32,
             [receipt(a, job_id, rnd, asset_a), receipt(b, job_id, rnd, asset_b)],
         )
-    requester.jobs.complete(job_id, {asset_a: 1, asset_b: 2})
+    requester.jobs.complete(job_id, {asset_a: 2_500, asset_b: 7_500})
 
-    before = a.token.balance_of(a.address), b.token.balance_of(b.address)
     paid_a, paid_b = a.jobs.claim(job_id, asset_a), b.jobs.claim(job_id, asset_b)
 
-    assert paid_a + paid_b == 100 * TOKEN_UNIT
-    # the contract and dain.incentives agree to the base unit, rounding remainder included
-    assert {asset_a: paid_a, asset_b: paid_b} == split_pool(
-        100 * TOKEN_UNIT, {asset_a: 1, asset_b: 2}
-    )
-    assert a.token.balance_of(a.address) == before[0] + paid_a
-    assert b.token.balance_of(b.address) == before[1] + paid_b
+    # 10% floor split equally (both took part in every round), the rest 25/75
+    pool = 100 * TOKEN_UNIT
+    assert paid_a + paid_b == pool
+    assert abs(paid_b - (pool * 9 // 10 * 3 // 4 + pool // 20)) <= 1
     assert a.jobs.job(job_id).status == JobStatus.COMPLETED
     assert a.token.balance_of(a.jobs.address) == 0
 
@@ -67,7 +63,7 @@ def test_forged_receipt_is_refused(chain_net: ChainNet) -> None:
     job_id, (asset,) = chain_net.running_job(requester, [a])
 
     with pytest.raises(TransactionRefused) as refused:
-        a.jobs.record_round(job_id, 1, "m", b"\0" * 32, [receipt(mallory, job_id, 1, asset)])
+        a.jobs.record_round(job_id, 1, "m", ZERO_HASH, [receipt(mallory, job_id, 1, asset)])
 
     assert refused.value.reason == "InvalidReceiptSignature"
     assert a.jobs.data_used(job_id=job_id) == []
@@ -79,7 +75,7 @@ def test_tampered_receipt_fields_are_refused(chain_net: ChainNet) -> None:
     inflated = dataclasses.replace(receipt(a, job_id, 1, asset, examples=10), num_examples=10_000)
 
     with pytest.raises(TransactionRefused) as refused:
-        a.jobs.record_round(job_id, 1, "m", b"\0" * 32, [inflated])
+        a.jobs.record_round(job_id, 1, "m", ZERO_HASH, [inflated])
 
     assert refused.value.reason == "InvalidReceiptSignature"
 
@@ -88,10 +84,10 @@ def test_receipt_replayed_from_another_round_is_refused(chain_net: ChainNet) -> 
     requester, a = chain_net.member(5_000), chain_net.member()
     job_id, (asset,) = chain_net.running_job(requester, [a])
     first = receipt(a, job_id, 1, asset)
-    a.jobs.record_round(job_id, 1, "m1", b"\0" * 32, [first])
+    a.jobs.record_round(job_id, 1, "m1", ZERO_HASH, [first])
 
     with pytest.raises(TransactionRefused) as refused:
-        a.jobs.record_round(job_id, 2, "m2", b"\0" * 32, [first])
+        a.jobs.record_round(job_id, 2, "m2", ZERO_HASH, [first])
 
     assert refused.value.reason == "InvalidReceiptSignature"
 
@@ -99,13 +95,13 @@ def test_receipt_replayed_from_another_round_is_refused(chain_net: ChainNet) -> 
 def test_receipt_replayed_from_another_job_is_refused(chain_net: ChainNet) -> None:
     requester, a = chain_net.member(5_000), chain_net.member()
     job_1, (asset,) = chain_net.running_job(requester, [a])
-    job_2 = requester.jobs.propose("diagnosis", 3, TOKEN_UNIT, "s", "m")
+    job_2 = chain_net.propose(requester, 1)
     chain_net.approve_job(job_2, [requester, a])
     a.jobs.enroll(job_2, asset)
     requester.jobs.start(job_2)
 
     with pytest.raises(TransactionRefused) as refused:
-        a.jobs.record_round(job_2, 1, "m", b"\0" * 32, [receipt(a, job_1, 1, asset)])
+        a.jobs.record_round(job_2, 1, "m", ZERO_HASH, [receipt(a, job_1, 1, asset)])
 
     assert refused.value.reason == "InvalidReceiptSignature"
 
@@ -119,7 +115,7 @@ def test_receipt_for_another_chain_or_contract_is_refused(chain_net: ChainNet) -
 
     for bad in (other_chain, other_contract):
         with pytest.raises(TransactionRefused) as refused:
-            a.jobs.record_round(job_id, 1, "m", b"\0" * 32, [bad])
+            a.jobs.record_round(job_id, 1, "m", ZERO_HASH, [bad])
         assert refused.value.reason == "InvalidReceiptSignature"
 
 
@@ -134,7 +130,7 @@ def test_receipt_after_revocation_is_refused(chain_net: ChainNet) -> None:
             job_id,
             1,
             "m",
-            b"\0" * 32,
+            ZERO_HASH,
             [receipt(a, job_id, 1, asset_a), receipt(b, job_id, 1, asset_b)],
         )
 
@@ -145,7 +141,7 @@ def test_receipt_after_revocation_is_refused(chain_net: ChainNet) -> None:
 
 def test_receipt_after_expiry_is_refused(chain_net: ChainNet) -> None:
     requester, a, b = chain_net.member(5_000), chain_net.member(), chain_net.member()
-    job_id = requester.jobs.propose("diagnosis", 2, TOKEN_UNIT, "s", "m")
+    job_id = chain_net.propose(requester, rounds=2, round_duration=100_000)
     chain_net.approve_job(job_id, [requester, a, b])
     expiring = chain_net.asset(a, expiry=chain_net.chain.now() + 3_600)
     lasting = chain_net.asset(b)
@@ -161,7 +157,7 @@ def test_receipt_after_expiry_is_refused(chain_net: ChainNet) -> None:
             job_id,
             1,
             "m",
-            b"\0" * 32,
+            ZERO_HASH,
             [receipt(a, job_id, 1, expiring), receipt(b, job_id, 1, lasting)],
         )
 
@@ -169,9 +165,22 @@ def test_receipt_after_expiry_is_refused(chain_net: ChainNet) -> None:
     assert refused.value.reason == "ConsentRefused" and "expired" in refused.value.message
 
 
+def test_policy_narrowed_after_enrollment_refuses_later_receipts(chain_net: ChainNet) -> None:
+    requester, a = chain_net.member(5_000), chain_net.member()
+    job_id, (asset,) = chain_net.running_job(requester, [a])
+    a.jobs.record_round(job_id, 1, "m1", ZERO_HASH, [receipt(a, job_id, 1, asset)])
+    from dain.data import ConsentPolicy
+
+    a.assets.set_policy(asset, ConsentPolicy(("research",)), "bafkreipolicy2")
+
+    with pytest.raises(TransactionRefused) as refused:
+        a.jobs.record_round(job_id, 2, "m2", ZERO_HASH, [receipt(a, job_id, 2, asset)])
+    assert "not allowed for this purpose" in refused.value.message
+
+
 def test_enrollment_refused_for_a_purpose_the_policy_does_not_allow(chain_net: ChainNet) -> None:
     requester, a = chain_net.member(5_000), chain_net.member()
-    job_id = requester.jobs.propose("diagnosis", 2, TOKEN_UNIT, "s", "m")
+    job_id = chain_net.propose(requester)
     chain_net.approve_job(job_id, [requester, a])
     asset = chain_net.asset(a, purposes=("marketing",))
 
@@ -185,7 +194,7 @@ def test_enrollment_refused_for_a_purpose_the_policy_does_not_allow(chain_net: C
 
 def test_job_cannot_run_without_approval(chain_net: ChainNet) -> None:
     requester, a = chain_net.member(5_000), chain_net.member()
-    job_id = requester.jobs.propose("diagnosis", 2, TOKEN_UNIT, "s", "m")
+    job_id = chain_net.propose(requester)
     asset = chain_net.asset(a)
 
     with pytest.raises(TransactionRefused) as enroll:
@@ -193,21 +202,36 @@ def test_job_cannot_run_without_approval(chain_net: ChainNet) -> None:
     with pytest.raises(TransactionRefused) as start:
         requester.jobs.start(job_id)
     with pytest.raises(TransactionRefused) as record:
-        a.jobs.record_round(job_id, 1, "m", b"\0" * 32, [receipt(a, job_id, 1, asset)])
+        a.jobs.record_round(job_id, 1, "m", ZERO_HASH, [receipt(a, job_id, 1, asset)])
 
     assert {enroll.value.reason, start.value.reason, record.value.reason} == {"WrongStatus"}
     assert "proposed" in enroll.value.message
 
 
-def test_only_the_governor_approves(chain_net: ChainNet) -> None:
+def test_only_governance_approves(chain_net: ChainNet) -> None:
     requester = chain_net.member(5_000)
-    job_id = requester.jobs.propose("diagnosis", 2, TOKEN_UNIT, "s", "m")
-    call = requester.contracts.jobs.functions.approve(job_id)
+    job_id = chain_net.propose(requester)
 
     with pytest.raises(TransactionRefused) as refused:
-        requester.sender.send("approve", call)
+        requester.sender.send("approve", requester.contracts.jobs.functions.approve(job_id))
 
-    assert refused.value.reason == "NotGovernor"
+    assert refused.value.reason == "NotGovernance"
+
+
+def test_non_members_cannot_propose_or_enroll(chain_net: ChainNet) -> None:
+    requester, a = chain_net.member(5_000), chain_net.member()
+    outsider = chain_net.member(1_000)
+    outsider_asset = chain_net.asset(outsider)
+    chain_net.root.registry.remove(outsider.address)
+    job_id = chain_net.propose(requester)
+    chain_net.approve_job(job_id, [requester, a])
+
+    with pytest.raises(TransactionRefused) as propose:
+        chain_net.propose(outsider)
+    with pytest.raises(TransactionRefused) as enroll:
+        outsider.jobs.enroll(job_id, outsider_asset)
+
+    assert propose.value.reason == enroll.value.reason == "NotMember"
 
 
 def test_only_the_elected_aggregator_records_a_round(chain_net: ChainNet) -> None:
@@ -217,16 +241,68 @@ def test_only_the_elected_aggregator_records_a_round(chain_net: ChainNet) -> Non
     other = b if elected is a else a
 
     with pytest.raises(TransactionRefused) as refused:
-        other.jobs.record_round(job_id, 1, "m", b"\0" * 32, [receipt(a, job_id, 1, asset_a)])
+        other.jobs.record_round(job_id, 1, "m", ZERO_HASH, [receipt(a, job_id, 1, asset_a)])
 
     assert refused.value.reason == "NotAggregator"
+
+
+def test_a_missed_deadline_hands_the_round_to_the_next_candidate(chain_net: ChainNet) -> None:
+    requester, a, b = chain_net.member(5_000), chain_net.member(), chain_net.member()
+    job_id, (asset_a, asset_b) = chain_net.running_job(requester, [a, b], round_duration=600)
+    first = aggregator([a, b], job_id, 1)
+    backup = b if first is a else a
+    receipts = [receipt(a, job_id, 1, asset_a), receipt(b, job_id, 1, asset_b)]
+
+    chain_net.chain.advance_time(601)  # the elected aggregator lets the deadline pass
+
+    assert a.jobs.aggregator_of(job_id, 1) == backup.address
+    with pytest.raises(TransactionRefused) as late:
+        first.jobs.record_round(job_id, 1, "m", ZERO_HASH, receipts)
+    assert late.value.reason == "NotAggregator"
+    backup.jobs.record_round(job_id, 1, "m", ZERO_HASH, receipts)
+    assert a.jobs.round_record(job_id, 1).aggregator == backup.address
+    assert a.jobs.reputation(first.address).aggregations_missed == 1
+    assert a.jobs.reputation(backup.address).aggregations_missed == 0
+
+
+def test_round_records_carry_privacy_loss_within_the_budget(chain_net: ChainNet) -> None:
+    requester, a = chain_net.member(5_000), chain_net.member()
+    job_id, (asset,) = chain_net.running_job(requester, [a], max_epsilon=1.0)
+    a.jobs.record_round(job_id, 1, "m1", ZERO_HASH, [receipt(a, job_id, 1, asset)], epsilon=0.6)
+
+    with pytest.raises(TransactionRefused) as refused:
+        a.jobs.record_round(job_id, 2, "m2", ZERO_HASH, [receipt(a, job_id, 2, asset)], epsilon=0.5)
+
+    assert refused.value.reason == "PrivacyBudgetExceeded"
+    assert a.jobs.round_record(job_id, 1).epsilon == pytest.approx(0.6)
+    assert a.jobs.job(job_id).epsilon_spent == pytest.approx(0.6)
+
+
+def test_a_round_needs_the_participants_a_policy_asks_for(chain_net: ChainNet) -> None:
+    requester, a, b = chain_net.member(5_000), chain_net.member(), chain_net.member()
+    job_id = chain_net.propose(requester)
+    chain_net.approve_job(job_id, [requester, a, b])
+    crowd_only = chain_net.asset(a, min_participants=2)
+    other = chain_net.asset(b)
+    a.jobs.enroll(job_id, crowd_only)
+    b.jobs.enroll(job_id, other)
+    requester.jobs.start(job_id)
+    agg = aggregator([a, b], job_id, 1)
+
+    with pytest.raises(TransactionRefused) as refused:
+        agg.jobs.record_round(job_id, 1, "m", ZERO_HASH, [receipt(a, job_id, 1, crowd_only)])
+    agg.jobs.record_round(
+        job_id, 1, "m", ZERO_HASH, [receipt(a, job_id, 1, crowd_only), receipt(b, job_id, 1, other)]
+    )
+
+    assert refused.value.reason == "TooFewParticipants"
 
 
 def test_double_reward_claim_is_refused(chain_net: ChainNet) -> None:
     requester, a = chain_net.member(5_000), chain_net.member()
     job_id, (asset,) = chain_net.running_job(requester, [a], rounds=1)
-    a.jobs.record_round(job_id, 1, "m", b"\0" * 32, [receipt(a, job_id, 1, asset)])
-    requester.jobs.complete(job_id, {asset: 1})
+    a.jobs.record_round(job_id, 1, "m", ZERO_HASH, [receipt(a, job_id, 1, asset)])
+    requester.jobs.complete(job_id, {asset: 10_000})
     a.jobs.claim(job_id, asset)
 
     with pytest.raises(TransactionRefused) as refused:
@@ -235,27 +311,66 @@ def test_double_reward_claim_is_refused(chain_net: ChainNet) -> None:
     assert refused.value.reason == "NothingToClaim"
 
 
-def test_completion_must_name_exactly_the_contributors(chain_net: ChainNet) -> None:
+def test_completion_must_name_exactly_the_contributors_with_whole_shares(
+    chain_net: ChainNet,
+) -> None:
     requester, a, b = chain_net.member(5_000), chain_net.member(), chain_net.member()
     job_id, (asset_a, asset_b) = chain_net.running_job(requester, [a, b], rounds=1)
     agg = aggregator([a, b], job_id, 1)
     agg.jobs.record_round(
-        job_id, 1, "m", b"\0" * 32, [receipt(a, job_id, 1, asset_a), receipt(b, job_id, 1, asset_b)]
+        job_id, 1, "m", ZERO_HASH, [receipt(a, job_id, 1, asset_a), receipt(b, job_id, 1, asset_b)]
     )
 
-    with pytest.raises(TransactionRefused) as refused:
-        requester.jobs.complete(job_id, {asset_a: 1})  # leaves b out
+    for shares in ({asset_a: 10_000}, {asset_a: 5_000, asset_b: 4_999}):
+        with pytest.raises(TransactionRefused) as refused:
+            requester.jobs.complete(job_id, shares)
+        assert refused.value.reason == "SharesMismatch"
+    requester.jobs.complete(job_id, {asset_a: 5_000, asset_b: 5_000})
 
-    assert refused.value.reason == "SharesMismatch"
 
-
-def test_cancel_refunds_the_pool(chain_net: ChainNet) -> None:
+def test_cancel_before_running_refunds_the_pool(chain_net: ChainNet) -> None:
     requester = chain_net.member(5_000)
     before = requester.token.balance_of(requester.address)
-    job_id = requester.jobs.propose("diagnosis", 2, 700 * TOKEN_UNIT, "s", "m")
+    job_id = chain_net.propose(requester, 700)
     assert requester.token.balance_of(requester.address) == before - 700 * TOKEN_UNIT
 
     requester.jobs.cancel(job_id)
 
     assert requester.token.balance_of(requester.address) == before
     assert requester.jobs.job(job_id).status == JobStatus.CANCELLED
+
+
+def test_cancel_while_running_pays_used_rounds_and_refunds_the_rest(chain_net: ChainNet) -> None:
+    requester, a = chain_net.member(5_000), chain_net.member()
+    job_id = chain_net.propose(requester, 100, rounds=4)
+    chain_net.approve_job(job_id, [requester, a])
+    asset = chain_net.asset(a, price_per_round=5 * TOKEN_UNIT)
+    a.jobs.enroll(job_id, asset)
+    requester.jobs.start(job_id)
+    a.jobs.record_round(job_id, 1, "m1", ZERO_HASH, [receipt(a, job_id, 1, asset)])
+    before = requester.token.balance_of(requester.address)
+
+    requester.jobs.cancel(job_id)
+
+    assert requester.token.balance_of(requester.address) == before + 95 * TOKEN_UNIT
+    assert a.jobs.claim(job_id, asset) == 5 * TOKEN_UNIT
+    assert requester.token.balance_of(requester.jobs.address) == 0
+
+
+def test_prices_are_paid_first_and_must_fit_the_pool(chain_net: ChainNet) -> None:
+    requester, a, b = chain_net.member(5_000), chain_net.member(), chain_net.member()
+    job_id = chain_net.propose(requester, 100, rounds=2)
+    chain_net.approve_job(job_id, [requester, a, b])
+    priced = chain_net.asset(a, price_per_round=30 * TOKEN_UNIT)
+    too_dear = chain_net.asset(b, price_per_round=30 * TOKEN_UNIT)
+    a.jobs.enroll(job_id, priced)
+
+    with pytest.raises(TransactionRefused) as refused:
+        b.jobs.enroll(job_id, too_dear)  # 2 rounds x (30 + 30) > 100
+    assert refused.value.reason == "PoolTooSmall"
+
+    requester.jobs.start(job_id)
+    for rnd in (1, 2):
+        a.jobs.record_round(job_id, rnd, "m", ZERO_HASH, [receipt(a, job_id, rnd, priced)])
+    requester.jobs.complete(job_id, {priced: 10_000})
+    assert a.jobs.claim(job_id, priced) == 100 * TOKEN_UNIT  # 60 in prices + all of the rest

@@ -12,7 +12,7 @@ from dain.data import ConsentPolicy, load_bundled, partition_stratified
 from dain.devnet import Devnet
 from dain.identity import Identity
 from dain.learning import ModelSpec, TrainConfig, init_params, param_shapes
-from dain.ledger import TOKEN_UNIT, Receipt
+from dain.ledger import TOKEN_UNIT, JobTerms, Receipt
 from dain.node import JobSpec, Node, PeerError, Request, Response, seal
 from dain.storage import digest_of, encode_tensors
 
@@ -41,11 +41,13 @@ def running() -> Running:
     ]
     spec = JobSpec("test", ModelSpec("logreg", 30, 2), TrainConfig())
     job_id = requester.ledger.jobs.propose(
-        "diagnosis",
-        3,
-        TOKEN_UNIT,
-        requester.blobs.put(spec.to_bytes()),
-        requester.blobs.put(encode_tensors(init_params(spec.model, 0))),
+        JobTerms(
+            "diagnosis",
+            3,
+            TOKEN_UNIT,
+            requester.blobs.put(spec.to_bytes()),
+            requester.blobs.put(encode_tensors(init_params(spec.model, 0))),
+        )
     )
     net.pass_proposal(requester.ledger.gov.propose_job_approval(job_id), list(net.nodes.values()))
     for owner, asset in zip(owners, assets, strict=True):

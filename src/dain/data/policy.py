@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 
 from dain.data.errors import PolicyError
+from dain.identity import DidError, parse_did
 from dain.storage.canonical import canonical_json
 
 _PURPOSE = re.compile(r"^[a-z0-9][a-z0-9:._-]{0,31}$")
@@ -40,9 +41,17 @@ def bytes32_to_purpose(raw: bytes) -> str:
 
 @dataclass(frozen=True)
 class ConsentPolicy:
+    """An owner's terms. Requesters are DIDs; with neither `allowed_requesters` nor
+    `credential_issuer`, anyone may request. `max_epsilon` None means no privacy limit."""
+
     purposes: tuple[str, ...]
     expiry: int = 0  # unix seconds; 0 = never expires
     price_per_round: int = 0  # token base units per round the asset is used
+    allowed_requesters: tuple[str, ...] = ()  # DIDs
+    credential_issuer: str | None = None  # DID whose credential a requester may show instead
+    min_participants: int = 0  # fewest assets in any round that uses this one
+    max_epsilon: float | None = None  # most privacy loss a job may spend on this asset
+    secure_aggregation: bool = False  # updates must be masked (secure aggregation)
     statement: str = ""  # the owner's words, for people
 
     def __post_init__(self) -> None:
@@ -52,10 +61,42 @@ class ConsentPolicy:
             check_purpose(tag)
         if self.expiry < 0 or self.price_per_round < 0:
             raise PolicyError("expiry and price per round cannot be negative.")
+        if not 0 <= self.min_participants < 2**16:
+            raise PolicyError("minimum participants must be between 0 and 65535.")
+        if self.max_epsilon is not None and not 0 < self.max_epsilon < 1e12:
+            raise PolicyError(
+                f"maximum epsilon must be positive, got {self.max_epsilon}.",
+                hint="Leave it out for no privacy limit.",
+            )
+        issuer = (self.credential_issuer,) if self.credential_issuer else ()
+        for did in (*self.allowed_requesters, *issuer):
+            try:
+                parse_did(did)
+            except DidError as exc:
+                raise PolicyError(f"Requester rules must name DIDs: {exc}") from exc
 
-    def allows(self, purpose: str, now: float | None = None) -> bool:
+    def allows(
+        self,
+        purpose: str,
+        now: float | None = None,
+        *,
+        requester: str | None = None,
+        secure_aggregation: bool = True,
+        epsilon: float | None = None,
+    ) -> bool:
+        """The owner's own check of a use; credentials are checked on chain only."""
         now = time.time() if now is None else now
-        return purpose in self.purposes and (self.expiry == 0 or now < self.expiry)
+        if purpose not in self.purposes or (self.expiry and now >= self.expiry):
+            return False
+        if requester is not None and self.allowed_requesters and self.credential_issuer is None:
+            known = {parse_did(d)[1] for d in self.allowed_requesters}
+            if parse_did(requester)[1] not in known:
+                return False
+        if self.secure_aggregation and not secure_aggregation:
+            return False
+        if self.max_epsilon is None:
+            return True
+        return epsilon is not None and epsilon <= self.max_epsilon
 
     def document(self) -> bytes:
         """The full policy as canonical JSON; its content id goes on chain."""
@@ -64,6 +105,11 @@ class ConsentPolicy:
                 "purposes": list(self.purposes),
                 "expiry": self.expiry,
                 "price_per_round": self.price_per_round,
+                "allowed_requesters": list(self.allowed_requesters),
+                "credential_issuer": self.credential_issuer,
+                "min_participants": self.min_participants,
+                "max_epsilon": self.max_epsilon,
+                "secure_aggregation": self.secure_aggregation,
                 "statement": self.statement,
             }
         )

@@ -47,6 +47,7 @@ class Devnet:
         identity = Identity.create()
         self.chain.fund(identity.address, GAS_MONEY)
         ledger = self.root.as_identity(identity)
+        self.root.registry.admit(identity.address)  # the treasury admits founding members
         if tokens:
             self.root.token.transfer(identity.address, tokens * TOKEN_UNIT)
             ledger.token.delegate()
@@ -66,17 +67,9 @@ class Devnet:
     def pass_proposal(
         self, proposal: Proposal, voters: list[Node], support: Vote = Vote.FOR
     ) -> ProposalState:
-        """Opens the vote, has `voters` vote, closes it and executes it if it passed."""
-        gov = self.root.gov
-        self.chain.mine(max(0, gov.snapshot(proposal) - self.root.block_number()) + 1)
-        for voter in voters:
-            voter.ledger.gov.vote(proposal, support)
-        self.chain.mine(max(0, gov.deadline(proposal) - self.root.block_number()) + 1)
-        state = gov.state(proposal)
-        if state == ProposalState.SUCCEEDED:
-            gov.execute(proposal)
-            state = gov.state(proposal)
-        return state
+        """Opens the vote, has `voters` vote, closes it; if it passed, queues it in the
+        timelock, waits out the delay and executes it."""
+        return pass_proposal(self.root, proposal, [v.ledger for v in voters], support)
 
     def run_round(self, job_id: int, round: int) -> tuple[RoundInfo | None, dict[str, list[int]]]:
         """Every node trains what it may; the elected aggregator records the round."""
@@ -87,3 +80,22 @@ class Devnet:
         return aggregator.rounds.finish_round(job_id, round), {
             k: v for k, v in took_part.items() if v
         }
+
+
+def pass_proposal(
+    root: Ledger, proposal: Proposal, voters: list[Ledger], support: Vote = Vote.FOR
+) -> ProposalState:
+    """Drives a proposal through vote, queue, timelock delay and execution on a dev chain
+    (mining blocks and moving time forward instead of waiting)."""
+    gov, chain = root.gov, root.backend
+    chain.mine(max(0, gov.snapshot(proposal) - root.block_number()) + 1)
+    for voter in voters:
+        voter.gov.vote(proposal, support)
+    chain.mine(max(0, gov.deadline(proposal) - root.block_number()) + 1)
+    state = gov.state(proposal)
+    if state == ProposalState.SUCCEEDED:
+        gov.queue(proposal)
+        chain.advance_time(gov.timelock_delay() + 1)
+        gov.execute(proposal)
+        state = gov.state(proposal)
+    return state

@@ -15,7 +15,7 @@ import numpy as np
 
 from dain.data import ConsentPolicy, Dataset, load_bundled, partition_stratified, stratified_split
 from dain.devnet.network import Devnet
-from dain.incentives import contribution_weights
+from dain.incentives import contribution_weights, to_basis_points
 from dain.learning import (
     ModelSpec,
     TrainConfig,
@@ -25,7 +25,7 @@ from dain.learning import (
     param_shapes,
     train_local,
 )
-from dain.ledger import TOKEN_UNIT, ChainBackend, TransactionRefused
+from dain.ledger import TOKEN_UNIT, ChainBackend, JobTerms, TransactionRefused
 from dain.node import JobSpec
 from dain.storage import decode_tensors, encode_tensors
 
@@ -170,7 +170,9 @@ def run_story(
     spec_cid = researcher.blobs.put(spec.to_bytes())
     model_cid = researcher.blobs.put(encode_tensors(init_params(spec.model, config.seed)))
     pool = config.reward_pool * TOKEN_UNIT
-    job_id = researcher.ledger.jobs.propose(PURPOSE, config.rounds, pool, spec_cid, model_cid)
+    job_id = researcher.ledger.jobs.propose(
+        JobTerms(PURPOSE, config.rounds, pool, spec_cid, model_cid)
+    )
     result.job_id = job_id
     out.say(
         f"Job #{job_id}: '{spec.title}', purpose '{PURPOSE}', {config.rounds} rounds, "
@@ -252,7 +254,7 @@ def run_story(
     out.section("8. Rewards")
     used = net.root.jobs.data_used(job_id=job_id)
     weights = contribution_weights((u.asset_id, u.num_examples) for u in used)
-    researcher.ledger.jobs.complete(job_id, weights)
+    researcher.ledger.jobs.complete(job_id, to_basis_points(weights))
     owner_of_asset = {asset: name for name, asset in asset_of.items()}
     for asset_id in sorted(weights):
         name = owner_of_asset[asset_id]
@@ -260,7 +262,8 @@ def run_story(
         result.rewards[name] = paid / TOKEN_UNIT
         result.rewards_base_units[name] = str(paid)
     out.table(
-        "Rewards claimed (by examples contributed over the rounds)",
+        f"Rewards claimed: {net.root.jobs.floor_share_bps() / 100:g}% shared equally by assets "
+        "in every round, the rest by examples contributed",
         ["owner", "rounds used", "DAIN"],
         [
             [n, str(sum(1 for u in used if owner_of_asset[u.asset_id] == n)), f"{a:.2f}"]

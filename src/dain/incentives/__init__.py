@@ -1,5 +1,5 @@
 """Contribution valuation and reward shares."""
 
-from dain.incentives.shares import contribution_weights, split_pool
+from dain.incentives.shares import BPS, contribution_weights, payouts, to_basis_points
 
-__all__ = ["contribution_weights", "split_pool"]
+__all__ = ["BPS", "contribution_weights", "payouts", "to_basis_points"]

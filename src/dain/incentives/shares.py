@@ -1,8 +1,11 @@
-"""Contribution valuation: from the receipts a job used to each asset's share of the pool."""
+"""Contribution valuation: from the receipts a job used to each asset's share of the pool,
+and the payout rule the Jobs contract applies, for checking and display."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+
+BPS = 10_000
 
 
 def contribution_weights(uses: Iterable[tuple[int, int]]) -> dict[int, int]:
@@ -14,13 +17,39 @@ def contribution_weights(uses: Iterable[tuple[int, int]]) -> dict[int, int]:
     return weights
 
 
-def split_pool(pool: int, weights: dict[int, int]) -> dict[int, int]:
-    """Integer amounts summing exactly to `pool`, as the Jobs contract pays them: floor of
-    the proportional share, the remainder to the lowest asset id."""
+def to_basis_points(weights: Mapping[int, int]) -> dict[int, int]:
+    """Shares in basis points summing to exactly 10,000 (largest remainder method)."""
     if not weights or any(w <= 0 for w in weights.values()):
         raise ValueError("every asset needs a positive weight")
     total = sum(weights.values())
-    ordered = sorted(weights)
-    amounts = {a: pool * weights[a] // total for a in ordered}
-    amounts[ordered[0]] += pool - sum(amounts.values())
-    return amounts
+    exact = {a: w * BPS / total for a, w in weights.items()}
+    shares = {a: int(v) for a, v in exact.items()}
+    by_remainder = sorted(weights, key=lambda a: (-(exact[a] - shares[a]), a))
+    for asset in by_remainder[: BPS - sum(shares.values())]:
+        shares[asset] += 1
+    return shares
+
+
+def payouts(
+    pool: int,
+    rounds: int,
+    rounds_used: Mapping[int, int],
+    prices: Mapping[int, int],
+    shares_bps: Mapping[int, int],
+    floor_bps: int,
+) -> dict[int, int]:
+    """What the Jobs contract owes each asset at completion: its price per round used
+    first; then `floor_bps` of the rest split equally among assets that took part in every
+    round; the remainder by shares; rounding dust to the lowest asset id."""
+    owed = {a: prices.get(a, 0) * used for a, used in rounds_used.items()}
+    remaining = pool - sum(owed.values())
+    full = [a for a in shares_bps if rounds_used.get(a, 0) == rounds]
+    floor_each = remaining * floor_bps // BPS // len(full) if full else 0
+    rest = remaining - floor_each * len(full)
+    paid = 0
+    for asset in sorted(shares_bps):
+        amount = rest * shares_bps[asset] // BPS + (floor_each if asset in full else 0)
+        owed[asset] = owed.get(asset, 0) + amount
+        paid += amount
+    owed[min(shares_bps)] += remaining - paid
+    return owed

@@ -6,7 +6,16 @@ from dain.ledger.client import Ledger
 from dain.ledger.deploy import TOKEN_UNIT, Deployment, NetworkParams, deploy
 from dain.ledger.errors import ChainUnavailable, DeploymentError, LedgerError, TransactionRefused
 from dain.ledger.governance import Proposal, ProposalState, Tally, Vote
-from dain.ledger.jobs import DataUsed, JobInfo, JobStatus, RewardPaid, RoundInfo
+from dain.ledger.jobs import (
+    DataUsed,
+    Enrollment,
+    JobInfo,
+    JobStatus,
+    JobTerms,
+    Reputation,
+    RewardPaid,
+    RoundInfo,
+)
 from dain.ledger.receipts import Receipt
 from dain.ledger.transactions import Sent
 
@@ -19,8 +28,10 @@ __all__ = [
     "Deployment",
     "DeploymentError",
     "EmbeddedChain",
+    "Enrollment",
     "JobInfo",
     "JobStatus",
+    "JobTerms",
     "Ledger",
     "LedgerError",
     "Member",
@@ -29,6 +40,7 @@ __all__ = [
     "Proposal",
     "ProposalState",
     "Receipt",
+    "Reputation",
     "RewardPaid",
     "RoundInfo",
     "RpcChain",

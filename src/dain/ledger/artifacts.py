@@ -10,7 +10,7 @@ from typing import Any
 
 from dain.ledger.errors import DeploymentError
 
-CONTRACTS = ("DainToken", "DainGovernor", "Registry", "DataAssets", "Jobs")
+CONTRACTS = ("DainToken", "DainTimelock", "DainGovernor", "Registry", "DataAssets", "Jobs")
 
 
 @dataclass(frozen=True)

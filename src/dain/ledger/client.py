@@ -24,6 +24,7 @@ from dain.ledger.transactions import TransactionSender
 @dataclass(frozen=True)
 class Contracts:
     token: Contract
+    timelock: Contract
     governor: Contract
     registry: Contract
     assets: Contract
@@ -49,6 +50,7 @@ class Ledger:
 
         self.contracts = Contracts(
             token=bind("DainToken", deployment.token),
+            timelock=bind("DainTimelock", deployment.timelock),
             governor=bind("DainGovernor", deployment.governor),
             registry=bind("Registry", deployment.registry),
             assets=bind("DataAssets", deployment.assets),

@@ -14,6 +14,7 @@ from dain.ledger.errors import DeploymentError
 from dain.ledger.transactions import TransactionSender
 
 TOKEN_UNIT = 10**18
+ZERO_ADDRESS = "0x" + "00" * 20
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class NetworkParams:
     voting_delay: int = 1  # blocks between a proposal and its vote opening
     voting_period: int = 20  # blocks the vote stays open
     quorum_percent: int = 4  # share of supply at the snapshot that must vote
+    timelock_delay: int = 60  # seconds a passed proposal waits before it can execute
     token_supply: int = 1_000_000 * TOKEN_UNIT
 
 
@@ -30,6 +32,7 @@ class NetworkParams:
 class Deployment:
     chain_id: int
     token: str
+    timelock: str
     governor: str
     registry: str
     assets: str
@@ -67,19 +70,36 @@ def deploy(
     *,
     gas_limit: int | None = None,
 ) -> Deployment:
-    """Deploys token, governor, registry, data assets and jobs; the deployer holds the
-    whole token supply at first (the network's treasury). `gas_limit` as in ChainBackend."""
+    """Deploys token, timelock, governor, registry, data assets and jobs, and hands the
+    timelock to the governor. The deployer holds the whole token supply at first (the
+    network's treasury) and may admit founding members until it renounces that role.
+    `gas_limit` as in ChainBackend."""
     sender = TransactionSender(web3, deployer, gas_limit=gas_limit)
-    token = _deploy_one(sender, "DainToken", deployer.address, params.token_supply)
+    me = deployer.address
+    token = _deploy_one(sender, "DainToken", me, params.token_supply)
+    timelock = _deploy_one(sender, "DainTimelock", params.timelock_delay, me)
     governor = _deploy_one(
         sender,
         "DainGovernor",
         token,
+        timelock,
         params.voting_delay,
         params.voting_period,
         params.quorum_percent,
     )
-    registry = _deploy_one(sender, "Registry")
-    assets = _deploy_one(sender, "DataAssets")
-    jobs = _deploy_one(sender, "Jobs", token, assets, governor)
-    return Deployment(web3.eth.chain_id, token, governor, registry, assets, jobs)
+    registry = _deploy_one(sender, "Registry", me, timelock)
+    assets = _deploy_one(sender, "DataAssets", registry)
+    jobs = _deploy_one(sender, "Jobs", token, assets, timelock)
+
+    roles = web3.eth.contract(address=timelock, abi=load_artifact("DainTimelock").abi).functions
+    for role, holder in (
+        ("PROPOSER_ROLE", governor),
+        ("CANCELLER_ROLE", governor),
+        ("EXECUTOR_ROLE", ZERO_ADDRESS),  # anyone may execute what passed and waited
+    ):
+        sender.send(f"grant {role}", roles.grantRole(getattr(roles, role)().call(), holder))
+    # from here on only proposals that pass a vote and wait out the delay act as governance
+    sender.send(
+        "renounce timelock admin", roles.renounceRole(roles.DEFAULT_ADMIN_ROLE().call(), me)
+    )
+    return Deployment(web3.eth.chain_id, token, timelock, governor, registry, assets, jobs)

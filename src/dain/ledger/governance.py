@@ -1,13 +1,16 @@
-"""Token and governance: balances, delegation, proposals and votes."""
+"""Token and governance: balances, delegation, proposals, votes (also by signature),
+the timelock queue and execution."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from eth_utils import keccak
 from web3.logs import DISCARD
+
+from dain.identity import Identity, sign_typed_data
 
 if TYPE_CHECKING:
     from dain.ledger.client import Ledger
@@ -32,7 +35,7 @@ class ProposalState(IntEnum):
 
 @dataclass(frozen=True)
 class Proposal:
-    """Everything needed to vote on and execute a proposal."""
+    """Everything needed to vote on, queue and execute a proposal."""
 
     proposal_id: int
     targets: tuple[str, ...]
@@ -43,6 +46,9 @@ class Proposal:
     @property
     def description_hash(self) -> bytes:
         return keccak(text=self.description)
+
+    def _args(self) -> tuple[list[str], list[int], list[bytes], bytes]:
+        return list(self.targets), list(self.values), list(self.calldatas), self.description_hash
 
 
 @dataclass(frozen=True)
@@ -73,8 +79,11 @@ class TokenClient:
         """Voting power counts only once delegated, to oneself included."""
         self._l.sender.send("delegate votes", self._c.functions.delegate(to or self._l.address))
 
-    def votes(self, address: str) -> int:
-        return int(self._c.functions.getVotes(address).call())
+    def votes(self, address: str, block: int | None = None) -> int:
+        """Voting power now, or at a past block (a proposal's snapshot)."""
+        if block is None:
+            return int(self._c.functions.getVotes(address).call())
+        return int(self._c.functions.getPastVotes(address, block).call())
 
 
 class GovernanceClient:
@@ -98,25 +107,85 @@ class GovernanceClient:
             description,
         )
 
+    def propose_call(
+        self, contract: Any, function: str, args: list[Any], description: str
+    ) -> Proposal:
+        """A proposal with one call, e.g. (contracts.jobs, "approve", [job_id])."""
+        calldata = bytes.fromhex(contract.encode_abi(function, args=args)[2:])
+        return self.propose([contract.address], [0], [calldata], description)
+
     def propose_job_approval(self, job_id: int, description: str | None = None) -> Proposal:
-        jobs = self._l.contracts.jobs
-        calldata = bytes.fromhex(jobs.encode_abi("approve", args=[job_id])[2:])
         text = description or f"Approve training job #{job_id}"
-        return self.propose([jobs.address], [0], [calldata], text)
+        return self.propose_call(self._l.contracts.jobs, "approve", [job_id], text)
+
+    def propose_admission(self, account: str, description: str | None = None) -> Proposal:
+        text = description or f"Admit {account} as a member"
+        return self.propose_call(self._l.contracts.registry, "admit", [account], text)
+
+    def propose_removal(self, account: str, description: str | None = None) -> Proposal:
+        text = description or f"Remove member {account}"
+        return self.propose_call(self._l.contracts.registry, "remove", [account], text)
+
+    def propose_floor_share(self, bps: int, description: str | None = None) -> Proposal:
+        text = description or f"Set the reward floor share to {bps / 100:.2f}%"
+        return self.propose_call(self._l.contracts.jobs, "setFloorShareBps", [bps], text)
 
     def vote(self, proposal: Proposal, support: Vote) -> None:
         self._l.sender.send("vote", self._c.functions.castVote(proposal.proposal_id, int(support)))
 
-    def execute(self, proposal: Proposal) -> None:
+    def ballot(self, voter: Identity, proposal: Proposal, support: Vote) -> bytes:
+        """A vote signed off chain (EIP-712) that anyone can submit: voting without gas."""
+        nonce = int(self._c.functions.nonces(voter.address).call())
+        typed = {
+            "types": {
+                "EIP712Domain": [
+                    {"name": "name", "type": "string"},
+                    {"name": "version", "type": "string"},
+                    {"name": "chainId", "type": "uint256"},
+                    {"name": "verifyingContract", "type": "address"},
+                ],
+                "Ballot": [
+                    {"name": "proposalId", "type": "uint256"},
+                    {"name": "support", "type": "uint8"},
+                    {"name": "voter", "type": "address"},
+                    {"name": "nonce", "type": "uint256"},
+                ],
+            },
+            "primaryType": "Ballot",
+            "domain": {
+                "name": self._c.functions.name().call(),
+                "version": self._c.functions.version().call(),
+                "chainId": self._l.chain_id,
+                "verifyingContract": self._c.address,
+            },
+            "message": {
+                "proposalId": proposal.proposal_id,
+                "support": int(support),
+                "voter": voter.address,
+                "nonce": nonce,
+            },
+        }
+        return sign_typed_data(voter, typed)
+
+    def submit_ballot(
+        self, proposal: Proposal, support: Vote, voter: str, signature: bytes
+    ) -> None:
+        """Relays someone's signed vote; the relayer pays the gas, the vote is the voter's."""
         self._l.sender.send(
-            "execute proposal",
-            self._c.functions.execute(
-                list(proposal.targets),
-                list(proposal.values),
-                list(proposal.calldatas),
-                proposal.description_hash,
-            ),
+            "relay signed vote",
+            self._c.functions.castVoteBySig(proposal.proposal_id, int(support), voter, signature),
         )
+
+    def queue(self, proposal: Proposal) -> None:
+        """Moves a succeeded proposal into the timelock; it executes after the delay."""
+        self._l.sender.send("queue proposal", self._c.functions.queue(*proposal._args()))
+
+    def execute(self, proposal: Proposal) -> None:
+        self._l.sender.send("execute proposal", self._c.functions.execute(*proposal._args()))
+
+    def cancel(self, proposal: Proposal) -> None:
+        """The proposer withdraws a proposal before its vote opens."""
+        self._l.sender.send("cancel proposal", self._c.functions.cancel(*proposal._args()))
 
     def state(self, proposal: Proposal) -> ProposalState:
         return ProposalState(self._c.functions.state(proposal.proposal_id).call())
@@ -125,11 +194,21 @@ class GovernanceClient:
         against, for_, abstain = self._c.functions.proposalVotes(proposal.proposal_id).call()
         return Tally(int(against), int(for_), int(abstain))
 
+    def has_voted(self, proposal: Proposal, voter: str) -> bool:
+        return bool(self._c.functions.hasVoted(proposal.proposal_id, voter).call())
+
     def deadline(self, proposal: Proposal) -> int:
         return int(self._c.functions.proposalDeadline(proposal.proposal_id).call())
 
     def snapshot(self, proposal: Proposal) -> int:
         return int(self._c.functions.proposalSnapshot(proposal.proposal_id).call())
 
+    def eta(self, proposal: Proposal) -> int:
+        """When a queued proposal may execute (unix seconds)."""
+        return int(self._c.functions.proposalEta(proposal.proposal_id).call())
+
     def quorum(self, block: int) -> int:
         return int(self._c.functions.quorum(block).call())
+
+    def timelock_delay(self) -> int:
+        return int(self._l.contracts.timelock.functions.getMinDelay().call())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING
@@ -9,11 +10,17 @@ from typing import TYPE_CHECKING
 from web3.logs import DISCARD
 
 from dain.data import bytes32_to_purpose, purpose_to_bytes32
+from dain.ledger.assets import EPSILON_SCALE, epsilon_from_chain, epsilon_to_chain
 from dain.ledger.receipts import Receipt
 from dain.ledger.transactions import Sent
 
 if TYPE_CHECKING:
     from dain.ledger.client import Ledger
+
+
+def round_epsilon_to_chain(epsilon: float) -> int:
+    """A round's privacy loss in millionths, rounded up so the budget is never undercounted."""
+    return math.ceil(epsilon * EPSILON_SCALE)
 
 
 class JobStatus(IntEnum):
@@ -26,17 +33,53 @@ class JobStatus(IntEnum):
 
 
 @dataclass(frozen=True)
+class JobTerms:
+    """What a requester proposes. `max_epsilon` None: the job promises no privacy bound."""
+
+    purpose: str
+    rounds: int
+    reward_pool: int
+    spec_cid: str
+    model_cid: str
+    round_duration: int = 600  # seconds the elected aggregator has before failover
+    max_epsilon: float | None = None
+    secure_aggregation: bool = False
+
+
+@dataclass(frozen=True)
 class JobInfo:
     job_id: int
     requester: str
     purpose: str
-    reward_pool: int
     rounds: int
     current_round: int
     status: JobStatus
+    secure_aggregation: bool
+    round_duration: int
+    round_opened_at: int
+    max_epsilon: float | None
+    epsilon_spent: float
+    reward_pool: int
+    price_per_round: int
     seed: bytes
     spec_cid: str
     model_cid: str
+
+
+@dataclass(frozen=True)
+class Enrollment:
+    enrolled: bool
+    policy_version: int
+    min_participants: int
+    rounds_used: int
+
+
+@dataclass(frozen=True)
+class Reputation:
+    rounds_completed: int
+    rounds_missed: int
+    updates_rejected: int
+    aggregations_missed: int
 
 
 @dataclass(frozen=True)
@@ -47,6 +90,7 @@ class RoundInfo:
     model_hash: bytes
     aggregator: str
     participants: int
+    epsilon: float
     block_number: int
 
 
@@ -84,15 +128,22 @@ class JobsClient:
     def address(self) -> str:
         return str(self._c.address)
 
-    def propose(
-        self, purpose: str, rounds: int, reward_pool: int, spec_cid: str, model_cid: str
-    ) -> int:
-        """Escrows `reward_pool` tokens and proposes the job; returns its id."""
-        self._l.token.approve(self.address, reward_pool)
+    def propose(self, terms: JobTerms) -> int:
+        """Escrows the reward pool and proposes the job; returns its id."""
+        self._l.token.approve(self.address, terms.reward_pool)
         sent = self._l.sender.send(
             "propose job",
             self._c.functions.propose(
-                purpose_to_bytes32(purpose), rounds, reward_pool, spec_cid, model_cid
+                (
+                    purpose_to_bytes32(terms.purpose),
+                    terms.rounds,
+                    terms.round_duration,
+                    epsilon_to_chain(terms.max_epsilon),
+                    terms.secure_aggregation,
+                    terms.reward_pool,
+                    terms.spec_cid,
+                    terms.model_cid,
+                )
             ),
         )
         return int(
@@ -116,21 +167,46 @@ class JobsClient:
         )
 
     def record_round(
-        self, job_id: int, round: int, model_cid: str, model_hash: bytes, receipts: list[Receipt]
+        self,
+        job_id: int,
+        round: int,
+        model_cid: str,
+        model_hash: bytes,
+        receipts: list[Receipt],
+        *,
+        epsilon: float = 0.0,
+        rejected: list[str] | None = None,
     ) -> Sent:
         ordered = sorted(receipts, key=lambda r: r.asset_id)
         return self._l.sender.send(
             "record round",
             self._c.functions.recordRound(
-                job_id, round, model_cid, model_hash, [r.as_call_argument() for r in ordered]
+                job_id,
+                round,
+                model_cid,
+                model_hash,
+                round_epsilon_to_chain(epsilon),
+                [r.as_call_argument() for r in ordered],
+                rejected or [],
             ),
         )
 
-    def complete(self, job_id: int, weights: dict[int, int]) -> None:
-        assets = sorted(weights)
+    def complete(self, job_id: int, shares_bps: dict[int, int]) -> None:
+        """Shares in basis points over exactly the assets that took part, summing to 10,000."""
+        assets = sorted(shares_bps)
         self._l.sender.send(
             "complete job",
-            self._c.functions.complete(job_id, assets, [weights[a] for a in assets]),
+            self._c.functions.complete(job_id, assets, [shares_bps[a] for a in assets]),
+        )
+
+    def consent(self, job: JobInfo, asset_id: int) -> str:
+        """Whether the asset's current policy allows this job: 'allowed', or why not."""
+        return self._l.assets.consent_for(
+            asset_id,
+            job.purpose,
+            job.requester,
+            secure_aggregation=job.secure_aggregation,
+            epsilon=job.max_epsilon,
         )
 
     def claim(self, job_id: int, asset_id: int) -> int:
@@ -142,21 +218,40 @@ class JobsClient:
         )
 
     def job(self, job_id: int) -> JobInfo:
-        (requester, purpose, pool, rounds, current, status, seed, spec, model) = (
-            self._c.functions.job(job_id).call()
-        )
+        (requester, purpose, rounds, current, status, secure, duration, opened, max_eps, spent,
+         pool, price, seed, spec, model) = self._c.functions.job(job_id).call()  # fmt: skip
         return JobInfo(
-            job_id,
-            requester,
-            bytes32_to_purpose(purpose),
-            int(pool),
-            int(rounds),
-            int(current),
-            JobStatus(status),
-            bytes(seed),
-            spec,
-            model,
+            job_id=job_id,
+            requester=requester,
+            purpose=bytes32_to_purpose(purpose),
+            rounds=int(rounds),
+            current_round=int(current),
+            status=JobStatus(status),
+            secure_aggregation=bool(secure),
+            round_duration=int(duration),
+            round_opened_at=int(opened),
+            max_epsilon=epsilon_from_chain(int(max_eps)),
+            epsilon_spent=int(spent) / EPSILON_SCALE,
+            reward_pool=int(pool),
+            price_per_round=int(price),
+            seed=bytes(seed),
+            spec_cid=spec,
+            model_cid=model,
         )
+
+    def enrollment(self, job_id: int, asset_id: int) -> Enrollment:
+        enrolled, version, minimum, used = self._c.functions.enrollment(job_id, asset_id).call()
+        return Enrollment(bool(enrolled), int(version), int(minimum), int(used))
+
+    def candidates(self, job_id: int) -> list[str]:
+        """Owners who may be elected aggregator, in the order the election walks them."""
+        return list(self._c.functions.candidates(job_id).call())
+
+    def reputation(self, member: str) -> Reputation:
+        return Reputation(*(int(v) for v in self._c.functions.reputation(member).call()))
+
+    def floor_share_bps(self) -> int:
+        return int(self._c.functions.floorShareBps().call())
 
     def enrolled(self, job_id: int) -> list[int]:
         return [int(a) for a in self._c.functions.enrolled(job_id).call()]
@@ -165,11 +260,17 @@ class JobsClient:
         return int(self._c.functions.owed(job_id, asset_id).call())
 
     def round_record(self, job_id: int, round: int) -> RoundInfo:
-        cid, digest, aggregator, participants, block = self._c.functions.roundRecord(
-            job_id, round
-        ).call()
+        record = self._c.functions.roundRecord(job_id, round).call()
+        cid, digest, aggregator, participants, epsilon, block = record
         return RoundInfo(
-            job_id, round, cid, bytes(digest), aggregator, int(participants), int(block)
+            job_id,
+            round,
+            cid,
+            bytes(digest),
+            aggregator,
+            int(participants),
+            int(epsilon) / EPSILON_SCALE,
+            int(block),
         )
 
     def data_used(

@@ -14,7 +14,16 @@ from dain.ledger.artifacts import CONTRACTS, load_artifact
 from dain.ledger.errors import TransactionRefused
 
 _STATUS = ("none", "proposed", "approved", "running", "completed", "cancelled")
-_CONSENT = ("allowed", "revoked", "expired", "not allowed for this purpose", "unknown asset")
+_CONSENT = (
+    "allowed",
+    "revoked",
+    "expired",
+    "not allowed for this purpose",
+    "not allowed for this requester",
+    "secure aggregation is required",
+    "the job's privacy budget is higher than the policy allows",
+    "unknown asset",
+)
 _PROPOSAL = (
     "is pending: its vote has not opened yet",
     "is still being voted on",
@@ -110,11 +119,51 @@ def explain(call: str, name: str, args: tuple[Any, ...]) -> tuple[str, str | Non
             return (f"Only the requester of job {job} can do this, not {caller}.", None)
         case "NotAssetOwner", (asset, caller):
             return (f"{caller} does not own asset {_short(asset)}.", None)
-        case "NotGovernor", (caller,):
+        case "NotGovernance", (caller,):
             return (
-                "Only a passed governance proposal can approve a job.",
+                f"{caller} cannot do this: only a passed, queued governance proposal can.",
                 "Use 'dain gov propose'.",
             )
+        case "NotMember", (account,):
+            return (
+                f"{account} is not an admitted member of this network.",
+                "Members are admitted by a governance vote ('dain gov propose --admit').",
+            )
+        case "NotAdmitted", (account,):
+            return (f"{account} is not an admitted member of this network.", None)
+        case "PoolTooSmall", (job, needed, pool):
+            return (
+                f"Job {job}'s reward pool ({pool}) cannot pay every enrolled asset's price for "
+                f"every round ({needed}).",
+                "The requester can propose a new job with a larger pool.",
+            )
+        case "TooFewParticipants", (job, needed, given):
+            return (
+                f"Job {job}: a policy wants {needed} assets in the round, {given} took part.",
+                None,
+            )
+        case "PrivacyBudgetExceeded", (job, spent, requested, budget):
+            return (
+                f"Job {job} has spent epsilon {spent / 1e6:g} of {budget / 1e6:g}; "
+                f"this round's {requested / 1e6:g} would exceed it.",
+                None,
+            )
+        case "SharesMismatch", (job,):
+            return (
+                f"The reward shares for job {job} must name exactly the assets that took part, "
+                "sorted, with shares summing to 10,000 basis points.",
+                None,
+            )
+        case "RoundsNotFinished", (job, done, rounds):
+            return (f"Job {job} has finished {done} of {rounds} rounds.", None)
+        case "NoParticipants", (job,):
+            return (f"Job {job} has no participant with live consent.", None)
+        case "AccessControlUnauthorizedAccount", (account, _role):
+            return (f"{account} does not hold the role this needs.", None)
+        case "TimelockUnexpectedOperationState", _:
+            return ("The timelock delay has not passed yet, or the proposal is not queued.", None)
+        case "GovernorInvalidSignature", (voter,):
+            return (f"The signed vote does not carry {voter}'s valid signature.", None)
         case "NothingToClaim", (job, asset):
             return (
                 f"Asset {_short(asset)} has no reward waiting from job {job}.",

@@ -8,6 +8,8 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from dain.errors import DainError
+from dain.identity import did_pkh
 from dain.learning import STRATEGIES, ClientUpdate, Params, param_shapes, subtract, train_local
 from dain.ledger import JobInfo, JobStatus, Receipt, RoundInfo
 from dain.node.envelope import Envelope, ReplayGuard, seal
@@ -35,6 +37,7 @@ class RoundState:
         self.node = node
         self.guard = ReplayGuard()
         self.pending: dict[tuple[int, int], dict[int, PendingUpdate]] = {}
+        self.rejected: dict[tuple[int, int], set[str]] = {}
         self._specs: dict[int, JobSpec] = {}
 
     # ---- shared ------------------------------------------------------------------
@@ -75,10 +78,14 @@ class RoundState:
             if asset is None:
                 continue
             # the node is the last guard of its own data: its own policy and the chain must agree
-            if (
-                not asset.policy.allows(job.purpose, now)
-                or ledger.assets.consent_for(asset_id, job.purpose) != "allowed"
-            ):
+            allowed_here = asset.policy.allows(
+                job.purpose,
+                now,
+                requester=did_pkh(ledger.chain_id, job.requester),
+                secure_aggregation=job.secure_aggregation,
+                epsilon=job.max_epsilon,
+            )
+            if not allowed_here or ledger.jobs.consent(job, asset_id) != "allowed":
                 log.info(
                     "%s: asset %x sits out job %d: no live consent",
                     self.node.name,
@@ -141,19 +148,26 @@ class RoundState:
             raise ProtocolError(f"Asset {asset_id:x} is not enrolled in job {job.job_id}.")
         if ledger.assets.owner_of(asset_id) != sender:
             raise ProtocolError(f"{sender} does not own asset {asset_id:x}.")
-        if ledger.assets.consent_for(asset_id, job.purpose) != "allowed":
+        if ledger.jobs.consent(job, asset_id) != "allowed":
             raise ProtocolError(f"Asset {asset_id:x} has no live consent for '{job.purpose}'.")
         try:
             blob = self.node.blobs.get(update_cid)
         except BlobNotFound:
             raise ProtocolError("Send the update blob to /blobs before its envelope.") from None
         spec = self.job_spec(job)
-        delta = decode_tensors(blob, expected=param_shapes(spec.model))
-        receipt = Receipt(
-            job.job_id, round, asset_id, num_examples, digest_of(update_cid), signature
-        )
-        if receipt.signer(ledger.chain_id, ledger.jobs.address) != sender:
-            raise EnvelopeError("The receipt is not signed by the asset's owner for this round.")
+        try:
+            delta = decode_tensors(blob, expected=param_shapes(spec.model))
+            receipt = Receipt(
+                job.job_id, round, asset_id, num_examples, digest_of(update_cid), signature
+            )
+            if receipt.signer(ledger.chain_id, ledger.jobs.address) != sender:
+                raise EnvelopeError(
+                    "The receipt is not signed by the asset's owner for this round."
+                )
+        except DainError:
+            # a member sent an unusable update: the round record reports it (reputation)
+            self.rejected.setdefault((job.job_id, round), set()).add(sender)
+            raise
         pending = self.pending.setdefault((job.job_id, round), {})
         if asset_id in pending:
             raise ProtocolError(f"Asset {asset_id:x} already sent an update for round {round}.")
@@ -168,12 +182,9 @@ class RoundState:
             return None
         job = ledger.jobs.job(job_id)
         received = self.pending.pop((job_id, round), {})
+        rejected = self.rejected.pop((job_id, round), set())
         # consent revoked after an update arrived still excludes it from the round
-        usable = [
-            p
-            for p in received.values()
-            if ledger.assets.consent_for(p.asset_id, job.purpose) == "allowed"
-        ]
+        usable = [p for p in received.values() if ledger.jobs.consent(job, p.asset_id) == "allowed"]
         if not usable:
             return None
         spec = self.job_spec(job)
@@ -183,7 +194,12 @@ class RoundState:
         )
         model_cid = self.node.blobs.put(encode_tensors(new_params))
         ledger.jobs.record_round(
-            job_id, round, model_cid, digest_of(model_cid), [p.receipt for p in usable]
+            job_id,
+            round,
+            model_cid,
+            digest_of(model_cid),
+            [p.receipt for p in usable],
+            rejected=sorted(rejected),
         )
         return ledger.jobs.round_record(job_id, round)
 
