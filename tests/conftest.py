@@ -79,7 +79,7 @@ class ChainNet:
     ) -> tuple[int, list[int]]:
         """A job that passed the vote, with one asset per owner enrolled, and started."""
         job_id = self.propose(requester, pool, rounds=rounds, **terms)
-        self.approve_job(job_id, [requester, *owners])
+        self.approve_job(job_id, [requester])
         assets = []
         for owner in owners:
             asset = self.asset(owner)

@@ -82,6 +82,15 @@ class TransactionSender:
         except Exception as exc:
             raise self._translate(name, exc) from exc
         if receipt["status"] != 1:
+            # the state moved between the dry run and the block (a vote closing, say):
+            # replaying the call now usually recovers the contract's reason
+            try:
+                self.web3.eth.call({k: v for k, v in tx.items() if k in _CALL_FIELDS})  # type: ignore[arg-type]
+            except Exception as exc:
+                refused = refusal(name, exc)
+                if refused is not None:
+                    refused.tx_hash = tx_hash.hex()
+                    raise refused from exc
             raise TransactionRefused(
                 f"The chain reverted {name} (transaction {tx_hash.hex()}).",
                 call=name,
