@@ -11,7 +11,7 @@ from rich.console import Console
 from dain.cli.home import DEFAULT_HOME, ChainRecord, NetworkHome
 from dain.errors import ConfigError
 from dain.identity import Identity
-from dain.ledger import Deployment, RpcChain, deploy
+from dain.ledger import TOKEN_UNIT, Deployment, Ledger, RpcChain, deploy
 from dain.ledger.anvil import AnvilProcess, free_port
 
 app = typer.Typer(help="Run a local chain (anvil) for a dain network.", no_args_is_help=True)
@@ -101,3 +101,28 @@ def status(home: HomeOption = DEFAULT_HOME) -> None:
     chain = RpcChain(record.url)
     block = chain.web3.eth.block_number
     console.print(f"Chain {chain.chain_id} at {record.url} (pid {record.pid}), block {block}.")
+
+
+@app.command()
+def admit(
+    address: Annotated[str, typer.Argument(help="The new member's address.")],
+    tokens: Annotated[
+        int, typer.Option(help="Whole DAIN tokens to give them from the treasury.")
+    ] = 0,
+    home: HomeOption = DEFAULT_HOME,
+    password: PasswordOption = "devnet",
+) -> None:
+    """On a local test chain: the treasury admits a founding member, gives it gas money and
+    tokens. On a live network, members are admitted by vote ('dain gov propose --admit')."""
+    where = NetworkHome(home)
+    record = _running(where)
+    if record is None:
+        raise ConfigError(f"No chain runs for {home}.", hint="Start one with 'dain chain up'.")
+    chain = RpcChain(record.url)
+    treasury = Identity.load_keystore(where.treasury_keystore, password)
+    ledger = Ledger(chain, Deployment.load(where.deployment), treasury)
+    chain.fund(address, 10**19)
+    ledger.registry.admit(address)
+    if tokens:
+        ledger.token.transfer(address, tokens * TOKEN_UNIT)
+    console.print(f"Admitted {address} with {tokens} DAIN and gas money.")

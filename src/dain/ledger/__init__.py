@@ -1,6 +1,7 @@
 """The chain: contracts, backends and the typed client every other layer uses."""
 
 from dain.ledger.assets import CONSENT, Member, OnChainPolicy
+from dain.ledger.audit import AssetTrail, Auditor, JobTrail, MemberTrail
 from dain.ledger.backend import ChainBackend, EmbeddedChain, RpcChain
 from dain.ledger.client import Ledger
 from dain.ledger.deploy import TOKEN_UNIT, Deployment, NetworkParams, deploy
@@ -22,6 +23,8 @@ from dain.ledger.transactions import Sent
 __all__ = [
     "CONSENT",
     "TOKEN_UNIT",
+    "AssetTrail",
+    "Auditor",
     "ChainBackend",
     "ChainUnavailable",
     "DataUsed",
@@ -32,9 +35,11 @@ __all__ = [
     "JobInfo",
     "JobStatus",
     "JobTerms",
+    "JobTrail",
     "Ledger",
     "LedgerError",
     "Member",
+    "MemberTrail",
     "NetworkParams",
     "OnChainPolicy",
     "Proposal",

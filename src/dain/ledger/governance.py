@@ -11,6 +11,7 @@ from eth_utils import keccak
 from web3.logs import DISCARD
 
 from dain.identity import Identity, sign_typed_data
+from dain.ledger.errors import LedgerError
 
 if TYPE_CHECKING:
     from dain.ledger.client import Ledger
@@ -182,6 +183,24 @@ class GovernanceClient:
 
     def execute(self, proposal: Proposal) -> None:
         self._l.sender.send("execute proposal", self._c.functions.execute(*proposal._args()))
+
+    def proposal(self, proposal_id: int) -> Proposal:
+        """A proposal rebuilt from its ProposalCreated event, so only its id is needed."""
+        logs = self._c.events.ProposalCreated().get_logs(from_block=0)
+        for log in logs:
+            args = log["args"]
+            if int(args["proposalId"]) == proposal_id:
+                return Proposal(
+                    proposal_id,
+                    tuple(args["targets"]),
+                    tuple(int(v) for v in args["values"]),
+                    tuple(bytes(c) for c in args["calldatas"]),
+                    args["description"],
+                )
+        raise LedgerError(
+            f"No proposal {proposal_id} on this chain.",
+            hint="Check the id 'dain gov propose' printed.",
+        )
 
     def cancel(self, proposal: Proposal) -> None:
         """The proposer withdraws a proposal before its vote opens."""

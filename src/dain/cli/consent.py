@@ -1,0 +1,217 @@
+"""`dain consent grant|update|revoke|show`: an owner's terms for a data asset."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from dain.cli.context import (
+    Home,
+    JsonFlag,
+    Keystore,
+    Password,
+    Rpc,
+    Session,
+    console,
+    emit,
+    parse_asset_id,
+)
+from dain.cli.home import DEFAULT_HOME
+from dain.data import ConsentPolicy
+from dain.errors import ConfigError
+from dain.ledger import Ledger, OnChainPolicy
+
+app = typer.Typer(
+    help="Grant, change, revoke and read consent for your data assets.", no_args_is_help=True
+)
+
+Purposes = Annotated[
+    list[str], typer.Option("--purpose", help="An allowed purpose tag (repeat for more).")
+]
+Expiry = Annotated[
+    str, typer.Option(help="When consent ends: a date (2027-06-30), unix seconds, or 'never'.")
+]
+Price = Annotated[int, typer.Option(help="Price per round used, in token base units.")]
+Requesters = Annotated[
+    list[str] | None,
+    typer.Option("--requester", help="A DID allowed to request (repeat for more)."),
+]
+Issuer = Annotated[
+    str | None, typer.Option(help="Or: requesters holding a credential from this issuer DID.")
+]
+MinParticipants = Annotated[int, typer.Option(help="Fewest assets in any round that uses yours.")]
+MaxEpsilon = Annotated[
+    float | None, typer.Option(help="Most privacy loss (epsilon) a job may spend; omit for none.")
+]
+SecureAggregation = Annotated[bool, typer.Option(help="Require secure aggregation of updates.")]
+Statement = Annotated[str, typer.Option(help="Your terms in your own words, for people.")]
+
+
+def parse_expiry(text: str) -> int:
+    if text.lower() in ("never", "0", ""):
+        return 0
+    if text.isdigit():
+        return int(text)
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(
+            f"'{text}' is not a date.", hint="Use YYYY-MM-DD, unix seconds, or 'never'."
+        ) from None
+    return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp())
+
+
+def build_policy(
+    purposes: list[str], expiry: str, price: int, requesters: list[str] | None, issuer: str | None,
+    min_participants: int, max_epsilon: float | None, secure_aggregation: bool, statement: str,
+) -> ConsentPolicy:  # fmt: skip
+    return ConsentPolicy(
+        purposes=tuple(purposes),
+        expiry=parse_expiry(expiry),
+        price_per_round=price,
+        allowed_requesters=tuple(requesters or ()),
+        credential_issuer=issuer,
+        min_participants=min_participants,
+        max_epsilon=max_epsilon,
+        secure_aggregation=secure_aggregation,
+        statement=statement,
+    )
+
+
+def policy_dict(p: OnChainPolicy) -> dict[str, object]:
+    return {
+        "asset_id": hex(p.asset_id),
+        "owner": p.owner,
+        "version": p.version,
+        "revoked": p.revoked,
+        "purposes": list(p.policy.purposes),
+        "expiry": p.policy.expiry,
+        "price_per_round": str(p.policy.price_per_round),
+        "allowed_requesters": list(p.policy.allowed_requesters),
+        "credential_issuer": p.policy.credential_issuer,
+        "min_participants": p.policy.min_participants,
+        "max_epsilon": p.policy.max_epsilon,
+        "secure_aggregation": p.policy.secure_aggregation,
+        "policy_cid": p.policy_cid,
+    }
+
+
+def show_policy(p: OnChainPolicy) -> None:
+    table = Table(
+        title=f"Consent for asset {hex(p.asset_id)}", show_header=False, title_justify="left"
+    )
+    for key, value in policy_dict(p).items():
+        if key == "expiry":
+            value = (
+                "never" if not value else dt.datetime.fromtimestamp(int(value), dt.UTC).isoformat()
+            )
+        table.add_row(key.replace("_", " "), str(value if value not in (None, []) else "-"))
+    console.print(table)
+
+
+def _set(session: Session, asset: str, policy: ConsentPolicy, *, want_revoked: bool) -> Ledger:
+    ledger = session.ledger()
+    asset_id = parse_asset_id(asset)
+    current = ledger.assets.policy(asset_id)
+    if want_revoked and not current.revoked:
+        raise ConfigError(
+            f"Consent for asset {hex(asset_id)} is already granted.",
+            hint="Use 'dain consent update' to change its terms.",
+        )
+    if not want_revoked and current.revoked:
+        raise ConfigError(
+            f"Consent for asset {hex(asset_id)} is revoked.",
+            hint="Use 'dain consent grant' to consent again.",
+        )
+    cid = session.blobs().put(policy.document())
+    ledger.assets.set_policy(asset_id, policy, cid)
+    return ledger
+
+
+@app.command()
+def grant(
+    asset: Annotated[str, typer.Argument(help="The asset id (0x…).")],
+    purpose: Purposes,
+    expiry: Expiry = "never",
+    price: Price = 0,
+    requester: Requesters = None,
+    credential_issuer: Issuer = None,
+    min_participants: MinParticipants = 0,
+    max_epsilon: MaxEpsilon = None,
+    secure_aggregation: SecureAggregation = False,
+    statement: Statement = "",
+    home: Home = DEFAULT_HOME,
+    rpc: Rpc = None,
+    keystore: Keystore = None,
+    password: Password = "",
+    as_json: JsonFlag = False,
+) -> None:
+    """Consent again, under new terms, to an asset whose consent you revoked."""
+    session = Session(home, rpc, keystore, password)
+    policy = build_policy(purpose, expiry, price, requester, credential_issuer, min_participants,
+                          max_epsilon, secure_aggregation, statement)  # fmt: skip
+    ledger = _set(session, asset, policy, want_revoked=True)
+    after = ledger.assets.policy(parse_asset_id(asset))
+    emit(as_json, policy_dict(after), lambda: show_policy(after))
+
+
+@app.command()
+def update(
+    asset: Annotated[str, typer.Argument(help="The asset id (0x…).")],
+    purpose: Purposes,
+    expiry: Expiry = "never",
+    price: Price = 0,
+    requester: Requesters = None,
+    credential_issuer: Issuer = None,
+    min_participants: MinParticipants = 0,
+    max_epsilon: MaxEpsilon = None,
+    secure_aggregation: SecureAggregation = False,
+    statement: Statement = "",
+    home: Home = DEFAULT_HOME,
+    rpc: Rpc = None,
+    keystore: Keystore = None,
+    password: Password = "",
+    as_json: JsonFlag = False,
+) -> None:
+    """Replace the terms of a live consent; later rounds follow the new terms."""
+    session = Session(home, rpc, keystore, password)
+    policy = build_policy(purpose, expiry, price, requester, credential_issuer, min_participants,
+                          max_epsilon, secure_aggregation, statement)  # fmt: skip
+    ledger = _set(session, asset, policy, want_revoked=False)
+    after = ledger.assets.policy(parse_asset_id(asset))
+    emit(as_json, policy_dict(after), lambda: show_policy(after))
+
+
+@app.command()
+def revoke(
+    asset: Annotated[str, typer.Argument(help="The asset id (0x…).")],
+    home: Home = DEFAULT_HOME,
+    rpc: Rpc = None,
+    keystore: Keystore = None,
+    password: Password = "",
+    as_json: JsonFlag = False,
+) -> None:
+    """Withdraw consent: no later round may use the asset."""
+    ledger = Session(home, rpc, keystore, password).ledger()
+    asset_id = parse_asset_id(asset)
+    block = ledger.assets.revoke(asset_id)
+    emit(
+        as_json,
+        {"asset_id": hex(asset_id), "revoked": True, "block": block},
+        lambda: console.print(f"Consent for {hex(asset_id)} revoked from block {block} on."),
+    )
+
+
+@app.command()
+def show(
+    asset: Annotated[str, typer.Argument(help="The asset id (0x…).")],
+    home: Home = DEFAULT_HOME,
+    rpc: Rpc = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """The asset's consent terms as the chain holds them."""
+    policy = Session(home, rpc).ledger(sign=False).assets.policy(parse_asset_id(asset))
+    emit(as_json, policy_dict(policy), lambda: show_policy(policy))

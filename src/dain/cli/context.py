@@ -1,0 +1,97 @@
+"""What a command needs to act on a network: the chain, the contracts, and whose key signs.
+Options are declared once here and shared by every command group."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from dain.cli.home import NetworkHome
+from dain.errors import ConfigError
+from dain.identity import Identity
+from dain.ledger import Deployment, Ledger, RpcChain
+from dain.storage import FileBlobStore
+
+console = Console()
+
+Home = Annotated[
+    Path, typer.Option("--home", envvar="DAIN_HOME", help="The network's home folder.")
+]
+Rpc = Annotated[
+    str | None,
+    typer.Option(envvar="DAIN_RPC", help="Chain JSON-RPC URL (default: the home's local chain)."),
+]
+Keystore = Annotated[
+    Path | None,
+    typer.Option(envvar="DAIN_KEYSTORE", help="Your key (v3 keystore file); needed to act."),
+]
+Password = Annotated[
+    str, typer.Option(envvar="DAIN_PASSWORD", help="The keystore's password.", show_default=False)
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+@dataclass(frozen=True)
+class Session:
+    home: Path
+    rpc: str | None = None
+    keystore: Path | None = None
+    password: str = ""
+
+    @property
+    def network(self) -> NetworkHome:
+        return NetworkHome(self.home)
+
+    def chain(self) -> RpcChain:
+        if self.rpc:
+            return RpcChain(self.rpc)
+        record = self.network.read_chain()
+        if record is None:
+            raise ConfigError(
+                f"No chain runs for {self.home}.",
+                hint="Start one with 'dain chain up', or pass --rpc with a node's URL.",
+            )
+        return RpcChain(record.url)
+
+    def ledger(self, *, sign: bool = True) -> Ledger:
+        """A client on the network's contracts, signing with the keystore when `sign`."""
+        if sign and self.keystore is None:
+            raise ConfigError(
+                "This command acts on chain and needs your key.",
+                hint="Pass --keystore FILE (create one with 'dain key new').",
+            )
+        identity = (
+            Identity.load_keystore(self.keystore, self.password) if sign else Identity.create()
+        )
+        return Ledger(self.chain(), Deployment.load(self.network.deployment), identity)  # type: ignore[arg-type]
+
+    def blobs(self) -> FileBlobStore:
+        return FileBlobStore(self.home / "blobs")
+
+
+def emit(as_json: bool, data: Any, render: Callable[[], None]) -> None:
+    """JSON for programs, or the human rendering."""
+    if as_json:
+        typer.echo(json.dumps(data, indent=2, default=str))
+    else:
+        render()
+
+
+def parse_asset_id(text: str) -> int:
+    try:
+        return int(text, 16) if text.lower().startswith("0x") else int(text)
+    except ValueError:
+        raise ConfigError(
+            f"'{text}' is not an asset id.",
+            hint="Give it as 0x-prefixed hex or as a decimal number.",
+        ) from None
+
+
+def short(asset_id: int) -> str:
+    return f"{asset_id:#066x}"[:14] + "…"

@@ -1,0 +1,196 @@
+"""Every role's commands against a real local chain (anvil via 'dain chain up'), run as a
+user runs them: separate processes, keystores, --json output and plain errors."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from dain.data import ConsentPolicy
+from dain.identity import Identity
+from dain.ledger import Deployment, JobTerms, Ledger, Receipt, RpcChain
+
+pytestmark = pytest.mark.slow
+PASSWORD = "correct horse"
+
+
+@dataclass
+class Network:
+    home: Path
+    chain: RpcChain
+    deployment: Deployment
+    owner: Path
+    requester: Path
+
+    def run(self, *args: str, keystore: Path | None = None) -> subprocess.CompletedProcess[str]:
+        env = os.environ | {"DAIN_HOME": str(self.home), "DAIN_PASSWORD": PASSWORD}
+        if keystore is not None:
+            env["DAIN_KEYSTORE"] = str(keystore)
+        return subprocess.run(
+            [sys.executable, "-m", "dain", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+        )
+
+    def ok(self, *args: str, keystore: Path | None = None) -> dict:
+        result = self.run(*args, "--json", keystore=keystore)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    def ledger(self, keystore: Path) -> Ledger:
+        return Ledger(self.chain, self.deployment, Identity.load_keystore(keystore, PASSWORD))
+
+
+@pytest.fixture(scope="module")
+def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
+    home = tmp_path_factory.mktemp("net")
+    net = Network(home, None, None, home / "owner.json", home / "requester.json")  # type: ignore[arg-type]
+    up = net.run("chain", "up", "--port", "0", "--password", "devnet")
+    assert up.returncode == 0, up.stderr
+    pid = json.loads((home / "chain.json").read_text())["pid"]
+    try:
+        net.chain = RpcChain(json.loads((home / "chain.json").read_text())["url"])
+        net.deployment = Deployment.load(home / "deployment.json")
+        for keystore, tokens in ((net.owner, "1000"), (net.requester, "50000")):
+            address = net.ok("key", "new", str(keystore))["address"]
+            admitted = net.run(
+                "chain", "admit", address, "--tokens", tokens, "--password", "devnet"
+            )
+            assert admitted.returncode == 0, admitted.stderr
+            net.ok("gov", "delegate", keystore=keystore)
+        yield net
+    finally:
+        net.run("chain", "down")
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_a_job_is_approved_through_the_cli(network: Network) -> None:
+    requester = network.ledger(network.requester)
+    job_id = requester.jobs.propose(JobTerms("diagnosis", 1, 10**18, "bafkreispec", "bafkreimodel"))
+
+    proposed = network.ok(
+        "gov", "propose", "--approve-job", str(job_id), keystore=network.requester
+    )
+    pid = proposed["proposal_id"]
+    assert proposed["state"] == "pending"
+    network.chain.mine(2)
+    assert network.ok("gov", "vote", pid, "for", keystore=network.requester)["state"] == "active"
+    network.ok("gov", "vote", pid, "against", keystore=network.owner)
+    twice = network.run("gov", "vote", pid, "for", keystore=network.owner)
+    assert (
+        twice.returncode == 1
+        and "already voted" in twice.stderr
+        and "Traceback" not in twice.stderr
+    )
+    network.chain.mine(25)
+
+    status = network.ok("gov", "status", pid)
+    assert status["state"] == "succeeded"
+    assert (
+        int(status["votes_for"]) == 49_999 * 10**18
+        and int(status["votes_against"]) == 1_000 * 10**18
+    )
+    unqueued = network.run("gov", "execute", pid, keystore=network.owner)
+    assert unqueued.returncode == 1 and unqueued.stderr.startswith("Error:")
+    assert network.ok("gov", "queue", pid, keystore=network.owner)["state"] == "queued"
+    early = network.run("gov", "execute", pid, keystore=network.owner)
+    assert early.returncode == 1 and "delay" in early.stderr
+    network.chain.advance_time(61)
+    assert network.ok("gov", "execute", pid, keystore=network.owner)["state"] == "executed"
+    assert requester.jobs.job(job_id).status.name == "APPROVED"
+
+
+def test_consent_commands_and_the_audit_trail(network: Network) -> None:
+    owner = network.ledger(network.owner)
+    requester = network.ledger(network.requester)
+    asset = owner.assets.register(
+        hashlib.sha256(b"cli-asset").digest(), "bafkreim", ConsentPolicy(("diagnosis",)), "bafkreip"
+    )
+    asset_hex = hex(asset)
+
+    shown = network.ok("consent", "show", asset_hex)
+    assert shown["purposes"] == ["diagnosis"] and shown["version"] == 1
+    updated = network.ok(
+        "consent", "update", asset_hex, "--purpose", "diagnosis", "--purpose", "research",
+        "--max-epsilon", "5", "--expiry", "2099-01-01", keystore=network.owner,
+    )  # fmt: skip
+    assert updated["purposes"] == ["diagnosis", "research"] and updated["max_epsilon"] == 5.0
+    assert updated["version"] == 2 and updated["expiry"] == 4070908800
+    regrant = network.run("consent", "grant", asset_hex, "--purpose", "x", keystore=network.owner)
+    assert regrant.returncode == 1 and "already granted" in regrant.stderr
+    stranger = network.run("consent", "revoke", asset_hex, keystore=network.requester)
+    assert stranger.returncode == 1 and "does not own" in stranger.stderr
+    bad_date = network.run("consent", "update", asset_hex, "--purpose", "x", "--expiry", "soon",
+                           keystore=network.owner)  # fmt: skip
+    assert bad_date.returncode == 1 and "not a date" in bad_date.stderr
+
+    # one round of a job uses the asset, then the owner revokes and grants again
+    job_id = requester.jobs.propose(JobTerms("research", 1, 50 * 10**18, "s", "m", max_epsilon=4.0))
+    pid = network.ok("gov", "propose", "--approve-job", str(job_id), keystore=network.requester)[
+        "proposal_id"
+    ]
+    network.chain.mine(2)
+    network.ok("gov", "vote", pid, "for", keystore=network.requester)
+    network.chain.mine(25)
+    network.ok("gov", "queue", pid, keystore=network.owner)
+    network.chain.advance_time(61)
+    network.ok("gov", "execute", pid, keystore=network.owner)
+    owner.jobs.enroll(job_id, asset)
+    requester.jobs.start(job_id)
+    signed = Receipt(job_id, 1, asset, 77, b"\x05" * 32).signed_by(
+        owner.identity, owner.chain_id, owner.jobs.address
+    )
+    owner.jobs.record_round(job_id, 1, "bafkrei-model", b"\1" * 32, [signed], epsilon=1.5)
+    requester.jobs.complete(job_id, {asset: 10_000})
+    owner.jobs.claim(job_id, asset)
+    assert network.ok("consent", "revoke", asset_hex, keystore=network.owner)["revoked"]
+    regranted = network.ok(
+        "consent", "grant", asset_hex, "--purpose", "diagnosis", keystore=network.owner
+    )
+    assert regranted["version"] == 4 and not regranted["revoked"]
+
+    trail = network.ok("audit", "asset", asset_hex)
+    (use,) = trail["uses"]
+    assert (use["job_id"], use["round"], use["purpose"], use["policy_version"]) == (
+        job_id,
+        1,
+        "research",
+        2,
+    )
+    assert use["requester"] == requester.address and use["num_examples"] == 77
+    assert int(trail["paid"][0]["amount"]) == 50 * 10**18
+    assert [v["version"] for v in trail["policy_versions"]] == [1, 2, 3, 4]
+    job = network.ok("audit", "job", str(job_id))
+    assert job["rounds"][0]["epsilon"] == 1.5 and job["status"] == "completed"
+    member = network.ok("audit", "member", owner.address)
+    assert member["uses_of_their_data"] == 1 and member["reputation"]["rounds_completed"] == 1
+    assert int(member["rewards_received"]) == 50 * 10**18
+    human = network.run("audit", "asset", asset_hex)
+    assert human.returncode == 0 and "Every use (1)" in human.stdout
+
+
+def test_commands_explain_missing_keys_and_chains(network: Network, tmp_path: Path) -> None:
+    no_key = network.run("gov", "delegate")
+    assert no_key.returncode == 1 and "--keystore" in no_key.stderr
+    wrong = network.run("gov", "delegate", keystore=tmp_path / "missing.json")
+    assert wrong.returncode == 1 and "No keystore" in wrong.stderr
+    elsewhere = subprocess.run(
+        [sys.executable, "-m", "dain", "audit", "job", "1", "--home", str(tmp_path)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert elsewhere.returncode == 1 and "dain chain up" in elsewhere.stderr
+    bad_asset = network.run("consent", "show", "0xnothex")
+    assert bad_asset.returncode == 1 and "not an asset id" in bad_asset.stderr
