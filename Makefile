@@ -19,9 +19,11 @@ $(PY_STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-# Node.js is only needed to build contracts (and, later, for anvil); running dain is not.
+# Node.js is needed to build contracts and to install anvil for tests; running dain is not.
+# `npm install --no-save` rather than `npm ci`: npm leaves other platforms' optional anvil
+# binaries out of the lock file and `npm ci` then refuses it; --no-save keeps the lock as is.
 $(NPM_STAMP): package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	npm install --no-audit --no-fund --no-save --loglevel=error
 	touch $@
 
 install: $(PY_STAMP)
