@@ -264,16 +264,23 @@ contract Jobs is EIP712, ReentrancyGuard {
     /// time since the round opened (each missed deadline moves to the next candidate) and
     /// which candidates still have a live asset in the job.
     function aggregatorOf(uint256 jobId, uint32 round) public view returns (address) {
-        (address elected,) = _elect(jobId, round);
+        (address elected,) = _elect(jobId, round, block.timestamp);
         return elected;
     }
 
-    function _elect(uint256 jobId, uint32 round) private view returns (address, uint256 attempt) {
+    /// The aggregator as it will be at time `at` (unix seconds), so that nodes can follow
+    /// deadlines by their clocks between blocks.
+    function aggregatorAt(uint256 jobId, uint32 round, uint256 at) external view returns (address) {
+        (address elected,) = _elect(jobId, round, at);
+        return elected;
+    }
+
+    function _elect(uint256 jobId, uint32 round, uint256 at) private view returns (address, uint256 attempt) {
         Job storage j = _jobs[jobId];
         address[] storage pool = _candidates[jobId];
         uint256 n = pool.length;
         if (n == 0) revert NoParticipants(jobId);
-        attempt = (block.timestamp - j.roundOpenedAt) / j.roundDuration;
+        attempt = at > j.roundOpenedAt ? (at - j.roundOpenedAt) / j.roundDuration : 0;
         uint256 base = uint256(keccak256(abi.encode(j.seed, round)));
         for (uint256 k = 0; k < n; k++) {
             address c = pool[(base + attempt + k) % n];
@@ -313,7 +320,7 @@ contract Jobs is EIP712, ReentrancyGuard {
     ) external {
         Job storage j = _expect(jobId, Status.Running);
         if (round != j.currentRound + 1) revert WrongRound(jobId, j.currentRound + 1, round);
-        (address elected, uint256 attempt) = _elect(jobId, round);
+        (address elected, uint256 attempt) = _elect(jobId, round, block.timestamp);
         if (msg.sender != elected) revert NotAggregator(jobId, round, elected, msg.sender);
         if (receipts.length == 0) revert NoReceipts();
         if (j.maxEpsilon != NO_EPSILON_LIMIT && j.epsilonSpent + epsilon > j.maxEpsilon) {

@@ -27,13 +27,15 @@ errors = Console(stderr=True)
 
 
 def _register_subcommands() -> None:
-    from dain.cli import audit, chain, consent, gov, key
+    from dain.cli import audit, chain, consent, gov, key, node
 
     app.add_typer(chain.app, name="chain")
     app.add_typer(key.app, name="key")
     app.add_typer(gov.app, name="gov")
     app.add_typer(consent.app, name="consent")
     app.add_typer(audit.app, name="audit")
+    app.add_typer(node.app, name="node")
+    app.add_typer(node.data_app, name="data")
 
 
 @app.callback()

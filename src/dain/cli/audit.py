@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from dain.cli.context import Home, JsonFlag, Rpc, Session, console, emit, parse_asset_id, short
-from dain.cli.home import DEFAULT_HOME
+from dain.devnet.home import DEFAULT_HOME
 from dain.ledger import TOKEN_UNIT, AssetTrail, Auditor, JobTrail, MemberTrail
 
 app = typer.Typer(

@@ -19,8 +19,8 @@ from dain.cli.context import (
     emit,
     parse_asset_id,
 )
-from dain.cli.home import DEFAULT_HOME
 from dain.data import ConsentPolicy
+from dain.devnet.home import DEFAULT_HOME
 from dain.errors import ConfigError
 from dain.ledger import Ledger, OnChainPolicy
 

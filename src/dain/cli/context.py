@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from dain.cli.home import NetworkHome
+from dain.devnet.home import NetworkHome
 from dain.errors import ConfigError
 from dain.identity import Identity
 from dain.ledger import Deployment, Ledger, RpcChain

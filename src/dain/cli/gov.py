@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from dain.cli.context import Home, JsonFlag, Keystore, Password, Rpc, Session, console, emit
-from dain.cli.home import DEFAULT_HOME
+from dain.devnet.home import DEFAULT_HOME
 from dain.errors import ConfigError
 from dain.ledger import TOKEN_UNIT, Ledger, Proposal, Vote
 

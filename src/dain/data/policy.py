@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from dain.data.errors import PolicyError
 from dain.identity import DidError, parse_did
@@ -100,16 +101,34 @@ class ConsentPolicy:
 
     def document(self) -> bytes:
         """The full policy as canonical JSON; its content id goes on chain."""
-        return canonical_json(
-            {
-                "purposes": list(self.purposes),
-                "expiry": self.expiry,
-                "price_per_round": self.price_per_round,
-                "allowed_requesters": list(self.allowed_requesters),
-                "credential_issuer": self.credential_issuer,
-                "min_participants": self.min_participants,
-                "max_epsilon": self.max_epsilon,
-                "secure_aggregation": self.secure_aggregation,
-                "statement": self.statement,
-            }
-        )
+        return canonical_json(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> ConsentPolicy:
+        try:
+            return cls(
+                purposes=tuple(raw["purposes"]),
+                expiry=int(raw.get("expiry", 0)),
+                price_per_round=int(raw.get("price_per_round", 0)),
+                allowed_requesters=tuple(raw.get("allowed_requesters", ())),
+                credential_issuer=raw.get("credential_issuer"),
+                min_participants=int(raw.get("min_participants", 0)),
+                max_epsilon=raw.get("max_epsilon"),
+                secure_aggregation=bool(raw.get("secure_aggregation", False)),
+                statement=str(raw.get("statement", "")),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise PolicyError(f"Malformed consent policy ({exc!r}).") from exc
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "purposes": list(self.purposes),
+            "expiry": self.expiry,
+            "price_per_round": self.price_per_round,
+            "allowed_requesters": list(self.allowed_requesters),
+            "credential_issuer": self.credential_issuer,
+            "min_participants": self.min_participants,
+            "max_epsilon": self.max_epsilon,
+            "secure_aggregation": self.secure_aggregation,
+            "statement": self.statement,
+        }

@@ -1,6 +1,25 @@
-"""A whole network on one machine."""
+"""A whole network on one machine: in one process (`Devnet`, the demo story) or as real
+processes (a local chain and node processes, see `home` and `cluster`).
 
-from dain.devnet.network import Devnet
-from dain.devnet.story import Reporter, StoryConfig, StoryResult, run_story
+Names load on first use, so commands that only need a network home don't import PyTorch.
+"""
 
-__all__ = ["Devnet", "Reporter", "StoryConfig", "StoryResult", "run_story"]
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {
+    "Devnet": "dain.devnet.network",
+    "Reporter": "dain.devnet.story",
+    "StoryConfig": "dain.devnet.story",
+    "StoryResult": "dain.devnet.story",
+    "run_story": "dain.devnet.story",
+    "NetworkHome": "dain.devnet.home",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'dain.devnet' has no attribute {name!r}")
+    return getattr(import_module(_EXPORTS[name]), name)

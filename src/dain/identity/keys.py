@@ -32,6 +32,11 @@ class Identity:
     def address(self) -> str:
         return self.account.address
 
+    @property
+    def public_key(self) -> bytes:
+        """The 64-byte uncompressed secp256k1 public key (peers verify envelopes with it)."""
+        return bytes(self.account._key_obj.public_key.to_bytes())
+
     def did(self, chain_id: int) -> str:
         return did_pkh(chain_id, self.address)
 

@@ -161,6 +161,14 @@ class JobsClient:
     def cancel(self, job_id: int) -> None:
         self._l.sender.send("cancel job", self._c.functions.cancel(job_id))
 
+    def aggregator_at(self, job_id: int, round: int, at: float) -> str:
+        """Who aggregates at time `at` (unix seconds): the chain's answer by a node's clock."""
+        return str(
+            self._l.sender.call(
+                "elect aggregator", self._c.functions.aggregatorAt(job_id, round, int(at))
+            )
+        )
+
     def aggregator_of(self, job_id: int, round: int) -> str:
         return str(
             self._l.sender.call("elect aggregator", self._c.functions.aggregatorOf(job_id, round))
@@ -252,6 +260,10 @@ class JobsClient:
 
     def floor_share_bps(self) -> int:
         return int(self._c.functions.floorShareBps().call())
+
+    def count(self) -> int:
+        """How many jobs were ever proposed; ids run from 1."""
+        return int(self._c.functions.jobCount().call())
 
     def enrolled(self, job_id: int) -> list[int]:
         return [int(a) for a in self._c.functions.enrolled(job_id).call()]

@@ -1,27 +1,42 @@
-"""The node service: serving peers, the round protocol, signed envelopes, transports."""
+"""The node service: serving peers, the round protocol, signed envelopes, transports,
+its home folder, state database, job runner and HTTP API.
 
-from dain.node.envelope import Envelope, ReplayGuard, seal
-from dain.node.errors import EnvelopeError, NodeError, PeerError, ProtocolError
-from dain.node.node import LocalAsset, Node
-from dain.node.rounds import RoundState
-from dain.node.spec import JobSpec
-from dain.node.transport import Carried, InMemoryTransport, Request, Response, Transport
+Names load on first use, so a command that reads a node's settings doesn't import PyTorch.
+"""
 
-__all__ = [
-    "Carried",
-    "Envelope",
-    "EnvelopeError",
-    "InMemoryTransport",
-    "JobSpec",
-    "LocalAsset",
-    "Node",
-    "NodeError",
-    "PeerError",
-    "ProtocolError",
-    "ReplayGuard",
-    "Request",
-    "Response",
-    "RoundState",
-    "Transport",
-    "seal",
-]
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {
+    "Envelope": "dain.node.envelope",
+    "ReplayGuard": "dain.node.envelope",
+    "seal": "dain.node.envelope",
+    "EnvelopeError": "dain.node.errors",
+    "NodeError": "dain.node.errors",
+    "PeerError": "dain.node.errors",
+    "ProtocolError": "dain.node.errors",
+    "LocalAsset": "dain.node.node",
+    "Node": "dain.node.node",
+    "RoundState": "dain.node.rounds",
+    "TrainedUpdate": "dain.node.rounds",
+    "JobSpec": "dain.node.spec",
+    "Carried": "dain.node.transport",
+    "InMemoryTransport": "dain.node.transport",
+    "Request": "dain.node.transport",
+    "Response": "dain.node.transport",
+    "Transport": "dain.node.transport",
+    "NodeConfig": "dain.node.home",
+    "NodeHome": "dain.node.home",
+    "NodeState": "dain.node.state",
+    "JobRunner": "dain.node.runner",
+    "HttpTransport": "dain.node.http",
+    "create_app": "dain.node.http",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'dain.node' has no attribute {name!r}")
+    return getattr(import_module(_EXPORTS[name]), name)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -18,9 +20,19 @@ from dain.node.spec import JobSpec
 from dain.storage import BlobNotFound, decode_tensors, digest_of, encode_tensors
 
 if TYPE_CHECKING:
-    from dain.node.node import Node
+    from dain.node.node import LocalAsset, Node
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainedUpdate:
+    """An update this node made and signed for one asset in one round."""
+
+    asset_id: int
+    update_cid: str
+    num_examples: int
+    receipt_signature: bytes
 
 
 @dataclass(frozen=True)
@@ -38,9 +50,15 @@ class RoundState:
         self.guard = ReplayGuard()
         self.pending: dict[tuple[int, int], dict[int, PendingUpdate]] = {}
         self.rejected: dict[tuple[int, int], set[str]] = {}
+        self._lock = threading.Lock()  # the HTTP server and the job runner share the pending sets
         self._specs: dict[int, JobSpec] = {}
 
     # ---- shared ------------------------------------------------------------------
+
+    def clock(self) -> float:
+        """Now, by the later of this machine's clock and the chain's last block: deadlines
+        pass between blocks, and a test chain's clock may run ahead."""
+        return max(time.time(), float(self.node.ledger.now()))
 
     def job_spec(self, job: JobInfo) -> JobSpec:
         if job.job_id not in self._specs:
@@ -63,21 +81,16 @@ class RoundState:
 
     # ---- participant ---------------------------------------------------------------
 
-    def train_round(self, job_id: int, round: int) -> list[int]:
-        """Trains every local asset enrolled in the job whose consent is live, and sends
-        each update with its signed receipt to the round's aggregator. Updates travel
-        unmasked for now: secure aggregation is still to come. Returns the assets used."""
+    def eligible_assets(self, job: JobInfo) -> list[LocalAsset]:
+        """This node's assets enrolled in the job that may take part now. The node is the
+        last guard of its own data: its own policy and the chain must both agree."""
         ledger = self.node.ledger
-        job = ledger.jobs.job(job_id)
-        if job.status != JobStatus.RUNNING or round != job.current_round + 1:
-            return []
         now = ledger.now()
         mine = []
-        for asset_id in ledger.jobs.enrolled(job_id):
+        for asset_id in ledger.jobs.enrolled(job.job_id):
             asset = self.node.assets.get(asset_id)
             if asset is None:
                 continue
-            # the node is the last guard of its own data: its own policy and the chain must agree
             allowed_here = asset.policy.allows(
                 job.purpose,
                 now,
@@ -85,38 +98,54 @@ class RoundState:
                 secure_aggregation=job.secure_aggregation,
                 epsilon=job.max_epsilon,
             )
-            if not allowed_here or ledger.jobs.consent(job, asset_id) != "allowed":
-                log.info(
-                    "%s: asset %x sits out job %d: no live consent",
-                    self.node.name,
-                    asset_id,
-                    job_id,
-                )
-                continue
-            mine.append(asset)
-        if not mine:
-            return []
+            if allowed_here and ledger.jobs.consent(job, asset_id) == "allowed":
+                mine.append(asset)
+            else:
+                log.info("%s: asset %x sits out job %d: no live consent", self.node.name,
+                         asset_id, job.job_id)  # fmt: skip
+        return mine
+
+    def make_update(self, job: JobInfo, round: int, asset: LocalAsset) -> TrainedUpdate:
+        """Trains on the asset from the current global model; stores the update blob here
+        and signs its receipt. Deterministic per (job seed, round, asset)."""
+        ledger = self.node.ledger
         spec = self.job_spec(job)
         global_params = self.global_model(job, spec)
-        aggregator = ledger.jobs.aggregator_of(job_id, round)
+        seed = _seed(spec.seed, round, asset.asset_id)
+        result = train_local(
+            spec.model, global_params, asset.dataset.x, asset.dataset.y, spec.train, seed
+        )
+        update_cid = self.node.blobs.put(encode_tensors(subtract(result.params, global_params)))
+        receipt = Receipt(
+            job.job_id, round, asset.asset_id, result.num_examples, digest_of(update_cid)
+        ).signed_by(ledger.identity, ledger.chain_id, ledger.jobs.address)
+        return TrainedUpdate(asset.asset_id, update_cid, result.num_examples, receipt.signature)
+
+    def deliver(self, aggregator: str, job_id: int, round: int, update: TrainedUpdate) -> None:
+        """Sends the update blob, then its signed envelope, to the aggregator."""
+        ledger = self.node.ledger
+        self.node.post(aggregator, "/blobs", self.node.blobs.get(update.update_cid))
+        body = {
+            "asset_id": str(update.asset_id),
+            "update_cid": update.update_cid,
+            "num_examples": update.num_examples,
+            "receipt_signature": "0x" + update.receipt_signature.hex(),
+        }
+        envelope = seal(ledger.identity, ledger.chain_id, "update", job_id, round, body)
+        self.node.post(aggregator, "/updates", envelope.to_bytes())
+
+    def train_round(self, job_id: int, round: int) -> list[int]:
+        """Lockstep form for in-process networks: trains every eligible asset and sends each
+        update to the round's aggregator. Updates travel unmasked for now: secure
+        aggregation is still to come. Returns the assets used."""
+        ledger = self.node.ledger
+        job = ledger.jobs.job(job_id)
+        if job.status != JobStatus.RUNNING or round != job.current_round + 1:
+            return []
+        mine = self.eligible_assets(job)
+        aggregator = ledger.jobs.aggregator_of(job_id, round) if mine else ""
         for asset in mine:
-            seed = _seed(spec.seed, round, asset.asset_id)
-            result = train_local(
-                spec.model, global_params, asset.dataset.x, asset.dataset.y, spec.train, seed
-            )
-            blob = encode_tensors(subtract(result.params, global_params))
-            update_cid = self.node.post(aggregator, "/blobs", blob)["cid"]
-            receipt = Receipt(
-                job_id, round, asset.asset_id, result.num_examples, digest_of(str(update_cid))
-            ).signed_by(ledger.identity, ledger.chain_id, ledger.jobs.address)
-            body = {
-                "asset_id": str(asset.asset_id),
-                "update_cid": update_cid,
-                "num_examples": result.num_examples,
-                "receipt_signature": "0x" + receipt.signature.hex(),
-            }
-            envelope = seal(ledger.identity, ledger.chain_id, "update", job_id, round, body)
-            self.node.post(aggregator, "/updates", envelope.to_bytes())
+            self.deliver(aggregator, job_id, round, self.make_update(job, round, asset))
         return [a.asset_id for a in mine]
 
     # ---- aggregator ----------------------------------------------------------------
@@ -139,7 +168,7 @@ class RoundState:
         round = envelope.round
         if job.status != JobStatus.RUNNING or round != job.current_round + 1:
             raise ProtocolError(f"Job {job.job_id} is not collecting updates for round {round}.")
-        if ledger.jobs.aggregator_of(job.job_id, round) != self.node.address:
+        if ledger.jobs.aggregator_at(job.job_id, round, self.clock()) != self.node.address:
             raise ProtocolError(
                 f"This node is not the aggregator of job {job.job_id}, round {round}."
             )
@@ -166,23 +195,30 @@ class RoundState:
                 )
         except DainError:
             # a member sent an unusable update: the round record reports it (reputation)
-            self.rejected.setdefault((job.job_id, round), set()).add(sender)
+            with self._lock:
+                self.rejected.setdefault((job.job_id, round), set()).add(sender)
             raise
-        pending = self.pending.setdefault((job.job_id, round), {})
-        if asset_id in pending:
-            raise ProtocolError(f"Asset {asset_id:x} already sent an update for round {round}.")
-        pending[asset_id] = PendingUpdate(asset_id, sender, delta, num_examples, receipt)
+        with self._lock:
+            pending = self.pending.setdefault((job.job_id, round), {})
+            if asset_id in pending:
+                raise ProtocolError(f"Asset {asset_id:x} already sent an update for round {round}.")
+            pending[asset_id] = PendingUpdate(asset_id, sender, delta, num_examples, receipt)
         return {"accepted": True, "job_id": job.job_id, "round": round}
+
+    def received(self, job_id: int, round: int) -> int:
+        with self._lock:
+            return len(self.pending.get((job_id, round), {}))
 
     def finish_round(self, job_id: int, round: int) -> RoundInfo | None:
         """If this node is the round's aggregator: aggregates what arrived, stores the new
         model and records the round with every receipt on chain."""
         ledger = self.node.ledger
-        if ledger.jobs.aggregator_of(job_id, round) != self.node.address:
+        if ledger.jobs.aggregator_at(job_id, round, self.clock()) != self.node.address:
             return None
         job = ledger.jobs.job(job_id)
-        received = self.pending.pop((job_id, round), {})
-        rejected = self.rejected.pop((job_id, round), set())
+        with self._lock:
+            received = self.pending.pop((job_id, round), {})
+            rejected = self.rejected.pop((job_id, round), set())
         # consent revoked after an update arrived still excludes it from the round
         usable = [p for p in received.values() if ledger.jobs.consent(job, p.asset_id) == "allowed"]
         if not usable:

@@ -1,0 +1,152 @@
+"""`dain node init|start|status` and `dain data register`: running a node."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+from rich.table import Table
+
+from dain.cli.consent import (
+    Expiry,
+    Issuer,
+    MaxEpsilon,
+    MinParticipants,
+    Price,
+    Purposes,
+    Requesters,
+    SecureAggregation,
+    Statement,
+    build_policy,
+)  # fmt: skip
+from dain.cli.context import JsonFlag, Password, console, emit
+from dain.data import AssetManifest, load_csv
+from dain.errors import ConfigError
+from dain.node.home import NodeConfig, NodeHome
+from dain.node.state import StoredAsset
+
+app = typer.Typer(help="Create, run and watch a node.", no_args_is_help=True)
+data_app = typer.Typer(
+    help="Register your data as assets (the rows never leave you).", no_args_is_help=True
+)
+
+NodeHomeOption = Annotated[
+    Path | None, typer.Option("--home", help="The node's folder (default ~/.dain/NAME).")
+]
+
+
+def _home(home: Path | None, name: str | None = None) -> NodeHome:
+    if home is None and name is None:
+        raise ConfigError("Say which node: pass --home.")
+    return NodeHome(home or Path.home() / ".dain" / str(name))
+
+
+@app.command()
+def init(
+    name: Annotated[str, typer.Option(help="The node's name.")],
+    home: NodeHomeOption = None,
+    port: Annotated[int, typer.Option(help="Port of the node's HTTP API.")] = 8600,
+    rpc: Annotated[str, typer.Option(help="The chain's JSON-RPC URL.")] = "http://127.0.0.1:8545",
+    deployment: Annotated[Path, typer.Option(help="The network's deployment.json.")] = Path(
+        "deployment.json"
+    ),
+    password: Password = "",
+    as_json: JsonFlag = False,
+) -> None:
+    """Create a node home: key, settings, blob store and state database."""
+    where = _home(home, name)
+    if not deployment.exists():
+        raise ConfigError(f"No deployment record at {deployment}.", hint="Pass --deployment.")
+    config = NodeConfig(name=name, port=port, rpc=rpc, deployment=str(deployment.resolve()))
+    identity = where.init(config, password)
+    data = {
+        "name": name,
+        "home": str(where.root),
+        "address": identity.address,
+        "endpoint": config.endpoint,
+    }
+    emit(
+        as_json,
+        data,
+        lambda: console.print(f"Node {name} ({identity.address}) created in {where.root}."),
+    )
+
+
+@app.command()
+def start(home: NodeHomeOption = None, password: Password = "") -> None:
+    """Run the node in the foreground: its API, and its part in every job."""
+    from dain.node.service import serve
+
+    serve(_home(home), password)
+
+
+@app.command()
+def status(home: NodeHomeOption = None, as_json: JsonFlag = False) -> None:
+    """What a running node is doing."""
+    where = _home(home)
+    config = where.config()
+    try:
+        data = httpx.get(f"{config.endpoint}/status", timeout=5).json()
+    except httpx.HTTPError:
+        raise ConfigError(
+            f"Node {config.name} does not answer at {config.endpoint}; is it running?"
+        ) from None
+
+    def render() -> None:
+        table = Table(title=f"Node {data['node']}", show_header=False, title_justify="left")
+        for key, value in data.items():
+            table.add_row(
+                key.replace("_", " "),
+                json.dumps(value) if isinstance(value, dict | list) else str(value),
+            )
+        console.print(table)
+
+    emit(as_json, data, render)
+
+
+@data_app.command("register")
+def register(
+    csv_file: Annotated[Path, typer.Argument(help="A CSV file with a header row.")],
+    target: Annotated[str, typer.Option(help="The column to predict.")],
+    title: Annotated[str, typer.Option(help="A name people will recognise.")],
+    purpose: Purposes,
+    home: NodeHomeOption = None,
+    expiry: Expiry = "never",
+    price: Price = 0,
+    requester: Requesters = None,
+    credential_issuer: Issuer = None,
+    min_participants: MinParticipants = 0,
+    max_epsilon: MaxEpsilon = None,
+    secure_aggregation: SecureAggregation = False,
+    statement: Statement = "",
+    password: Password = "",
+    as_json: JsonFlag = False,
+) -> None:
+    """Register a CSV file as a data asset with a consent policy. Only its manifest (schema,
+    size, a salted commitment) and the policy go on chain; the file stays where it is."""
+    from dain.node.service import open_node
+
+    where = _home(home)
+    policy = build_policy(purpose, expiry, price, requester, credential_issuer, min_participants,
+                          max_epsilon, secure_aggregation, statement)  # fmt: skip
+    dataset = load_csv(csv_file, target)
+    node, state = open_node(where, password)
+    manifest, salt = AssetManifest.describe(dataset, title)
+    asset_id = node.ledger.assets.register(
+        manifest.digest,
+        node.blobs.put(manifest.to_json()),
+        policy,
+        node.blobs.put(policy.document()),
+    )
+    state.add_asset(StoredAsset(asset_id, title, csv_file.resolve(), target, salt, policy))
+    data = {"asset_id": hex(asset_id), "rows": len(dataset), "title": title}
+    emit(
+        as_json,
+        data,
+        lambda: console.print(
+            f"Registered {title} as asset {hex(asset_id)} ({len(dataset)} rows)."
+        ),
+    )

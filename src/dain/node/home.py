@@ -1,0 +1,103 @@
+"""A node's home folder: key, settings, blobs and state.
+
+<home>/keystore.json   the node's secp256k1 key (v3 keystore, encrypted)
+<home>/node.toml       settings (below)
+<home>/blobs/          content-addressed blobs (models, updates, documents)
+<home>/state.db        SQLite: assets, updates trained, deliveries made
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from dain.errors import ConfigError
+from dain.identity import Identity
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    name: str
+    host: str = "127.0.0.1"
+    port: int = 8600
+    rpc: str = "http://127.0.0.1:8545"  # the chain's JSON-RPC endpoint
+    deployment: str = ""  # path of the network's deployment.json
+    max_body_bytes: int = 16 * 2**20  # refuse larger requests with 413
+    poll_seconds: float = 0.3  # how often the job runner reads the chain
+    peer_timeout_seconds: float = 5.0  # a slower peer is skipped, never waited on
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def to_toml(self) -> str:
+        lines = ["# dain node settings"]
+        for f in fields(self):
+            value = getattr(self, f.name)
+            lines.append(
+                f"{f.name} = {value!r}"
+                if isinstance(value, int | float)
+                else f'{f.name} = "{value}"'
+            )
+        return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class NodeHome:
+    root: Path
+
+    @property
+    def keystore(self) -> Path:
+        return self.root / "keystore.json"
+
+    @property
+    def config_file(self) -> Path:
+        return self.root / "node.toml"
+
+    @property
+    def blobs(self) -> Path:
+        return self.root / "blobs"
+
+    @property
+    def state(self) -> Path:
+        return self.root / "state.db"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.root / "node.pid"
+
+    def init(self, config: NodeConfig, password: str, *, scrypt_n: int = 2**18) -> Identity:
+        """Creates the home; refuses to touch an existing one."""
+        if self.config_file.exists():
+            raise ConfigError(
+                f"{self.root} already holds a node.", hint="Choose another --home or name."
+            )
+        self.root.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.root, 0o700)
+        identity = Identity.create()
+        identity.save_keystore(self.keystore, password, scrypt_n=scrypt_n)
+        self.config_file.write_text(config.to_toml())
+        self.blobs.mkdir(exist_ok=True)
+        return identity
+
+    def config(self) -> NodeConfig:
+        try:
+            raw = tomllib.loads(self.config_file.read_text())
+        except FileNotFoundError:
+            raise ConfigError(
+                f"No node at {self.root}.", hint="Create one with 'dain node init --name NAME'."
+            ) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{self.config_file} is not valid TOML: {exc}.") from exc
+        known = {f.name for f in fields(NodeConfig)}
+        unknown = set(raw) - known
+        if unknown:
+            raise ConfigError(
+                f"{self.config_file} has unknown settings: {', '.join(sorted(unknown))}."
+            )
+        try:
+            return NodeConfig(**raw)
+        except TypeError as exc:
+            raise ConfigError(f"{self.config_file} is incomplete ({exc}).") from exc

@@ -1,0 +1,102 @@
+"""The job runner: follows chain state and drives the round protocol for every job this
+node takes part in, as participant and, when elected, as aggregator. It keeps what it
+trained and delivered in the state database, so a restart resumes without doing either
+twice."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+from dain.errors import DainError
+from dain.ledger import JobInfo, JobStatus
+from dain.node.errors import PeerError
+from dain.node.node import Node
+from dain.node.rounds import TrainedUpdate
+from dain.node.state import NodeState, StoredUpdate
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunnerStatus:
+    jobs: dict[int, dict[str, object]] = field(default_factory=dict)
+    rounds_aggregated: int = 0
+    updates_delivered: int = 0
+    last_error: str = ""
+
+
+class JobRunner:
+    def __init__(self, node: Node, state: NodeState, poll_seconds: float = 0.3) -> None:
+        self.node = node
+        self.state = state
+        self.poll_seconds = poll_seconds
+        self.status = RunnerStatus()
+        self._stop = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.step()
+            except DainError as exc:  # the chain or a peer misbehaved: report, keep going
+                self.status.last_error = str(exc)
+                log.warning("%s: %s", self.node.name, exc)
+            self._stop.wait(self.poll_seconds)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def step(self) -> None:
+        jobs = self.node.ledger.jobs
+        for job_id in range(1, jobs.count() + 1):
+            job = jobs.job(job_id)
+            if job.status == JobStatus.RUNNING and self._involved(job):
+                self._step_job(job)
+
+    def _involved(self, job: JobInfo) -> bool:
+        mine = set(self.node.assets)
+        return bool(mine & set(self.node.ledger.jobs.enrolled(job.job_id)))
+
+    def _step_job(self, job: JobInfo) -> None:
+        rounds = self.node.rounds
+        round_no = job.current_round + 1
+        now = rounds.clock()
+        aggregator = self.node.ledger.jobs.aggregator_at(job.job_id, round_no, now)
+        eligible = rounds.eligible_assets(job)
+        for asset in eligible:
+            if self.state.delivered(job.job_id, round_no, asset.asset_id, aggregator):
+                continue
+            stored = self.state.update(job.job_id, round_no, asset.asset_id)
+            if stored is None:
+                made = rounds.make_update(job, round_no, asset)
+                stored = StoredUpdate(made.update_cid, made.num_examples, made.receipt_signature)
+                self.state.save_update(job.job_id, round_no, asset.asset_id, stored)
+            update = TrainedUpdate(asset.asset_id, stored.update_cid, stored.num_examples,
+                                   stored.receipt_signature)  # fmt: skip
+            try:
+                rounds.deliver(aggregator, job.job_id, round_no, update)
+            except PeerError as exc:  # the aggregator is down or slow: retry, or fail over
+                log.info("%s: delivery to %s failed: %s", self.node.name, aggregator, exc)
+                continue
+            self.state.mark_delivered(job.job_id, round_no, asset.asset_id, aggregator)
+            self.status.updates_delivered += 1
+        self.status.jobs[job.job_id] = {"round": round_no, "aggregator": aggregator,
+                                        "assets_taking_part": len(eligible)}  # fmt: skip
+        if aggregator == self.node.address:
+            self._maybe_finish(job, round_no, now)
+
+    def _maybe_finish(self, job: JobInfo, round_no: int, now: float) -> None:
+        """Records the round once every live participant's update arrived, or when half
+        of this attempt's window has passed with at least one update."""
+        received = self.node.rounds.received(job.job_id, round_no)
+        if received == 0:
+            return
+        expected = sum(
+            1 for asset_id in self.node.ledger.jobs.enrolled(job.job_id)
+            if self.node.ledger.jobs.consent(job, asset_id) == "allowed"
+        )  # fmt: skip
+        into_attempt = (now - job.round_opened_at) % job.round_duration
+        ready = received >= expected or into_attempt >= job.round_duration / 2
+        if ready and self.node.rounds.finish_round(job.job_id, round_no) is not None:
+            self.status.rounds_aggregated += 1

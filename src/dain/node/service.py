@@ -1,0 +1,90 @@
+"""`dain node start`: one node as its own process. It checks its key and membership,
+publishes its endpoint and public key on chain, serves peers over HTTP and runs its jobs."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from dain.data import AssetManifest, DatasetError, load_csv
+from dain.errors import ConfigError
+from dain.identity import Identity
+from dain.ledger import Deployment, Ledger, RpcChain
+from dain.node.home import NodeHome
+from dain.node.http import HttpTransport, create_app
+from dain.node.node import LocalAsset, Node
+from dain.node.runner import JobRunner
+from dain.node.state import NodeState
+from dain.storage import FileBlobStore
+
+log = logging.getLogger(__name__)
+
+
+def open_node(home: NodeHome, password: str) -> tuple[Node, NodeState]:
+    """The node of `home`, its chain client and its assets, ready to serve."""
+    config = home.config()
+    identity = Identity.load_keystore(home.keystore, password)
+    ledger = Ledger(RpcChain(config.rpc), Deployment.load(Path(config.deployment)), identity)
+    node = Node(
+        config.name, ledger, FileBlobStore(home.blobs), HttpTransport(config.peer_timeout_seconds),
+        config.endpoint, max_body_bytes=config.max_body_bytes,
+    )  # fmt: skip
+    state = NodeState(home.state)
+    for stored in state.assets():
+        try:
+            dataset = load_csv(stored.csv_path, stored.target)
+        except DatasetError as exc:
+            log.warning("%s: asset %x is unavailable: %s", config.name, stored.asset_id, exc)
+            continue
+        manifest, _ = AssetManifest.describe(dataset, stored.title, stored.salt)
+        if int.from_bytes(manifest.digest, "big") != stored.asset_id:
+            # the file changed since registration: training on it would break the commitment
+            log.warning("%s: %s no longer matches asset %x; it sits out", config.name,
+                        stored.csv_path, stored.asset_id)  # fmt: skip
+            continue
+        node.assets[stored.asset_id] = LocalAsset(stored.asset_id, stored.title, dataset, manifest,
+                                                  stored.policy)  # fmt: skip
+    return node, state
+
+
+def serve(home: NodeHome, password: str) -> None:
+    import uvicorn
+
+    config = home.config()
+    node, state = open_node(home, password)
+    if not node.ledger.registry.is_member(node.address):
+        raise ConfigError(
+            f"{node.address} is not an admitted member of this network.",
+            hint="Ask members to admit it ('dain gov propose --admit'), or on a test chain "
+            "'dain chain admit'.",
+        )
+    node.ledger.registry.register(node.endpoint, node.ledger.identity.public_key)
+    runner = JobRunner(node, state, config.poll_seconds)
+
+    def status() -> dict[str, Any]:
+        return {
+            "node": node.name, "address": node.address, "endpoint": node.endpoint,
+            "assets": [hex(a) for a in node.assets], "jobs": runner.status.jobs,
+            "updates_delivered": runner.status.updates_delivered,
+            "rounds_aggregated": runner.status.rounds_aggregated,
+            "deliveries_recorded": state.deliveries(), "last_error": runner.status.last_error,
+        }  # fmt: skip
+
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(node, status), host=config.host, port=config.port, log_level="warning"
+        )
+    )
+    thread = threading.Thread(target=runner.run, name=f"{node.name}-runner", daemon=True)
+    home.pid_file.write_text(str(os.getpid()))
+    thread.start()
+    try:
+        server.run()  # returns on SIGTERM / SIGINT
+    finally:
+        runner.stop()
+        thread.join(timeout=10)
+        state.close()
+        home.pid_file.unlink(missing_ok=True)
