@@ -319,7 +319,7 @@ contract Jobs is EIP712, ReentrancyGuard {
         address[] calldata rejected
     ) external {
         Job storage j = _expect(jobId, Status.Running);
-        if (round != j.currentRound + 1) revert WrongRound(jobId, j.currentRound + 1, round);
+        if (round != j.currentRound + 1 || round > j.rounds) revert WrongRound(jobId, j.currentRound + 1, round);
         (address elected, uint256 attempt) = _elect(jobId, round, block.timestamp);
         if (msg.sender != elected) revert NotAggregator(jobId, round, elected, msg.sender);
         if (receipts.length == 0) revert NoReceipts();

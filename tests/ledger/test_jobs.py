@@ -374,3 +374,15 @@ def test_prices_are_paid_first_and_must_fit_the_pool(chain_net: ChainNet) -> Non
         a.jobs.record_round(job_id, rnd, "m", ZERO_HASH, [receipt(a, job_id, rnd, priced)])
     requester.jobs.complete(job_id, {priced: 10_000})
     assert a.jobs.claim(job_id, priced) == 100 * TOKEN_UNIT  # 60 in prices + all of the rest
+
+
+def test_no_round_beyond_the_last_is_recorded(chain_net: ChainNet) -> None:
+    requester, a = chain_net.member(5_000), chain_net.member()
+    job_id, (asset,) = chain_net.running_job(requester, [a], rounds=1)
+    a.jobs.record_round(job_id, 1, "m1", ZERO_HASH, [receipt(a, job_id, 1, asset)])
+
+    with pytest.raises(TransactionRefused) as refused:
+        a.jobs.record_round(job_id, 2, "m2", ZERO_HASH, [receipt(a, job_id, 2, asset)])
+
+    assert refused.value.reason == "WrongRound"
+    assert a.jobs.job(job_id).current_round == 1

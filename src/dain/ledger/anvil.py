@@ -104,17 +104,24 @@ class AnvilProcess:
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM (anvil writes its state file on the way out), then SIGKILL if needed."""
-        for sig in (signal.SIGTERM, signal.SIGKILL):
+        stop_pid(self.pid, signal.SIGTERM, timeout)
+
+
+def stop_pid(pid: int, sig: int = signal.SIGTERM, timeout: float = 10.0) -> None:
+    """Signals `pid` and waits until it is gone; SIGKILL if it lingers past `timeout`."""
+    for current in (sig, signal.SIGKILL):
+        try:
+            os.kill(pid, current)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
             try:
-                os.kill(self.pid, sig)
-            except ProcessLookupError:
-                return
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
+                if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                    return
+            except ChildProcessError:  # not our child: poll for its exit instead
                 try:
-                    if os.waitpid(self.pid, os.WNOHANG)[0] == self.pid:
-                        return
-                except ChildProcessError:  # not our child: poll for its exit instead
-                    if not self.alive():
-                        return
-                time.sleep(0.05)
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    return
+            time.sleep(0.05)

@@ -109,7 +109,10 @@ def explain(call: str, name: str, args: tuple[Any, ...]) -> tuple[str, str | Non
         case "WrongStatus", (job, actual, expected):
             return (f"Job {job} is {_STATUS[actual]}; this needs it {_STATUS[expected]}.", None)
         case "WrongRound", (job, expected, given):
-            return (f"Job {job} expects round {expected} next, not round {given}.", None)
+            return (
+                f"Job {job} does not take round {given} now (next: {expected}, if any remain).",
+                None,
+            )
         case "NotAggregator", (job, rnd, expected, caller):
             return (
                 f"{caller} is not the aggregator of job {job}, round {rnd}; {expected} is.",

@@ -51,7 +51,8 @@ class JobRunner:
         jobs = self.node.ledger.jobs
         for job_id in range(1, jobs.count() + 1):
             job = jobs.job(job_id)
-            if job.status == JobStatus.RUNNING and self._involved(job):
+            running = job.status == JobStatus.RUNNING and job.current_round < job.rounds
+            if running and self._involved(job):
                 self._step_job(job)
 
     def _involved(self, job: JobInfo) -> bool:

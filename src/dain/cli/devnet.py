@@ -1,0 +1,86 @@
+"""`dain devnet up|demo|down`: a network of real node processes on this machine."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from dain.cli.context import JsonFlag, console, emit
+from dain.devnet.home import NetworkHome
+
+app = typer.Typer(help="A network of real node processes on 127.0.0.1.", no_args_is_help=True)
+
+DevnetHome = Annotated[
+    Path,
+    typer.Option("--home", envvar="DAIN_DEVNET_HOME", help="The devnet's folder."),
+]
+DEFAULT = Path.home() / ".dain" / "devnet-processes"
+
+
+def _cluster(home: Path):  # type: ignore[no-untyped-def]
+    from dain.devnet.cluster import Cluster
+
+    return Cluster(NetworkHome(home))
+
+
+@app.command()
+def up(
+    nodes: Annotated[
+        int, typer.Option(min=1, max=6, help="Hospital nodes (a researcher node joins too).")
+    ] = 4,
+    home: DevnetHome = DEFAULT,
+    as_json: JsonFlag = False,
+) -> None:
+    """Start anvil and one process per node, each with its own home, key and data."""
+    started = _cluster(home).up(nodes)
+    data = [
+        {"name": n.name, "pid": n.pid, "endpoint": n.endpoint, "address": n.address}
+        for n in started
+    ]
+
+    def render() -> None:
+        table = Table(title=f"devnet in {home}", title_justify="left")
+        for column in ("node", "pid", "endpoint", "address"):
+            table.add_column(column)
+        for n in started:
+            table.add_row(n.name, str(n.pid), n.endpoint, n.address)
+        console.print(table)
+
+    emit(as_json, data, render)
+
+
+@app.command()
+def demo(
+    rounds: Annotated[int, typer.Option(min=2, help="Training rounds.")] = 8,
+    revoke_after: Annotated[
+        int, typer.Option(min=1, help="Round after which a hospital revokes.")
+    ] = 4,
+    home: DevnetHome = DEFAULT,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write the figures here.")
+    ] = None,
+) -> None:
+    """The demo story across the running node processes."""
+    from dain.cli.demo_view import RichReporter
+    from dain.devnet.cluster_story import run_cluster_story
+    from dain.devnet.story import StoryConfig
+
+    reporter = RichReporter(console)
+    with reporter:
+        result = run_cluster_story(
+            _cluster(home), StoryConfig(rounds=rounds, revoke_after=revoke_after), reporter
+        )
+    reporter.summary(result)
+    if json_out is not None:
+        json_out.write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+
+
+@app.command()
+def down(home: DevnetHome = DEFAULT) -> None:
+    """Stop every node process and the chain, each by its pid."""
+    stopped = _cluster(home).down()
+    console.print(f"Stopped {', '.join(stopped) or 'nothing'} and the chain.")
