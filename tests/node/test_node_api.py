@@ -161,7 +161,11 @@ def test_valid_update_is_accepted_once_and_replays_are_refused(running: Running)
     )
     status, answer = _send(running, "POST", "/updates", envelope)
     assert status == 401 and "already received" in answer["error"]
+    # the same update in a fresh envelope (a node resending after a crash) is taken once
     status, answer = _send(running, "POST", "/updates", _update(running, _zeros(running)))
+    assert status == 202 and answer["duplicate"] is True
+    other = {name: np.ones(shape, np.float32) for name, shape in running.shapes.items()}
+    status, answer = _send(running, "POST", "/updates", _update(running, other))
     assert status == 409 and "already sent" in answer["error"]
 
 

@@ -20,6 +20,8 @@ class ChainBackend(Protocol):
     # None: ask the node to estimate each transaction's gas. A number: dry-run the call
     # to surface reverts, then send with this limit (only used gas is paid).
     gas_limit: int | None
+    # the block dry runs and estimates run in; "pending" carries the next block's time
+    call_block: str
 
     @property
     def chain_id(self) -> int: ...
@@ -41,6 +43,7 @@ class EmbeddedChain:
     # times; that was 40% of the demo's time. One dry run plus a fixed limit is exact here
     # because nothing else changes the chain between the dry run and the send.
     gas_limit: int | None = 15_000_000
+    call_block = "latest"  # eth-tester does not estimate against "pending"
 
     def __init__(self) -> None:
         from eth_tester import EthereumTester, PyEVMBackend
@@ -78,6 +81,7 @@ class RpcChain:
 
     name = "rpc"
     gas_limit: int | None = None  # a real node estimates fast and other senders race us
+    call_block = "pending"  # deadlines pass between blocks: judge calls by the next block
 
     def __init__(self, url: str, *, timeout: float = 30.0) -> None:
         from web3 import HTTPProvider

@@ -43,7 +43,9 @@ class Ledger:
         self.web3 = backend.web3
         self.deployment = deployment
         self.identity = identity
-        self.sender = TransactionSender(self.web3, identity, gas_limit=backend.gas_limit)
+        self.sender = TransactionSender(
+            self.web3, identity, gas_limit=backend.gas_limit, call_block=backend.call_block
+        )
 
         def bind(name: str, address: str) -> Contract:
             return self.web3.eth.contract(address=address, abi=load_artifact(name).abi)
@@ -80,6 +82,10 @@ class Ledger:
 
     def block_number(self) -> int:
         return int(self.web3.eth.block_number)
+
+    def pending_time(self) -> int:
+        """The timestamp the next block will carry: the chain's now, between blocks."""
+        return int(self.web3.eth.get_block("pending")["timestamp"])
 
     def now(self) -> int:
         """The chain's time (latest block timestamp), which consent expiry is judged by."""

@@ -17,6 +17,10 @@ from dain.ledger.revert import refusal
 _CALL_FIELDS = ("from", "to", "data", "value", "gas")
 
 
+def _call_fields(tx: Any) -> Any:
+    return {k: v for k, v in tx.items() if k in _CALL_FIELDS}
+
+
 @dataclass(frozen=True)
 class Sent:
     tx_hash: str
@@ -40,11 +44,13 @@ class TransactionSender:
         identity: Identity,
         *,
         gas_limit: int | None = None,
+        call_block: str = "latest",
         poll_latency: float = 0.01,
     ) -> None:
         self.web3 = web3
         self.identity = identity
         self.gas_limit = gas_limit  # None: estimate per transaction
+        self.call_block = call_block  # the block whose time dry runs and estimates use
         self.poll_latency = poll_latency
 
     def call(self, name: str, fn: ContractFunction) -> Any:
@@ -64,13 +70,14 @@ class TransactionSender:
             if self.gas_limit is None:
                 # estimates sit at the edge: with storage refunds (clearing a slot) anvil's
                 # estimate ran out of gas 400 below it, so leave headroom (unused gas is not paid)
-                estimate = fn.estimate_gas({"from": address, "value": value})  # type: ignore[arg-type]
+                # on a node, "pending": the next block's time, which deadlines are judged by
+                estimate = fn.estimate_gas({"from": address, "value": value}, self.call_block)  # type: ignore[arg-type]
                 params["gas"] = int(estimate * 1.25) + 20_000
             else:
                 params["gas"] = self.gas_limit
             tx = fn.build_transaction(params)  # type: ignore[arg-type]
             if self.gas_limit is not None:  # dry run once, so reverts surface before sending
-                self.web3.eth.call({k: v for k, v in tx.items() if k in _CALL_FIELDS})  # type: ignore[arg-type]
+                self.web3.eth.call(_call_fields(tx), self.call_block)
         except Exception as exc:  # estimation or the dry run runs the call: reverts surface here
             raise self._translate(name, exc) from exc
         signed = self.identity.account.sign_transaction(tx)
@@ -85,7 +92,7 @@ class TransactionSender:
             # the state moved between the dry run and the block (a vote closing, say):
             # replaying the call now usually recovers the contract's reason
             try:
-                self.web3.eth.call({k: v for k, v in tx.items() if k in _CALL_FIELDS})  # type: ignore[arg-type]
+                self.web3.eth.call(_call_fields(tx), self.call_block)
             except Exception as exc:
                 refused = refusal(name, exc)
                 if refused is not None:

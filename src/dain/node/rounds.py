@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +13,7 @@ from dain.errors import DainError
 from dain.identity import did_pkh
 from dain.learning import STRATEGIES, ClientUpdate, Params, param_shapes, subtract, train_local
 from dain.ledger import JobInfo, JobStatus, Receipt, RoundInfo
+from dain.node.clock import ChainClock
 from dain.node.envelope import Envelope, ReplayGuard, seal
 from dain.node.errors import EnvelopeError, ProtocolError
 from dain.node.spec import JobSpec
@@ -51,14 +51,17 @@ class RoundState:
         self.pending: dict[tuple[int, int], dict[int, PendingUpdate]] = {}
         self.rejected: dict[tuple[int, int], set[str]] = {}
         self._lock = threading.Lock()  # the HTTP server and the job runner share the pending sets
+        self._clock = ChainClock(self._pending_timestamp)
         self._specs: dict[int, JobSpec] = {}
 
     # ---- shared ------------------------------------------------------------------
 
+    def _pending_timestamp(self) -> int:
+        return self.node.ledger.pending_time()
+
     def clock(self) -> float:
-        """Now, by the later of this machine's clock and the chain's last block: deadlines
-        pass between blocks, and a test chain's clock may run ahead."""
-        return max(time.time(), float(self.node.ledger.now()))
+        """The chain's time now, also between blocks (see ChainClock)."""
+        return self._clock.now()
 
     def job_spec(self, job: JobInfo) -> JobSpec:
         if job.job_id not in self._specs:
@@ -201,6 +204,14 @@ class RoundState:
         with self._lock:
             pending = self.pending.setdefault((job.job_id, round), {})
             if asset_id in pending:
+                if pending[asset_id].receipt.update_hash == receipt.update_hash:
+                    # the same update again (a node resending after a crash): already have it
+                    return {
+                        "accepted": True,
+                        "job_id": job.job_id,
+                        "round": round,
+                        "duplicate": True,
+                    }
                 raise ProtocolError(f"Asset {asset_id:x} already sent an update for round {round}.")
             pending[asset_id] = PendingUpdate(asset_id, sender, delta, num_examples, receipt)
         return {"accepted": True, "job_id": job.job_id, "round": round}
@@ -228,7 +239,9 @@ class RoundState:
         new_params = strategy.aggregate(
             self.global_model(job, spec), [ClientUpdate(p.delta, p.num_examples) for p in usable]
         )
-        model_cid = self.node.blobs.put(encode_tensors(new_params))
+        model = encode_tensors(new_params)
+        model_cid = self.node.blobs.put(model)
+        self._replicate(model, {p.owner for p in usable} | {job.requester})
         ledger.jobs.record_round(
             job_id,
             round,
@@ -238,6 +251,15 @@ class RoundState:
             rejected=sorted(rejected),
         )
         return ledger.jobs.round_record(job_id, round)
+
+    def _replicate(self, model: bytes, peers: set[str]) -> None:
+        """Hands the new model to the round's participants before it is recorded, so the
+        job goes on even if this node dies right after recording."""
+        for peer in sorted(peers - {self.node.address}):
+            try:
+                self.node.post(peer, "/blobs", model)
+            except DainError as exc:  # a peer that is down fetches it later from another
+                log.info("%s: could not hand the model to %s: %s", self.node.name, peer, exc)
 
 
 def _update_fields(body: dict[str, Any]) -> tuple[int, str, int, bytes]:

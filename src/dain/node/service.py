@@ -71,6 +71,7 @@ def serve(home: NodeHome, password: str) -> None:
             "updates_delivered": runner.status.updates_delivered,
             "rounds_aggregated": runner.status.rounds_aggregated,
             "deliveries_recorded": state.deliveries(), "last_error": runner.status.last_error,
+            "chain_time": round(node.rounds.clock(), 3),
         }  # fmt: skip
 
     server = uvicorn.Server(

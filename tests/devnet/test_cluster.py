@@ -1,0 +1,200 @@
+"""Real node processes on 127.0.0.1 with anvil: jobs complete with correct DataUsed events,
+and the network survives participants and aggregators killed by pid, and restarts."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from dain.devnet.cluster import HOSPITALS, RESEARCHER, Cluster
+from dain.devnet.cluster_story import member_ledger
+from dain.devnet.home import NetworkHome, treasury_ledger
+from dain.devnet.network import pass_proposal
+from dain.learning import ModelSpec, TrainConfig, init_params
+from dain.ledger import TOKEN_UNIT, JobStatus, JobTerms
+from dain.ledger.anvil import stop_pid
+from dain.node.clock import ChainClock
+from dain.node.home import NodeHome
+from dain.node.spec import JobSpec
+from dain.storage import FileBlobStore, encode_tensors
+
+pytestmark = pytest.mark.slow
+ROUND_SECONDS = 8  # short deadlines, so failover happens within the test
+
+
+class Net:
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+        self.root = treasury_ledger(cluster.home, cluster.password)
+        self.ledgers = {n.name: member_ledger(cluster, n.name, self.root) for n in cluster.nodes()}
+        self.assets = {}
+        for name in (n for n in HOSPITALS if n in self.ledgers):
+            status = httpx.get(f"{cluster.node(name).endpoint}/status", timeout=10).json()
+            self.assets[name] = int(status["assets"][0], 16)
+
+    def name_of(self, address: str) -> str:
+        return next(n for n, ledger in self.ledgers.items() if ledger.address == address)
+
+    def start_job(self, hospitals: list[str], rounds: int) -> int:
+        researcher = self.ledgers[RESEARCHER]
+        spec = JobSpec("test", ModelSpec("logreg", 30, 2), TrainConfig(0.1, 1, 16), seed=3)
+        blobs = FileBlobStore(NodeHome(Path(self.cluster.node(RESEARCHER).home)).blobs)
+        model_cid = blobs.put(encode_tensors(init_params(spec.model, 3)))
+        spec_cid = blobs.put(spec.to_bytes())
+        terms = JobTerms(
+            "diagnosis", rounds, 10 * TOKEN_UNIT, spec_cid, model_cid, round_duration=ROUND_SECONDS
+        )
+        job_id = researcher.jobs.propose(terms)
+        proposal = researcher.gov.propose_job_approval(job_id)
+        assert pass_proposal(self.root, proposal, list(self.ledgers.values())).name == "EXECUTED"
+        for name in hospitals:
+            self.ledgers[name].jobs.enroll(job_id, self.assets[name])
+        researcher.jobs.start(job_id)
+        return job_id
+
+    def wait_round(self, job_id: int, round_no: int, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while self.root.jobs.job(job_id).current_round < round_no:
+            assert time.monotonic() < deadline, (
+                f"job {job_id} stalled before round {round_no}: {self.statuses()}"
+            )
+            time.sleep(0.2)
+
+    def statuses(self) -> dict[str, object]:
+        """What each live node says it is doing (for failure messages)."""
+        found: dict[str, object] = {}
+        for node in self.cluster.nodes():
+            try:
+                found[node.name] = httpx.get(f"{node.endpoint}/status", timeout=2).json()
+            except httpx.HTTPError as exc:
+                found[node.name] = f"down ({type(exc).__name__})"
+        return found
+
+    def users(self, job_id: int, round_no: int) -> set[str]:
+        return {
+            self.name_of(u.owner)
+            for u in self.root.jobs.data_used(job_id=job_id)
+            if u.round == round_no
+        }
+
+    def alive(self, name: str) -> bool:
+        try:
+            return (
+                httpx.get(f"{self.cluster.node(name).endpoint}/health", timeout=1).status_code
+                == 200
+            )
+        except httpx.HTTPError:
+            return False
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
+    cluster = Cluster(NetworkHome(tmp_path_factory.mktemp("cluster")))
+    cluster.up(4)
+    pids = [n.pid for n in cluster.nodes()]
+    try:
+        yield Net(cluster)
+    finally:
+        cluster.down()
+        for pid in pids:
+            stop_pid(pid)
+
+
+def test_a_job_completes_across_processes_with_correct_data_used(net: Net) -> None:
+    hospitals = list(HOSPITALS[:4])
+    job_id = net.start_job(hospitals, rounds=3)
+
+    net.wait_round(job_id, 3)
+
+    for round_no in (1, 2, 3):
+        assert net.users(job_id, round_no) == set(hospitals)
+    aggregators = {net.root.jobs.round_record(job_id, r).aggregator for r in (1, 2, 3)}
+    assert aggregators <= {net.ledgers[h].address for h in hospitals}
+    assert net.root.jobs.job(job_id).status == JobStatus.RUNNING  # the requester completes it
+
+
+def test_bad_input_is_refused_over_http_and_the_node_stays_up(net: Net) -> None:
+    endpoint = net.cluster.node(HOSPITALS[0]).endpoint
+    garbage = httpx.post(f"{endpoint}/updates", content=b"{not json")
+    huge = httpx.post(f"{endpoint}/blobs", content=b"\0" * (16 * 2**20 + 1))
+    not_safetensors = httpx.post(f"{endpoint}/blobs", content=b"\x10\0\0\0\0\0\0\0garbage!")
+    unknown_blob = httpx.get(
+        f"{endpoint}/blobs/bafkreiaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+    )
+
+    assert garbage.status_code == 401 and "not JSON" in garbage.json()["error"]
+    assert huge.status_code == 413
+    assert not_safetensors.status_code == 400 and "safetensors" in not_safetensors.json()["error"]
+    assert unknown_blob.status_code == 404
+    assert httpx.get(f"{endpoint}/health").status_code == 200
+    assert httpx.get(f"{endpoint}/openapi.json").json()["paths"]["/updates"]
+
+
+def test_a_killed_participant_is_left_out_and_the_job_goes_on(net: Net) -> None:
+    hospitals = list(HOSPITALS[:4])
+    job_id = net.start_job(hospitals, rounds=3)
+    net.wait_round(job_id, 1)
+    victim = HOSPITALS[3]
+
+    net.cluster.kill(victim)  # SIGKILL by pid, mid-job
+    net.wait_round(job_id, 3, timeout=120)
+
+    assert victim in net.users(job_id, 1)
+    later = net.users(job_id, 3)
+    assert victim not in later and later == set(hospitals) - {victim}
+
+
+def test_a_killed_aggregator_is_replaced_after_the_deadline(net: Net) -> None:
+    # the participant killed above stays down, so each aggregator waits half its window
+    # for it; that leaves time to kill the elected aggregator before it records the round
+    hospitals = list(HOSPITALS[:4])
+    live = [h for h in hospitals if net.alive(h)]
+    job_id = net.start_job(hospitals, rounds=1)
+    clock = ChainClock(net.root.pending_time)
+    elected = net.name_of(net.root.jobs.aggregator_at(job_id, 1, clock.now()))
+    if elected not in live:  # the dead node was elected: failover moves on by itself
+        net.wait_round(job_id, 1, timeout=60)
+        pytest.skip("the elected aggregator was already down")  # pragma: no cover
+    net.cluster.kill(elected)
+
+    net.wait_round(job_id, 1, timeout=90)
+
+    record = net.root.jobs.round_record(job_id, 1)
+    replacement = net.name_of(record.aggregator)
+    assert replacement != elected and net.alive(replacement)
+    assert net.users(job_id, 1) == set(live) - {elected}
+    # the failover is charged to the aggregator that missed its deadline, on the spot
+    assert net.root.jobs.reputation(net.ledgers[elected].address).aggregations_missed >= 1
+
+
+def test_a_restarted_node_resumes_without_submitting_twice(net: Net) -> None:
+    for name in HOSPITALS[:4]:
+        if not net.alive(name):
+            net.cluster.restart(name)
+    hospitals = list(HOSPITALS[:4])
+    job_id = net.start_job(hospitals, rounds=4)
+    net.wait_round(job_id, 1)
+    node = HOSPITALS[0]
+
+    net.cluster.restart(node)  # SIGTERM and start again from its state database
+    net.wait_round(job_id, 4, timeout=120)
+
+    took_part = [r for r in (1, 2, 3, 4) if node in net.users(job_id, r)]
+    assert took_part[0] == 1 and took_part[-1] == 4  # before the restart and after it
+    db = sqlite3.connect(Path(net.cluster.node(node).home) / "state.db")
+    trained = db.execute(
+        "SELECT round, COUNT(*) FROM updates WHERE job_id = ? GROUP BY round", (job_id,)
+    ).fetchall()
+    assert all(count == 1 for _, count in trained)  # never trained twice for a round
+    delivered_rounds = {
+        r
+        for (r,) in db.execute("SELECT DISTINCT round FROM deliveries WHERE job_id = ?", (job_id,))
+    }
+    status = httpx.get(f"{net.cluster.node(node).endpoint}/status").json()
+    # since the restart it delivered only rounds after 1: round 1 was in its database
+    assert 1 in delivered_rounds and status["updates_delivered"] == len(delivered_rounds - {1})
