@@ -61,9 +61,12 @@ def write_csv(dataset: Dataset, path: Path) -> None:
 
 
 class Cluster:
-    def __init__(self, home: NetworkHome, password: str = "devnet") -> None:
+    def __init__(
+        self, home: NetworkHome, password: str = "devnet", poll_seconds: float = 0.1
+    ) -> None:
         self.home = home
         self.password = password
+        self.poll_seconds = poll_seconds  # nodes on one machine can afford to poll often
 
     @property
     def record(self) -> Path:
@@ -107,7 +110,11 @@ class Cluster:
         for name in (*HOSPITALS[:hospitals], RESEARCHER):
             home = NodeHome(self.home.root / "nodes" / name)
             config = NodeConfig(
-                name=name, port=free_port(), rpc=record.url, deployment=str(self.home.deployment)
+                name=name,
+                port=free_port(),
+                rpc=record.url,
+                deployment=str(self.home.deployment),
+                poll_seconds=self.poll_seconds,
             )
             identity = home.init(config, self.password, scrypt_n=DEVNET_SCRYPT_N)
             admit_founder(

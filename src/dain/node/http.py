@@ -85,8 +85,10 @@ class HttpTransport:
 
     def __init__(self, timeout: float = 5.0) -> None:
         self._client = httpx.Client(timeout=timeout)
+        self.bytes_sent = 0  # request bodies, for measuring the protocol's traffic
 
     def send(self, endpoint: str, request: Request) -> Response:
+        self.bytes_sent += len(request.body)
         try:
             answer = self._client.request(request.method, endpoint.rstrip("/") + request.path,
                                           content=request.body or None)  # fmt: skip

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 from dataclasses import dataclass
 
 from dain.data import AssetManifest, ConsentPolicy, Dataset
@@ -50,6 +51,8 @@ class Node:
         self.max_body_bytes = max_body_bytes
         self.assets: dict[int, LocalAsset] = {}
         self.rounds = RoundState(self)
+        self.activity = threading.Event()  # set when a peer hands us a blob or an update
+        self.bytes_served = 0
 
     @property
     def address(self) -> str:
@@ -88,11 +91,17 @@ class Node:
                 return _json(200, {"status": "ok", "node": self.name, "address": self.address})
             match = _BLOB_PATH.match(request.path)
             if request.method == "GET" and match:
-                return Response(200, self.blobs.get(match["cid"]), "application/octet-stream")
+                blob = self.blobs.get(match["cid"])
+                self.bytes_served += len(blob)
+                return Response(200, blob, "application/octet-stream")
             if request.method == "POST" and request.path == "/blobs":
-                return _json(201, {"cid": self.rounds.accept_blob(request.body)})
+                answer = _json(201, {"cid": self.rounds.accept_blob(request.body)})
+                self.activity.set()
+                return answer
             if request.method == "POST" and request.path == "/updates":
-                return _json(202, self.rounds.accept_update(request.body))
+                answer = _json(202, self.rounds.accept_update(request.body))
+                self.activity.set()
+                return answer
             return _json(404, {"error": f"No route {request.method} {request.path}."})
         except BlobNotFound as exc:
             return _json(404, {"error": str(exc)})

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 
 from dain.errors import DainError
@@ -24,6 +25,7 @@ class RunnerStatus:
     jobs: dict[int, dict[str, object]] = field(default_factory=dict)
     rounds_aggregated: int = 0
     updates_delivered: int = 0
+    train_seconds: dict[str, float] = field(default_factory=dict)  # "job/round" -> seconds
     last_error: str = ""
 
 
@@ -42,10 +44,13 @@ class JobRunner:
             except DainError as exc:  # the chain or a peer misbehaved: report, keep going
                 self.status.last_error = str(exc)
                 log.warning("%s: %s", self.node.name, exc)
-            self._stop.wait(self.poll_seconds)
+            # a peer's blob or update wakes us at once; otherwise read the chain again soon
+            self.node.activity.wait(self.poll_seconds)
+            self.node.activity.clear()
 
     def stop(self) -> None:
         self._stop.set()
+        self.node.activity.set()
 
     def step(self) -> None:
         jobs = self.node.ledger.jobs
@@ -70,7 +75,9 @@ class JobRunner:
                 continue
             stored = self.state.update(job.job_id, round_no, asset.asset_id)
             if stored is None:
+                began = time.perf_counter()
                 made = rounds.make_update(job, round_no, asset)
+                self.status.train_seconds[f"{job.job_id}/{round_no}"] = time.perf_counter() - began
                 stored = StoredUpdate(made.update_cid, made.num_examples, made.receipt_signature)
                 self.state.save_update(job.job_id, round_no, asset.asset_id, stored)
             update = TrainedUpdate(asset.asset_id, stored.update_cid, stored.num_examples,

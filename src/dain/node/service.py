@@ -72,6 +72,8 @@ def serve(home: NodeHome, password: str) -> None:
             "rounds_aggregated": runner.status.rounds_aggregated,
             "deliveries_recorded": state.deliveries(), "last_error": runner.status.last_error,
             "chain_time": round(node.rounds.clock(), 3),
+            "train_seconds": runner.status.train_seconds,
+            "bytes_sent": getattr(node.transport, "bytes_sent", 0) + node.bytes_served,
         }  # fmt: skip
 
     server = uvicorn.Server(
