@@ -194,3 +194,39 @@ def test_commands_explain_missing_keys_and_chains(network: Network, tmp_path: Pa
     assert elsewhere.returncode == 1 and "dain chain up" in elsewhere.stderr
     bad_asset = network.run("consent", "show", "0xnothex")
     assert bad_asset.returncode == 1 and "not an asset id" in bad_asset.stderr
+
+
+def test_node_init_and_data_register(network: Network, tmp_path: Path) -> None:
+    csv_file = tmp_path / "clinic.csv"
+    csv_file.write_text("age,marker,outcome\n50,1.5,sick\n30,0.2,well\n41,0.9,sick\n27,0.1,well\n")
+    node_home = tmp_path / "clinic-node"
+    url = json.loads((network.home / "chain.json").read_text())["url"]
+    created = network.ok("node", "init", "--name", "clinic", "--home", str(node_home), "--rpc", url,
+                         "--deployment", str(network.home / "deployment.json"))  # fmt: skip
+    assert (node_home / "keystore.json").exists() and (node_home / "node.toml").exists()
+    twice = network.run("node", "init", "--name", "clinic", "--home", str(node_home), "--rpc", url,
+                        "--deployment", str(network.home / "deployment.json"))  # fmt: skip
+    assert twice.returncode == 1 and "already holds a node" in twice.stderr
+    admitted = network.run("chain", "admit", created["address"], "--password", "devnet")
+    assert admitted.returncode == 0, admitted.stderr
+
+    common = ("--purpose", "research", "--home", str(node_home))
+    registered = network.ok(
+        "data",
+        "register",
+        str(csv_file),
+        "--target",
+        "outcome",
+        "--title",
+        "clinic outcomes",
+        *common,
+    )
+    missing_column = network.run(
+        "data", "register", str(csv_file), "--target", "nope", "--title", "x", *common
+    )
+
+    assert registered["rows"] == 4
+    shown = network.ok("consent", "show", registered["asset_id"])
+    assert shown["owner"] == created["address"] and shown["purposes"] == ["research"]
+    assert missing_column.returncode == 1 and "no column named 'nope'" in missing_column.stderr
+    assert "age" not in json.dumps(shown)  # the chain holds the policy, not the data
