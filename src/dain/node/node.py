@@ -52,6 +52,7 @@ class Node:
         self.assets: dict[int, LocalAsset] = {}
         self.rounds = RoundState(self)
         self.activity = threading.Event()  # set when a peer hands us a blob or an update
+        self._endpoints: dict[str, str] = {}
         self.bytes_served = 0
 
     @property
@@ -121,7 +122,7 @@ class Node:
         for address in peers:
             if address == self.address:
                 continue
-            endpoint = self.ledger.registry.member(address).endpoint
+            endpoint = self.endpoint_of(address)
             try:
                 response = self.transport.send(endpoint, Request("GET", f"/blobs/{cid}"))
             except PeerError:
@@ -137,9 +138,19 @@ class Node:
             return response.body
         raise PeerError(f"No peer could provide blob {cid}.")
 
+    def endpoint_of(self, address: str) -> str:
+        """A member's node URL from the registry, remembered until a request to it fails."""
+        if address not in self._endpoints:
+            self._endpoints[address] = self.ledger.registry.member(address).endpoint
+        return self._endpoints[address]
+
     def post(self, address: str, path: str, body: bytes) -> dict[str, object]:
-        endpoint = self.ledger.registry.member(address).endpoint
-        response = self.transport.send(endpoint, Request("POST", path, body))
+        endpoint = self.endpoint_of(address)
+        try:
+            response = self.transport.send(endpoint, Request("POST", path, body))
+        except PeerError:
+            self._endpoints.pop(address, None)  # it may have moved: look it up again next time
+            raise
         try:
             payload = json.loads(response.body or b"{}")
         except (json.JSONDecodeError, UnicodeDecodeError):

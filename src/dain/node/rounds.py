@@ -53,6 +53,7 @@ class RoundState:
         self._lock = threading.Lock()  # the HTTP server and the job runner share the pending sets
         self._clock = ChainClock(self._pending_timestamp)
         self._specs: dict[int, JobSpec] = {}
+        self._enrolled: dict[int, list[int]] = {}
 
     # ---- shared ------------------------------------------------------------------
 
@@ -62,6 +63,15 @@ class RoundState:
     def clock(self) -> float:
         """The chain's time now, also between blocks (see ChainClock)."""
         return self._clock.now()
+
+    def enrolled(self, job: JobInfo) -> list[int]:
+        """The job's enrolled assets; fixed once it runs, so read from chain once."""
+        if job.job_id in self._enrolled:
+            return self._enrolled[job.job_id]
+        assets = self.node.ledger.jobs.enrolled(job.job_id)
+        if job.status == JobStatus.RUNNING:
+            self._enrolled[job.job_id] = assets
+        return assets
 
     def job_spec(self, job: JobInfo) -> JobSpec:
         if job.job_id not in self._specs:
@@ -90,7 +100,7 @@ class RoundState:
         ledger = self.node.ledger
         now = ledger.now()
         mine = []
-        for asset_id in ledger.jobs.enrolled(job.job_id):
+        for asset_id in self.enrolled(job):
             asset = self.node.assets.get(asset_id)
             if asset is None:
                 continue
@@ -176,7 +186,7 @@ class RoundState:
                 f"This node is not the aggregator of job {job.job_id}, round {round}."
             )
         asset_id, update_cid, num_examples, signature = _update_fields(envelope.body)
-        if asset_id not in ledger.jobs.enrolled(job.job_id):
+        if asset_id not in self.enrolled(job):
             raise ProtocolError(f"Asset {asset_id:x} is not enrolled in job {job.job_id}.")
         if ledger.assets.owner_of(asset_id) != sender:
             raise ProtocolError(f"{sender} does not own asset {asset_id:x}.")

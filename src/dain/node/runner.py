@@ -36,6 +36,7 @@ class JobRunner:
         self.poll_seconds = poll_seconds
         self.status = RunnerStatus()
         self._stop = threading.Event()
+        self._finished: set[int] = set()
 
     def run(self) -> None:
         while not self._stop.is_set():
@@ -55,14 +56,18 @@ class JobRunner:
     def step(self) -> None:
         jobs = self.node.ledger.jobs
         for job_id in range(1, jobs.count() + 1):
+            if job_id in self._finished:
+                continue
             job = jobs.job(job_id)
-            running = job.status == JobStatus.RUNNING and job.current_round < job.rounds
-            if running and self._involved(job):
+            if job.status in (JobStatus.COMPLETED, JobStatus.CANCELLED) or (
+                job.status == JobStatus.RUNNING and job.current_round >= job.rounds
+            ):
+                self._finished.add(job_id)  # nothing more to train or record, ever
+            elif job.status == JobStatus.RUNNING and self._involved(job):
                 self._step_job(job)
 
     def _involved(self, job: JobInfo) -> bool:
-        mine = set(self.node.assets)
-        return bool(mine & set(self.node.ledger.jobs.enrolled(job.job_id)))
+        return bool(set(self.node.assets) & set(self.node.rounds.enrolled(job)))
 
     def _step_job(self, job: JobInfo) -> None:
         rounds = self.node.rounds
@@ -101,7 +106,7 @@ class JobRunner:
         if received == 0:
             return
         expected = sum(
-            1 for asset_id in self.node.ledger.jobs.enrolled(job.job_id)
+            1 for asset_id in self.node.rounds.enrolled(job)
             if self.node.ledger.jobs.consent(job, asset_id) == "allowed"
         )  # fmt: skip
         into_attempt = (now - job.round_opened_at) % job.round_duration
