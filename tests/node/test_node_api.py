@@ -91,7 +91,7 @@ def _update(
 
 
 def _zeros(r: Running) -> dict[str, np.ndarray]:
-    return {name: np.zeros(shape, np.float32) for name, shape in r.shapes.items()}
+    return {name: np.zeros(shape, np.float16) for name, shape in r.shapes.items()}
 
 
 def _assert_still_serving(r: Running) -> None:
@@ -119,9 +119,13 @@ def test_malformed_safetensors_is_refused(running: Running) -> None:
 
 
 def test_wrong_shape_and_non_finite_tensors_are_refused(running: Running) -> None:
-    wrong = _zeros(running) | {"0.weight": np.zeros((3, 30), np.float32)}
+    wrong = _zeros(running) | {"0.weight": np.zeros((3, 30), np.float16)}
     status, answer = _send(running, "POST", "/updates", _update(running, wrong))
     assert status == 400 and "shape" in answer["error"]
+
+    single = {name: t.astype(np.float32) for name, t in _zeros(running).items()}
+    status, answer = _send(running, "POST", "/updates", _update(running, single))
+    assert status == 400 and "expected float16" in answer["error"]
 
     poisoned = _zeros(running)
     poisoned["0.bias"][0] = np.nan
@@ -164,7 +168,7 @@ def test_valid_update_is_accepted_once_and_replays_are_refused(running: Running)
     # the same update in a fresh envelope (a node resending after a crash) is taken once
     status, answer = _send(running, "POST", "/updates", _update(running, _zeros(running)))
     assert status == 202 and answer["duplicate"] is True
-    other = {name: np.ones(shape, np.float32) for name, shape in running.shapes.items()}
+    other = {name: np.ones(shape, np.float16) for name, shape in running.shapes.items()}
     status, answer = _send(running, "POST", "/updates", _update(running, other))
     assert status == 409 and "already sent" in answer["error"]
 

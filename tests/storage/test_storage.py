@@ -20,6 +20,9 @@ from dain.storage import (
     decode_tensors,
     digest_of,
     encode_tensors,
+    read_metadata,
+    to_half,
+    to_single,
     verify,
 )
 
@@ -103,3 +106,25 @@ def test_tensor_codec_refuses_wrong_names_shapes_dtypes_and_non_finite() -> None
         )
     with pytest.raises(CodecError):
         decode_tensors(data[:-3])
+
+
+@settings(max_examples=40, deadline=None)
+@given(tensors, st.dictionaries(st.text(max_size=8), st.text(max_size=20), max_size=3))
+def test_metadata_is_read_from_the_header(
+    values: dict[str, np.ndarray], meta: dict[str, str]
+) -> None:
+    assert read_metadata(encode_tensors(values, metadata=meta or None)) == meta
+
+
+def test_metadata_of_garbage_is_refused() -> None:
+    for bad in (b"", b"\x05\0\0\0\0\0\0\0{", b"\xff" * 8 + b"x", b"\x01\0\0\0\0\0\0\0{"):
+        with pytest.raises(CodecError):
+            read_metadata(bad)
+    assert read_metadata(b"\x02\0\0\0\0\0\0\0[]") == {}  # a header without metadata
+
+
+@given(arrays(np.float32, 8, elements=st.floats(-60_000, 60_000, width=32)))
+def test_half_precision_round_trip_is_within_float16_precision(values: np.ndarray) -> None:
+    back = to_single(to_half({"w": values}))["w"]
+    assert back.dtype == np.float32
+    np.testing.assert_allclose(back, values, rtol=1e-3, atol=1e-4)

@@ -9,6 +9,8 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from dain.errors import DainError
 from dain.identity import did_pkh
 from dain.learning import STRATEGIES, ClientUpdate, Params, param_shapes, subtract, train_local
@@ -17,7 +19,17 @@ from dain.node.clock import ChainClock
 from dain.node.envelope import Envelope, ReplayGuard, seal
 from dain.node.errors import EnvelopeError, ProtocolError
 from dain.node.spec import JobSpec
-from dain.storage import BlobNotFound, decode_tensors, digest_of, encode_tensors
+from dain.storage import (
+    FLOAT16,
+    BlobNotFound,
+    cid_of,
+    decode_tensors,
+    digest_of,
+    encode_tensors,
+    read_metadata,
+    to_half,
+    to_single,
+)
 
 if TYPE_CHECKING:
     from dain.node.node import LocalAsset, Node
@@ -54,6 +66,7 @@ class RoundState:
         self._clock = ChainClock(self._pending_timestamp)
         self._specs: dict[int, JobSpec] = {}
         self._enrolled: dict[int, list[int]] = {}
+        self._model_deltas: dict[str, tuple[str, str]] = {}  # result cid -> (base, delta blob)
 
     # ---- shared ------------------------------------------------------------------
 
@@ -80,8 +93,31 @@ class RoundState:
         return self._specs[job.job_id]
 
     def global_model(self, job: JobInfo, spec: JobSpec) -> Params:
+        shapes = param_shapes(spec.model)
+        if not self.node.blobs.has(job.model_cid):
+            self._apply_model_delta(job.model_cid, shapes)
         data = self.node.fetch_blob(job.model_cid, self._peers(job))
-        return decode_tensors(data, expected=param_shapes(spec.model))
+        return decode_tensors(data, expected=shapes)
+
+    def _apply_model_delta(self, model_cid: str, shapes: dict[str, tuple[int, ...]]) -> None:
+        """Rebuilds a round's model from the previous one and the float16 delta its
+        aggregator handed out; keeps it only if it hashes to the recorded content id."""
+        with self._lock:
+            found = self._model_deltas.get(model_cid)
+        if found is None or not self.node.blobs.has(found[0]):
+            return
+        base_cid, delta_cid = found
+        base = decode_tensors(self.node.blobs.get(base_cid), expected=shapes)
+        delta = decode_tensors(self.node.blobs.get(delta_cid), expected=shapes, dtype=FLOAT16)
+        rebuilt = encode_tensors(apply_half_delta(base, delta))
+        if cid_of(rebuilt) == model_cid:
+            self.node.blobs.put(rebuilt)
+        else:
+            log.warning(
+                "%s: a model delta did not rebuild %s; fetching it instead",
+                self.node.name,
+                model_cid,
+            )
 
     def _peers(self, job: JobInfo) -> list[str]:
         """Who likely holds the job's blobs: the last aggregator, the requester, then all."""
@@ -128,7 +164,10 @@ class RoundState:
         result = train_local(
             spec.model, global_params, asset.dataset.x, asset.dataset.y, spec.train, seed
         )
-        update_cid = self.node.blobs.put(encode_tensors(subtract(result.params, global_params)))
+        # updates travel as float16: half the bytes, well within SGD's noise
+        update_cid = self.node.blobs.put(
+            encode_tensors(to_half(subtract(result.params, global_params)))
+        )
         receipt = Receipt(
             job.job_id, round, asset.asset_id, result.num_examples, digest_of(update_cid)
         ).signed_by(ledger.identity, ledger.chain_id, ledger.jobs.address)
@@ -164,9 +203,15 @@ class RoundState:
     # ---- aggregator ----------------------------------------------------------------
 
     def accept_blob(self, body: bytes) -> str:
-        """Stores an update blob sent ahead of its envelope; only safetensors are taken."""
-        decode_tensors(body)
-        return self.node.blobs.put(body)
+        """Stores an update or model-delta blob; only safetensors are taken. A model delta
+        names the model it applies to and the model it makes."""
+        decode_tensors(body, dtype=None)
+        cid = self.node.blobs.put(body)
+        metadata = read_metadata(body)
+        if metadata.get("kind") == "model-delta" and {"base", "result"} <= set(metadata):
+            with self._lock:
+                self._model_deltas[metadata["result"]] = (metadata["base"], cid)
+        return cid
 
     def accept_update(self, body: bytes) -> dict[str, Any]:
         ledger = self.node.ledger
@@ -198,7 +243,9 @@ class RoundState:
             raise ProtocolError("Send the update blob to /blobs before its envelope.") from None
         spec = self.job_spec(job)
         try:
-            delta = decode_tensors(blob, expected=param_shapes(spec.model))
+            delta = to_single(
+                decode_tensors(blob, expected=param_shapes(spec.model), dtype=FLOAT16)
+            )
             receipt = Receipt(
                 job.job_id, round, asset_id, num_examples, digest_of(update_cid), signature
             )
@@ -246,12 +293,19 @@ class RoundState:
             return None
         spec = self.job_spec(job)
         strategy = STRATEGIES[spec.strategy]()
-        new_params = strategy.aggregate(
-            self.global_model(job, spec), [ClientUpdate(p.delta, p.num_examples) for p in usable]
+        global_params = self.global_model(job, spec)
+        aggregated = strategy.aggregate(
+            global_params, [ClientUpdate(p.delta, p.num_examples) for p in usable]
         )
-        model = encode_tensors(new_params)
-        model_cid = self.node.blobs.put(model)
-        self._replicate(model, {p.owner for p in usable} | {job.requester})
+        # the round's change is rounded to float16 and applied exactly so, which lets every
+        # node rebuild the new model bit for bit from a half-size delta
+        delta = to_half(subtract(aggregated, global_params))
+        model_cid = self.node.blobs.put(encode_tensors(apply_half_delta(global_params, delta)))
+        handout = encode_tensors(
+            delta, metadata={"kind": "model-delta", "base": job.model_cid, "result": model_cid}
+        )
+        self.node.blobs.put(handout)
+        self._replicate(handout, {p.owner for p in usable} | {job.requester})
         ledger.jobs.record_round(
             job_id,
             round,
@@ -270,6 +324,11 @@ class RoundState:
                 self.node.post(peer, "/blobs", model)
             except DainError as exc:  # a peer that is down fetches it later from another
                 log.info("%s: could not hand the model to %s: %s", self.node.name, peer, exc)
+
+
+def apply_half_delta(base: Params, delta: Params) -> Params:
+    """base + delta in float32, the one way every node computes a round's model."""
+    return {name: (base[name] + delta[name].astype(np.float32)).astype(np.float32) for name in base}
 
 
 def _update_fields(body: dict[str, Any]) -> tuple[int, str, int, bytes]:

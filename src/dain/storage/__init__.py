@@ -4,9 +4,20 @@ from dain.storage.blobstore import BlobStore, FileBlobStore, MemoryBlobStore
 from dain.storage.canonical import canonical_json
 from dain.storage.cid import cid_of, digest_of, verify
 from dain.storage.errors import BlobNotFound, CidError, CodecError, IntegrityError, StorageError
-from dain.storage.tensors import Tensors, decode_tensors, encode_tensors
+from dain.storage.tensors import (
+    FLOAT16,
+    FLOAT32,
+    Tensors,
+    decode_tensors,
+    encode_tensors,
+    read_metadata,
+    to_half,
+    to_single,
+)
 
 __all__ = [
+    "FLOAT16",
+    "FLOAT32",
     "BlobNotFound",
     "BlobStore",
     "CidError",
@@ -21,5 +32,8 @@ __all__ = [
     "decode_tensors",
     "digest_of",
     "encode_tensors",
+    "read_metadata",
+    "to_half",
+    "to_single",
     "verify",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 
 import numpy as np
@@ -13,6 +14,7 @@ from dain.storage.errors import CodecError
 Tensors = dict[str, np.ndarray]
 Shapes = Mapping[str, tuple[int, ...]]
 FLOAT32 = np.dtype(np.float32)
+FLOAT16 = np.dtype(np.float16)
 
 
 def encode_tensors(
@@ -48,3 +50,29 @@ def decode_tensors(
         if not np.isfinite(tensor).all():
             raise CodecError(f"Tensor '{name}' holds NaN or infinite values.")
     return tensors
+
+
+def read_metadata(data: bytes) -> dict[str, str]:
+    """The `__metadata__` of a safetensors document, read from its JSON header alone."""
+    if len(data) < 8:
+        raise CodecError("The data is too short to be a safetensors document.")
+    size = int.from_bytes(data[:8], "little")
+    if size > len(data) - 8 or size > 100 * 2**20:
+        raise CodecError("The safetensors header is larger than the document.")
+    try:
+        header = json.loads(data[8 : 8 + size])
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CodecError(f"The safetensors header is not JSON ({exc}).") from exc
+    metadata = header.get("__metadata__", {}) if isinstance(header, dict) else {}
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        raise CodecError("The safetensors metadata must map strings to strings.")
+    return metadata
+
+
+def to_half(tensors: Mapping[str, np.ndarray]) -> Tensors:
+    """float16 copies: updates and model deltas travel at half the bytes."""
+    return {name: t.astype(np.float16) for name, t in tensors.items()}
+
+
+def to_single(tensors: Mapping[str, np.ndarray]) -> Tensors:
+    return {name: t.astype(np.float32) for name, t in tensors.items()}
