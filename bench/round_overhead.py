@@ -18,18 +18,19 @@ from pathlib import Path
 
 import httpx
 
+from dain.data import load_csv
 from dain.devnet.cluster import HOSPITALS, RESEARCHER, Cluster
 from dain.devnet.cluster_story import member_ledger
 from dain.devnet.home import NetworkHome, treasury_ledger
 from dain.devnet.network import pass_proposal
-from dain.learning import ModelSpec, TrainConfig, init_params
+from dain.learning import ModelSpec, TrainConfig, feature_statistics, init_params
 from dain.ledger import TOKEN_UNIT, JobTerms
 from dain.node.home import NodeHome
 from dain.node.spec import JobSpec
 from dain.storage import FileBlobStore, encode_tensors
 
 ROUNDS = 6
-SPEC = JobSpec("bench", ModelSpec("mlp", 30, 2, (3_000,)), TrainConfig(0.05, 1, 16), seed=1)
+HIDDEN = 3_000  # 30 x 3,000 + 3,000 + 3,000 x 2 + 2 = 99,002 parameters
 
 
 def statuses(cluster: Cluster) -> dict[str, dict]:
@@ -43,11 +44,19 @@ def main() -> None:
         root = treasury_ledger(cluster.home, cluster.password)
         ledgers = {n.name: member_ledger(cluster, n.name, root) for n in cluster.nodes()}
         researcher = ledgers[RESEARCHER]
+        test = load_csv(Path(cluster.node(RESEARCHER).home) / "data" / "test.csv", "diagnosis")
+        mean, scale = feature_statistics(test.x)
+        spec = JobSpec(
+            "bench",
+            ModelSpec("mlp", 30, 2, (HIDDEN,), mean, scale),
+            TrainConfig(0.05, 1, 16),
+            seed=1,
+        )
         blobs = FileBlobStore(NodeHome(Path(cluster.node(RESEARCHER).home)).blobs)
-        model = encode_tensors(init_params(SPEC.model, 1))
-        params = sum(int(v.size) for v in init_params(SPEC.model, 1).values())
+        model = encode_tensors(init_params(spec.model, 1))
+        params = sum(int(v.size) for v in init_params(spec.model, 1).values())
         job_id = researcher.jobs.propose(
-            JobTerms("diagnosis", ROUNDS, TOKEN_UNIT, blobs.put(SPEC.to_bytes()), blobs.put(model),
+            JobTerms("diagnosis", ROUNDS, TOKEN_UNIT, blobs.put(spec.to_bytes()), blobs.put(model),
                      round_duration=60)
         )  # fmt: skip
         pass_proposal(root, researcher.gov.propose_job_approval(job_id), list(ledgers.values()))

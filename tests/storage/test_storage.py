@@ -20,6 +20,7 @@ from dain.storage import (
     decode_tensors,
     digest_of,
     encode_tensors,
+    half_scales,
     read_metadata,
     to_half,
     to_single,
@@ -128,3 +129,22 @@ def test_half_precision_round_trip_is_within_float16_precision(values: np.ndarra
     back = to_single(to_half({"w": values}))["w"]
     assert back.dtype == np.float32
     np.testing.assert_allclose(back, values, rtol=1e-3, atol=1e-4)
+
+
+@settings(max_examples=60, deadline=None)
+@given(arrays(np.float32, 6, elements=st.floats(-(2.0**100), 2.0**100, width=32)))
+def test_large_values_travel_in_float16_with_a_power_of_two_scale(values: np.ndarray) -> None:
+    scales = half_scales({"w": values})
+    back = to_single(to_half({"w": values}, scales), scales)["w"]
+    assert np.isfinite(back).all()
+    peak = float(np.abs(values).max())
+    # float16 keeps 11 significant bits; tiny values under the scale may round to zero
+    np.testing.assert_allclose(back, values, rtol=1e-3, atol=max(1e-4, peak * 1e-4))
+    if scales:
+        scale = float(scales["scale:w"])
+        assert scale == 2.0 ** round(np.log2(scale))
+
+
+def test_non_finite_values_cannot_be_packed() -> None:
+    with pytest.raises(CodecError, match="NaN"):
+        half_scales({"w": np.array([1.0, np.inf], np.float32)})

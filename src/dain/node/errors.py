@@ -22,6 +22,10 @@ class EnvelopeError(NodeError):
 class PeerError(NodeError):
     status = 502
 
+    def __init__(self, message: str, *, peer_status: int | None = None) -> None:
+        super().__init__(message)
+        self.peer_status = peer_status  # the peer's HTTP status; None if it did not answer
+
 
 class ProtocolError(NodeError):
     status = 409

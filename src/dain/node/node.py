@@ -158,7 +158,10 @@ class Node:
         if not isinstance(payload, dict):
             raise PeerError(f"{endpoint} answered {path} with JSON that is not an object.")
         if not response.ok:
-            raise PeerError(f"{endpoint} refused {path}: {payload.get('error', response.status)}")
+            raise PeerError(
+                f"{endpoint} refused {path}: {payload.get('error', response.status)}",
+                peer_status=response.status,
+            )
         return payload
 
 

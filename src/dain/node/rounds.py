@@ -26,6 +26,7 @@ from dain.storage import (
     decode_tensors,
     digest_of,
     encode_tensors,
+    half_scales,
     read_metadata,
     to_half,
     to_single,
@@ -108,7 +109,7 @@ class RoundState:
             return
         base_cid, delta_cid = found
         base = decode_tensors(self.node.blobs.get(base_cid), expected=shapes)
-        delta = decode_tensors(self.node.blobs.get(delta_cid), expected=shapes, dtype=FLOAT16)
+        delta = unpack_half(self.node.blobs.get(delta_cid), shapes)
         rebuilt = encode_tensors(apply_half_delta(base, delta))
         if cid_of(rebuilt) == model_cid:
             self.node.blobs.put(rebuilt)
@@ -165,9 +166,7 @@ class RoundState:
             spec.model, global_params, asset.dataset.x, asset.dataset.y, spec.train, seed
         )
         # updates travel as float16: half the bytes, well within SGD's noise
-        update_cid = self.node.blobs.put(
-            encode_tensors(to_half(subtract(result.params, global_params)))
-        )
+        update_cid = self.node.blobs.put(pack_half(subtract(result.params, global_params)))
         receipt = Receipt(
             job.job_id, round, asset.asset_id, result.num_examples, digest_of(update_cid)
         ).signed_by(ledger.identity, ledger.chain_id, ledger.jobs.address)
@@ -243,9 +242,7 @@ class RoundState:
             raise ProtocolError("Send the update blob to /blobs before its envelope.") from None
         spec = self.job_spec(job)
         try:
-            delta = to_single(
-                decode_tensors(blob, expected=param_shapes(spec.model), dtype=FLOAT16)
-            )
+            delta = unpack_half(blob, param_shapes(spec.model))
             receipt = Receipt(
                 job.job_id, round, asset_id, num_examples, digest_of(update_cid), signature
             )
@@ -299,10 +296,12 @@ class RoundState:
         )
         # the round's change is rounded to float16 and applied exactly so, which lets every
         # node rebuild the new model bit for bit from a half-size delta
-        delta = to_half(subtract(aggregated, global_params))
-        model_cid = self.node.blobs.put(encode_tensors(apply_half_delta(global_params, delta)))
-        handout = encode_tensors(
-            delta, metadata={"kind": "model-delta", "base": job.model_cid, "result": model_cid}
+        change = subtract(aggregated, global_params)
+        shapes = param_shapes(spec.model)
+        rounded = unpack_half(pack_half(change), shapes)
+        model_cid = self.node.blobs.put(encode_tensors(apply_half_delta(global_params, rounded)))
+        handout = pack_half(
+            change, {"kind": "model-delta", "base": job.model_cid, "result": model_cid}
         )
         self.node.blobs.put(handout)
         self._replicate(handout, {p.owner for p in usable} | {job.requester})
@@ -326,9 +325,20 @@ class RoundState:
                 log.info("%s: could not hand the model to %s: %s", self.node.name, peer, exc)
 
 
+def pack_half(params: Params, metadata: dict[str, str] | None = None) -> bytes:
+    """float16 safetensors, with a power-of-two scale for tensors too large for float16."""
+    scales = half_scales(params)
+    return encode_tensors(to_half(params, scales), metadata={**scales, **(metadata or {})})
+
+
+def unpack_half(blob: bytes, shapes: dict[str, tuple[int, ...]]) -> Params:
+    """float32 values of a pack_half blob; refuses other names, shapes, dtypes, NaN or inf."""
+    return to_single(decode_tensors(blob, expected=shapes, dtype=FLOAT16), read_metadata(blob))
+
+
 def apply_half_delta(base: Params, delta: Params) -> Params:
     """base + delta in float32, the one way every node computes a round's model."""
-    return {name: (base[name] + delta[name].astype(np.float32)).astype(np.float32) for name in base}
+    return {name: (base[name] + delta[name]).astype(np.float32) for name in base}
 
 
 def _update_fields(body: dict[str, Any]) -> tuple[int, str, int, bytes]:

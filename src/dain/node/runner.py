@@ -89,11 +89,15 @@ class JobRunner:
                                    stored.receipt_signature)  # fmt: skip
             try:
                 rounds.deliver(aggregator, job.job_id, round_no, update)
-            except PeerError as exc:  # the aggregator is down or slow: retry, or fail over
-                log.info("%s: delivery to %s failed: %s", self.node.name, aggregator, exc)
-                continue
+                self.status.updates_delivered += 1
+            except PeerError as exc:
+                if exc.peer_status != 400:  # down, slow or not yet ready: retry, or fail over
+                    log.info("%s: delivery to %s failed: %s", self.node.name, aggregator, exc)
+                    continue
+                # the aggregator refused the update itself: sending it again cannot help
+                self.status.last_error = str(exc)
+                log.warning("%s: %s", self.node.name, exc)
             self.state.mark_delivered(job.job_id, round_no, asset.asset_id, aggregator)
-            self.status.updates_delivered += 1
         self.status.jobs[job.job_id] = {"round": round_no, "aggregator": aggregator,
                                         "assets_taking_part": len(eligible)}  # fmt: skip
         if aggregator == self.node.address:

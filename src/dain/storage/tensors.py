@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 
 import numpy as np
@@ -69,10 +70,44 @@ def read_metadata(data: bytes) -> dict[str, str]:
     return metadata
 
 
-def to_half(tensors: Mapping[str, np.ndarray]) -> Tensors:
-    """float16 copies: updates and model deltas travel at half the bytes."""
-    return {name: t.astype(np.float16) for name, t in tensors.items()}
+HALF_LIMIT = 2.0**15  # well inside float16's range (65504)
 
 
-def to_single(tensors: Mapping[str, np.ndarray]) -> Tensors:
-    return {name: t.astype(np.float32) for name, t in tensors.items()}
+def half_scales(tensors: Mapping[str, np.ndarray]) -> dict[str, str]:
+    """A power-of-two scale per tensor whose values would overflow float16, as safetensors
+    metadata (scaling by a power of two adds no rounding of its own)."""
+    scales = {}
+    for name, t in tensors.items():
+        peak = float(np.max(np.abs(t))) if t.size else 0.0
+        if not np.isfinite(peak):
+            raise CodecError(f"Tensor '{name}' holds NaN or infinite values.")
+        if peak > HALF_LIMIT:
+            scales[f"scale:{name}"] = str(2.0 ** math.ceil(math.log2(peak / HALF_LIMIT)))
+    return scales
+
+
+def to_half(tensors: Mapping[str, np.ndarray], scales: Mapping[str, str] | None = None) -> Tensors:
+    """float16 copies, divided by their scale where one is given: updates and model deltas
+    travel at half the bytes."""
+    scales = scales or {}
+    return {
+        name: (t / float(scales.get(f"scale:{name}", 1.0))).astype(np.float16)
+        for name, t in tensors.items()
+    }
+
+
+def to_single(
+    tensors: Mapping[str, np.ndarray], scales: Mapping[str, str] | None = None
+) -> Tensors:
+    """float32 values of float16 tensors, multiplied back by their scales."""
+    scales = scales or {}
+    out = {}
+    for name, t in tensors.items():
+        try:
+            scale = float(scales.get(f"scale:{name}", 1.0))
+        except ValueError:
+            raise CodecError(f"The scale of tensor '{name}' is not a number.") from None
+        if not (np.isfinite(scale) and scale > 0):
+            raise CodecError(f"The scale of tensor '{name}' must be a positive number.")
+        out[name] = (t.astype(np.float32) * np.float32(scale)).astype(np.float32)
+    return out
