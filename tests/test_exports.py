@@ -24,3 +24,10 @@ def test_all_names_exist_once(name: str) -> None:
     assert len(set(module.__all__)) == len(module.__all__)
     for member in module.__all__:
         assert hasattr(module, member), f"{name}.{member}"
+
+
+@pytest.mark.parametrize("name", ["dain.node", "dain.devnet"])
+def test_lazy_namespaces_refuse_unknown_names(name: str) -> None:
+    module = importlib.import_module(name)
+    with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
+        module.nothing_here  # noqa: B018

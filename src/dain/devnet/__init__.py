@@ -4,8 +4,7 @@ processes (a local chain and node processes, see `home` and `cluster`).
 Names load on first use, so commands that only need a network home don't import PyTorch.
 """
 
-from importlib import import_module
-from typing import Any
+from dain.lazy import lazy_exports
 
 _EXPORTS = {
     "Devnet": "dain.devnet.network",
@@ -18,8 +17,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'dain.devnet' has no attribute {name!r}")
-    return getattr(import_module(_EXPORTS[name]), name)
+__getattr__ = lazy_exports("dain.devnet", _EXPORTS)

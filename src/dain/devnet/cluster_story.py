@@ -10,11 +10,18 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from dain.data import ConsentPolicy, load_csv
+from dain.data import ConsentPolicy, Dataset, load_csv
 from dain.devnet.cluster import HOSPITALS, RESEARCHER, Cluster
 from dain.devnet.home import treasury_ledger
 from dain.devnet.network import pass_proposal
-from dain.devnet.story import Reporter, RoundReport, SilentReporter, StoryConfig, StoryResult
+from dain.devnet.story import (
+    Reporter,
+    RoundReport,
+    SilentReporter,
+    StoryConfig,
+    StoryResult,
+    trained_alone,
+)
 from dain.errors import DainError
 from dain.identity import Identity
 from dain.incentives import contribution_weights, to_basis_points
@@ -25,7 +32,6 @@ from dain.learning import (
     feature_statistics,
     init_params,
     param_shapes,
-    train_local,
 )
 from dain.ledger import TOKEN_UNIT, JobTerms, Ledger, TransactionRefused
 from dain.node.home import NodeHome
@@ -147,10 +153,14 @@ def run_cluster_story(
         for n in hospitals
     }
     for name, data in train_parts.items():
-        result.local_accuracies[name] = _alone(spec, data.x, data.y, test, config)
-    all_x = np.concatenate([d.x for d in train_parts.values()])
-    all_y = np.concatenate([d.y for d in train_parts.values()])
-    result.centralized_accuracy = _alone(spec, all_x, all_y, test, config)
+        result.local_accuracies[name] = trained_alone(spec, data, test, config)
+    pooled = next(iter(train_parts.values()))
+    pooled = Dataset(
+        "all hospitals", np.concatenate([d.x for d in train_parts.values()]),
+        np.concatenate([d.y for d in train_parts.values()]), pooled.feature_names, pooled.target,
+        pooled.classes,
+    )  # fmt: skip
+    result.centralized_accuracy = trained_alone(spec, pooled, test, config)
     used = root.jobs.data_used(job_id=job_id)
     weights = contribution_weights((u.asset_id, u.num_examples) for u in used)
     researcher.jobs.complete(job_id, to_basis_points(weights))
@@ -175,10 +185,3 @@ def run_cluster_story(
     )  # fmt: skip
     result.elapsed_s = round(time.perf_counter() - started, 2)
     return result
-
-
-def _alone(spec: JobSpec, x, y, test, config: StoryConfig) -> float:  # type: ignore[no-untyped-def]
-    params = init_params(spec.model, config.seed)
-    for epoch in range(config.rounds):
-        params = train_local(spec.model, params, x, y, spec.train, seed=config.seed + epoch).params
-    return accuracy(spec.model, params, test.x, test.y)

@@ -240,9 +240,9 @@ def run_story(
     result.federated_accuracy = result.rounds[-1].accuracy if result.rounds else 0.0
 
     out.section("7. Federated vs centralized vs each hospital alone")
-    result.centralized_accuracy = _trained_alone(spec, train, test, config)
+    result.centralized_accuracy = trained_alone(spec, train, test, config)
     result.local_accuracies = {
-        name: _trained_alone(spec, d, test, config) for name, d in local_data.items()
+        name: trained_alone(spec, d, test, config) for name, d in local_data.items()
     }
     rows = [
         ["federated (dain)", f"{result.federated_accuracy:.3f}"],
@@ -305,7 +305,7 @@ def run_story(
     return result, net
 
 
-def _trained_alone(spec: JobSpec, data: Dataset, test: Dataset, config: StoryConfig) -> float:
+def trained_alone(spec: JobSpec, data: Dataset, test: Dataset, config: StoryConfig) -> float:
     """The same model and optimizer trained on one dataset for as many epochs as there are
     rounds, evaluated on the same held-out cases as the federated model."""
     params = init_params(spec.model, config.seed)

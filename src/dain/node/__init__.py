@@ -4,8 +4,7 @@ its home folder, state database, job runner and HTTP API.
 Names load on first use, so a command that reads a node's settings doesn't import PyTorch.
 """
 
-from importlib import import_module
-from typing import Any
+from dain.lazy import lazy_exports
 
 _EXPORTS = {
     "Envelope": "dain.node.envelope",
@@ -35,8 +34,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'dain.node' has no attribute {name!r}")
-    return getattr(import_module(_EXPORTS[name]), name)
+__getattr__ = lazy_exports("dain.node", _EXPORTS)

@@ -3,6 +3,7 @@ transport. Both carry exactly the bytes the in-memory transport carries."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -72,8 +73,6 @@ def create_app(node: Node, status: Callable[[], dict[str, Any]] | None = None) -
 
 
 def _refuse(status: int, reason: str) -> HttpResponse:
-    import json
-
     return HttpResponse(
         json.dumps({"error": reason}), status_code=status, media_type="application/json"
     )
