@@ -193,7 +193,7 @@ def test_a_restarted_node_resumes_without_submitting_twice(net: Net) -> None:
     net.wait_round(job_id, 1)
     node = HOSPITALS[0]
 
-    net.cluster.restart(node)  # SIGTERM and start again from its state database
+    net.cluster.restart(node)  # SIGKILL mid-job, then start again from its state database
     net.wait_round(job_id, 4, timeout=120)
 
     took_part = [r for r in (1, 2, 3, 4) if node in net.users(job_id, r)]

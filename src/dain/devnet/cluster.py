@@ -182,10 +182,11 @@ class Cluster:
         """Stops one node process by its pid (SIGKILL: no chance to clean up)."""
         stop_pid(self.node(name).pid, sig)
 
-    def restart(self, name: str) -> ClusterNode:
+    def restart(self, name: str, sig: int = signal.SIGKILL) -> ClusterNode:
+        """Stops a node (by default as a crash: SIGKILL) and starts it again on its home."""
         nodes = self.nodes()
         node = next(n for n in nodes if n.name == name)
-        stop_pid(node.pid, signal.SIGTERM)
+        stop_pid(node.pid, sig)
         node.pid = self._spawn(node)
         self._save(nodes)
         self.wait_healthy([node])
