@@ -76,7 +76,12 @@ def serve(home: NodeHome, password: str) -> None:
             "bytes_sent": getattr(node.transport, "bytes_sent", 0) + node.bytes_served,
         }  # fmt: skip
 
-    server = uvicorn.Server(
+    class NodeServer(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            runner.stop()  # take no further part in any round once asked to stop
+            super().handle_exit(sig, frame)
+
+    server = NodeServer(
         uvicorn.Config(
             create_app(node, status), host=config.host, port=config.port, log_level="warning"
         )
