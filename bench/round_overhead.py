@@ -1,8 +1,9 @@
 """The round protocol's own cost: 5 node processes (4 hospitals and a researcher) on
 127.0.0.1 with anvil, a 100,000-parameter MLP, several rounds. Overhead per round is the
 round's wall time minus the slowest participant's local training time; traffic is what
-each node sent (requests and blobs it served). Baseline in the same run: the same rounds
-in one process over the in-memory transport and the embedded chain.
+each node sent (requests and blobs it served). Baseline in the same run: the same job on
+the same data in one process, over the in-memory transport and the embedded chain, where
+overhead is the round's wall time minus the (sequential) training of its participants.
 
 Prints one JSON line with overhead_ms_per_round, bytes_sent_per_node_per_round, model_bytes.
 Targets: at most 300 ms overhead per round; at most 1.1x the model size per node."""
@@ -18,11 +19,11 @@ from pathlib import Path
 
 import httpx
 
-from dain.data import load_csv
+from dain.data import ConsentPolicy, Dataset, load_csv
 from dain.devnet.cluster import HOSPITALS, RESEARCHER, Cluster
 from dain.devnet.cluster_story import member_ledger
 from dain.devnet.home import NetworkHome, treasury_ledger
-from dain.devnet.network import pass_proposal
+from dain.devnet.network import Devnet, pass_proposal
 from dain.learning import ModelSpec, TrainConfig, feature_statistics, init_params
 from dain.ledger import TOKEN_UNIT, JobTerms
 from dain.node.home import NodeHome
@@ -31,6 +32,37 @@ from dain.storage import FileBlobStore, encode_tensors
 
 ROUNDS = 6
 HIDDEN = 3_000  # 30 x 3,000 + 3,000 + 3,000 x 2 + 2 = 99,002 parameters
+
+
+def in_process_overhead(spec: JobSpec, data: dict[str, Dataset]) -> list[float]:
+    """The same rounds with no processes, HTTP or anvil: what the protocol costs in itself."""
+    net = Devnet()
+    researcher = net.add_node(RESEARCHER, tokens=20_000)
+    hospitals = {name: net.add_node(name, tokens=10_000) for name in data}
+    blobs = researcher.blobs
+    job_id = researcher.ledger.jobs.propose(
+        JobTerms("diagnosis", ROUNDS, TOKEN_UNIT, blobs.put(spec.to_bytes()),
+                 blobs.put(encode_tensors(init_params(spec.model, 1))))
+    )  # fmt: skip
+    net.pass_proposal(researcher.ledger.gov.propose_job_approval(job_id), list(net.nodes.values()))
+    for name, node in hospitals.items():
+        asset = node.register_asset(data[name], name, ConsentPolicy(("diagnosis",)))
+        node.ledger.jobs.enroll(job_id, asset)
+    researcher.ledger.jobs.start(job_id)
+    overheads = []
+    for round_no in range(1, ROUNDS + 1):
+        began, training = time.perf_counter(), 0.0
+        job = net.root.jobs.job(job_id)
+        aggregator = net.root.jobs.aggregator_of(job_id, round_no)
+        for node in hospitals.values():
+            for asset in node.rounds.eligible_assets(job):
+                trained = time.perf_counter()
+                update = node.rounds.make_update(job, round_no, asset)
+                training += time.perf_counter() - trained
+                node.rounds.deliver(aggregator, job_id, round_no, update)
+        net.node_of(aggregator).rounds.finish_round(job_id, round_no)
+        overheads.append(time.perf_counter() - began - training)
+    return overheads
 
 
 def statuses(cluster: Cluster) -> dict[str, dict]:
@@ -72,8 +104,13 @@ def main() -> None:
             else:
                 time.sleep(0.005)
         after = statuses(cluster)
+        data = {
+            name: load_csv(Path(cluster.node(name).home) / "data" / "records.csv", "diagnosis")
+            for name in HOSPITALS[:4]
+        }
     finally:
         cluster.down()
+    baseline = in_process_overhead(spec, data)
 
     walls = [b - a for a, b in itertools.pairwise(ends)]
     overheads = []
@@ -93,6 +130,9 @@ def main() -> None:
                 "model_bytes": len(model),
                 "overhead_ms_per_round": round(statistics.median(steady) * 1000, 1),
                 "overhead_ms_round_1": round(overheads[0] * 1000, 1),
+                "baseline_in_process_overhead_ms_per_round": round(
+                    statistics.median(baseline[1:]) * 1000, 1
+                ),
                 "round_wall_ms": [round(w * 1000, 1) for w in walls],
                 "bytes_sent_per_node_per_round": round(per_participant),
                 "bytes_sent_per_node_per_round_ratio": round(per_participant / len(model), 3),

@@ -115,6 +115,7 @@ class Cluster:
                 rpc=record.url,
                 deployment=str(self.home.deployment),
                 poll_seconds=self.poll_seconds,
+                train_threads=max(1, (os.cpu_count() or 1) // (hospitals + 1)),
             )
             identity = home.init(config, self.password, scrypt_n=DEVNET_SCRYPT_N)
             admit_founder(

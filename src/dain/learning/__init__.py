@@ -11,7 +11,14 @@ from dain.learning.models import (
     param_shapes,
 )
 from dain.learning.strategy import STRATEGIES, ClientUpdate, FedAvg, Strategy
-from dain.learning.training import LocalResult, TrainConfig, accuracy, predict, train_local
+from dain.learning.training import (
+    LocalResult,
+    TrainConfig,
+    accuracy,
+    predict,
+    train_local,
+    warm_up,
+)
 
 __all__ = [
     "STRATEGIES",
@@ -34,5 +41,6 @@ __all__ = [
     "predict",
     "subtract",
     "train_local",
+    "warm_up",
     "weighted_mean",
 ]

@@ -80,3 +80,9 @@ def predict(spec: ModelSpec, params: Params, x: np.ndarray) -> np.ndarray:
 
 def accuracy(spec: ModelSpec, params: Params, x: np.ndarray, y: np.ndarray) -> float:
     return float((predict(spec, params, x) == y).mean())
+
+
+def warm_up() -> None:
+    """PyTorch loads its compiler stack (over a second) when the first optimizer is made;
+    a node does it at start so its first round is as quick as the rest."""
+    torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)

@@ -27,6 +27,7 @@ class NodeConfig:
     max_body_bytes: int = 16 * 2**20  # refuse larger requests with 413
     poll_seconds: float = 0.3  # how often the job runner reads the chain
     peer_timeout_seconds: float = 5.0  # a slower peer is skipped, never waited on
+    train_threads: int = 0  # CPU threads for local training; 0 lets PyTorch use every core
 
     @property
     def endpoint(self) -> str:
@@ -98,6 +99,12 @@ class NodeHome:
                 f"{self.config_file} has unknown settings: {', '.join(sorted(unknown))}."
             )
         try:
-            return NodeConfig(**raw)
+            config = NodeConfig(**raw)
         except TypeError as exc:
             raise ConfigError(f"{self.config_file} is incomplete ({exc}).") from exc
+        if not isinstance(config.train_threads, int) or config.train_threads < 0:
+            raise ConfigError(
+                f"{self.config_file}: train_threads must be a whole number, 0 or more.",
+                hint="Use 0 to let training use every core.",
+            )
+        return config

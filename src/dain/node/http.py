@@ -4,6 +4,7 @@ transport. Both carry exactly the bytes the in-memory transport carries."""
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +12,7 @@ import httpx
 from fastapi import FastAPI
 from fastapi import Request as HttpRequest
 from fastapi.responses import Response as HttpResponse
+from starlette.concurrency import run_in_threadpool
 
 from dain.node.errors import PeerError
 from dain.node.node import Node
@@ -35,12 +37,13 @@ def create_app(node: Node, status: Callable[[], dict[str, Any]] | None = None) -
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > node.max_body_bytes:
             return _refuse(413, f"The request body exceeds {node.max_body_bytes} bytes.")
-        body = b""
+        body = bytearray()
         async for chunk in request.stream():
             body += chunk
             if len(body) > node.max_body_bytes:
                 return _refuse(413, f"The request body exceeds {node.max_body_bytes} bytes.")
-        answer = node.handle(Request(request.method, path, body))
+        # handling reads the chain: in a worker thread, so peers' requests overlap
+        answer = await run_in_threadpool(node.handle, Request(request.method, path, bytes(body)))
         return HttpResponse(answer.body, status_code=answer.status, media_type=answer.content_type)
 
     @app.get("/health", summary="Whether the node is up, and who it is")
@@ -85,9 +88,11 @@ class HttpTransport:
     def __init__(self, timeout: float = 5.0) -> None:
         self._client = httpx.Client(timeout=timeout)
         self.bytes_sent = 0  # request bodies, for measuring the protocol's traffic
+        self._count = threading.Lock()  # several rounds' hand-outs go out at once
 
     def send(self, endpoint: str, request: Request) -> Response:
-        self.bytes_sent += len(request.body)
+        with self._count:
+            self.bytes_sent += len(request.body)
         try:
             answer = self._client.request(request.method, endpoint.rstrip("/") + request.path,
                                           content=request.body or None)  # fmt: skip

@@ -6,8 +6,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -36,6 +39,7 @@ if TYPE_CHECKING:
     from dain.node.node import LocalAsset, Node
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,9 @@ class RoundState:
         self._specs: dict[int, JobSpec] = {}
         self._enrolled: dict[int, list[int]] = {}
         self._model_deltas: dict[str, tuple[str, str]] = {}  # result cid -> (base, delta blob)
+        self._reads: dict[tuple[object, ...], tuple[float, Any]] = {}  # see _recent
+        # set when an aggregator hands us a round's model: its record is about to be mined
+        self.handout = threading.Event()
 
     # ---- shared ------------------------------------------------------------------
 
@@ -77,6 +84,21 @@ class RoundState:
     def clock(self) -> float:
         """The chain's time now, also between blocks (see ChainClock)."""
         return self._clock.now()
+
+    def _recent(self, key: tuple[object, ...], read: Callable[[], T], fresh: float = 1.0) -> T:
+        """A chain read at most `fresh` seconds old. Every update of a round asks the same
+        questions (the job, the elected aggregator, membership, ownership); asking the
+        chain once a second instead of once an update keeps the aggregator from being
+        the round's bottleneck. Recording a round forgets them all."""
+        now = time.monotonic()
+        with self._lock:
+            found = self._reads.get(key)
+        if found is not None and now - found[0] < fresh:
+            return found[1]
+        value = read()
+        with self._lock:
+            self._reads[key] = (now, value)
+        return value
 
     def enrolled(self, job: JobInfo) -> list[int]:
         """The job's enrolled assets; fixed once it runs, so read from chain once."""
@@ -119,6 +141,11 @@ class RoundState:
                 self.node.name,
                 model_cid,
             )
+
+    def handed_out(self, base_cid: str) -> bool:
+        """Whether an aggregator handed us the model that follows `base_cid`."""
+        with self._lock:
+            return any(base == base_cid for base, _ in self._model_deltas.values())
 
     def _peers(self, job: JobInfo) -> list[str]:
         """Who likely holds the job's blobs: the last aggregator, the requester, then all."""
@@ -210,6 +237,7 @@ class RoundState:
         if metadata.get("kind") == "model-delta" and {"base", "result"} <= set(metadata):
             with self._lock:
                 self._model_deltas[metadata["result"]] = (metadata["base"], cid)
+            self.handout.set()
         return cid
 
     def accept_update(self, body: bytes) -> dict[str, Any]:
@@ -219,20 +247,24 @@ class RoundState:
         self.guard.check(envelope)
         if envelope.kind != "update":
             raise ProtocolError(f"Expected an update, got a '{envelope.kind}' message.")
-        if not ledger.registry.is_member(sender):
+        if not self._recent(("member", sender), lambda: ledger.registry.is_member(sender)):
             raise EnvelopeError(f"{sender} is not a registered member.")
-        job = ledger.jobs.job(envelope.job_id)
+        job = self._recent(("job", envelope.job_id), lambda: ledger.jobs.job(envelope.job_id))
         round = envelope.round
         if job.status != JobStatus.RUNNING or round != job.current_round + 1:
             raise ProtocolError(f"Job {job.job_id} is not collecting updates for round {round}.")
-        if ledger.jobs.aggregator_at(job.job_id, round, self.clock()) != self.node.address:
+        elected = self._recent(
+            ("aggregator", job.job_id, round),
+            lambda: ledger.jobs.aggregator_at(job.job_id, round, self.clock()),
+        )
+        if elected != self.node.address:
             raise ProtocolError(
                 f"This node is not the aggregator of job {job.job_id}, round {round}."
             )
         asset_id, update_cid, num_examples, signature = _update_fields(envelope.body)
         if asset_id not in self.enrolled(job):
             raise ProtocolError(f"Asset {asset_id:x} is not enrolled in job {job.job_id}.")
-        if ledger.assets.owner_of(asset_id) != sender:
+        if self._recent(("owner", asset_id), lambda: ledger.assets.owner_of(asset_id)) != sender:
             raise ProtocolError(f"{sender} does not own asset {asset_id:x}.")
         if ledger.jobs.consent(job, asset_id) != "allowed":
             raise ProtocolError(f"Asset {asset_id:x} has no live consent for '{job.purpose}'.")
@@ -284,6 +316,7 @@ class RoundState:
         with self._lock:
             received = self.pending.pop((job_id, round), {})
             rejected = self.rejected.pop((job_id, round), set())
+            self._reads.clear()
         # consent revoked after an update arrived still excludes it from the round
         usable = [p for p in received.values() if ledger.jobs.consent(job, p.asset_id) == "allowed"]
         if not usable:
@@ -318,11 +351,17 @@ class RoundState:
     def _replicate(self, model: bytes, peers: set[str]) -> None:
         """Hands the new model to the round's participants before it is recorded, so the
         job goes on even if this node dies right after recording."""
-        for peer in sorted(peers - {self.node.address}):
+
+        def hand(peer: str) -> None:
             try:
                 self.node.post(peer, "/blobs", model)
             except DainError as exc:  # a peer that is down fetches it later from another
                 log.info("%s: could not hand the model to %s: %s", self.node.name, peer, exc)
+
+        others = sorted(peers - {self.node.address})
+        if others:  # at once, so one slow peer delays the record by one timeout, not several
+            with ThreadPoolExecutor(max_workers=len(others)) as pool:
+                list(pool.map(hand, others))
 
 
 def pack_half(params: Params, metadata: dict[str, str] | None = None) -> bytes:

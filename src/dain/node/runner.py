@@ -37,17 +37,57 @@ class JobRunner:
         self.status = RunnerStatus()
         self._stop = threading.Event()
         self._finished: set[int] = set()
+        self._rounds: dict[int, tuple[int, str]] = {}  # job -> (round collecting, its model)
+        self._recorded = threading.Event()
+        # (job, round) -> (when read, assets with live consent)
+        self._expected: dict[tuple[int, int], tuple[float, int]] = {}
 
     def run(self) -> None:
+        woken, last_block, last_step = True, -1, 0.0
         while not self._stop.is_set():
             try:
-                self.step()
+                # a full step costs a dozen chain reads: only when a peer wrote to us, a
+                # block was mined, or time alone may have changed the election
+                block = self.node.ledger.block_number()
+                if woken or block != last_block or time.monotonic() - last_step >= 1.0:
+                    last_block, last_step = block, time.monotonic()
+                    self.step()
             except DainError as exc:  # the chain or a peer misbehaved: report, keep going
                 self.status.last_error = str(exc)
                 log.warning("%s: %s", self.node.name, exc)
+            if self._recorded.is_set():  # we just recorded a round: start the next at once
+                self._recorded.clear()
+                woken = True
+                continue
+            if self.node.rounds.handout.is_set():
+                self.node.rounds.handout.clear()
+                self._await_record()
+                woken = True
+                continue
             # a peer's blob or update wakes us at once; otherwise read the chain again soon
-            self.node.activity.wait(self.poll_seconds)
+            woken = self.node.activity.wait(self.poll_seconds)
             self.node.activity.clear()
+
+    def _await_record(self, quick: float = 0.02, patience: float = 2.0) -> None:
+        """An aggregator handed us a round's model and is recording the round now: watch
+        for it closely (one cheap read each time), so the next round starts without
+        waiting out a poll interval."""
+        # only rounds whose model the hand-out builds on: the round we are in is ending
+        waiting = {
+            job_id: round_no
+            for job_id, (round_no, model_cid) in self._rounds.items()
+            if job_id not in self._finished and self.node.rounds.handed_out(model_cid)
+        }
+        deadline = time.monotonic() + patience
+        seen = -1
+        while waiting and time.monotonic() < deadline and not self._stop.is_set():
+            block = self.node.ledger.block_number()
+            if block != seen:
+                seen = block
+                jobs = self.node.ledger.jobs
+                if any(jobs.job(j).current_round >= r for j, r in waiting.items()):
+                    return
+            time.sleep(quick)
 
     def stop(self) -> None:
         self._stop.set()
@@ -74,6 +114,7 @@ class JobRunner:
         round_no = job.current_round + 1
         now = rounds.clock()
         aggregator = self.node.ledger.jobs.aggregator_at(job.job_id, round_no, now)
+        self._rounds[job.job_id] = (round_no, job.model_cid)
         eligible = rounds.eligible_assets(job)
         for asset in eligible:
             if self.state.delivered(job.job_id, round_no, asset.asset_id, aggregator):
@@ -109,11 +150,22 @@ class JobRunner:
         received = self.node.rounds.received(job.job_id, round_no)
         if received == 0:
             return
-        expected = sum(
-            1 for asset_id in self.node.rounds.enrolled(job)
-            if self.node.ledger.jobs.consent(job, asset_id) == "allowed"
-        )  # fmt: skip
+        expected = self._expected_updates(job, round_no)
         into_attempt = (now - job.round_opened_at) % job.round_duration
         ready = received >= expected or into_attempt >= job.round_duration / 2
         if ready and self.node.rounds.finish_round(job.job_id, round_no) is not None:
             self.status.rounds_aggregated += 1
+            self._recorded.set()
+
+    def _expected_updates(self, job: JobInfo, round_no: int, fresh: float = 1.0) -> int:
+        """How many enrolled assets have live consent; read again at most every `fresh`
+        seconds while updates come in, since each read is one chain call per asset."""
+        key = (job.job_id, round_no)
+        read_at, count = self._expected.get(key, (-fresh, 0))
+        if time.monotonic() - read_at >= fresh:
+            count = sum(
+                1 for asset_id in self.node.rounds.enrolled(job)
+                if self.node.ledger.jobs.consent(job, asset_id) == "allowed"
+            )  # fmt: skip
+            self._expected = {key: (time.monotonic(), count)}
+        return count

@@ -12,6 +12,7 @@ from typing import Any
 from dain.data import AssetManifest, DatasetError, load_csv
 from dain.errors import ConfigError
 from dain.identity import Identity
+from dain.learning import warm_up
 from dain.ledger import Deployment, Ledger, RpcChain
 from dain.node.home import NodeHome
 from dain.node.http import HttpTransport, create_app
@@ -54,6 +55,13 @@ def serve(home: NodeHome, password: str) -> None:
     import uvicorn
 
     config = home.config()
+    if config.train_threads:
+        import torch
+
+        # nodes sharing a machine each keep to their share of the cores: oversubscribed
+        # training threads spin against each other and slow every round several-fold
+        torch.set_num_threads(config.train_threads)
+    warm_up()
     node, state = open_node(home, password)
     if not node.ledger.registry.is_member(node.address):
         raise ConfigError(

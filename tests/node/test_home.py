@@ -1,0 +1,42 @@
+"""A node's settings file: what it accepts, and the plain errors for what it does not."""
+
+from pathlib import Path
+
+import pytest
+
+from dain.errors import ConfigError
+from dain.node.home import NodeConfig, NodeHome
+
+
+def _home(tmp_path: Path, settings: str) -> NodeHome:
+    home = NodeHome(tmp_path / "node")
+    home.root.mkdir()
+    home.config_file.write_text(settings)
+    return home
+
+
+def test_settings_round_trip_through_the_file(tmp_path: Path) -> None:
+    config = NodeConfig(name="st-mary", port=8611, poll_seconds=0.2, train_threads=2)
+    home = _home(tmp_path, config.to_toml())
+    assert home.config() == config
+
+
+@pytest.mark.parametrize(
+    ("settings", "problem"),
+    [
+        ('name = "a"\ncolour = "red"\n', "unknown settings: colour"),
+        ('name = "a"\ntrain_threads = -1\n', "train_threads must be a whole number"),
+        ('name = "a"\ntrain_threads = 1.5\n', "train_threads must be a whole number"),
+        ("port = 8600\n", "incomplete"),
+        ("name = \n", "not valid TOML"),
+    ],
+)
+def test_bad_settings_are_named(tmp_path: Path, settings: str, problem: str) -> None:
+    with pytest.raises(ConfigError, match=problem):
+        _home(tmp_path, settings).config()
+
+
+def test_a_missing_home_says_how_to_make_one(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as refused:
+        NodeHome(tmp_path / "nowhere").config()
+    assert "dain node init" in (refused.value.hint or "")
