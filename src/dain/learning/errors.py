@@ -2,7 +2,10 @@
 
 LearningError
 ├── ModelSpecError    a model specification is malformed or unknown
-└── AggregationError  updates cannot be combined (no updates, shapes differ, bad weights)
+├── AggregationError  updates cannot be combined (no updates, shapes differ, bad weights)
+├── SecAggError       a secure-aggregation message or share is malformed or inconsistent
+│   └── SecAggAborted too few clients survived to unmask the sum: the round is aborted
+└── PrivacyError      a differential-privacy setting is invalid or the budget is spent
 """
 
 from dain.errors import DainError
@@ -17,4 +20,16 @@ class ModelSpecError(LearningError):
 
 
 class AggregationError(LearningError):
+    pass
+
+
+class SecAggError(LearningError):
+    pass
+
+
+class SecAggAborted(SecAggError):
+    """Too few clients are left to rebuild the secrets the sum needs."""
+
+
+class PrivacyError(LearningError):
     pass
