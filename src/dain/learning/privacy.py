@@ -1,0 +1,160 @@
+"""Differential privacy for a job, at one of two levels, with an RDP accountant.
+
+- record level: every node trains with DP-SGD (Opacus): each record's gradient is clipped
+  and Gaussian noise is added to every step. Each step samples each record with the same
+  probability q at every node, so every asset spends the same epsilon per round.
+- client level (distributed DP): every node clips its whole update to an L2 bound C and
+  adds its share of Gaussian noise, N(0, (sigma C)^2 / m) for m the fewest clients the
+  round may finish with, so the securely aggregated sum carries noise sigma C however
+  many of the others took part. It needs secure aggregation: without it, the aggregator
+  would see each update with only its small share of noise.
+
+Epsilon at the job's delta comes from the `dp-accounting` package (Rényi DP), after every
+round, for whoever took part in that many rounds."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import dp_accounting
+import numpy as np
+from dp_accounting.rdp import RdpAccountant
+
+from dain.learning.errors import PrivacyError
+from dain.learning.models import Params
+
+# Rényi orders to search: whole orders converge for every noise level (fractional orders
+# near 1 do not when noise is small) and cover epsilon from about 0.1 to 50
+RDP_ORDERS = [*range(2, 65), 80, 96, 128, 192, 256, 512]
+
+
+class PrivacyLevel(StrEnum):
+    NONE = "none"
+    RECORD = "record"
+    CLIENT = "client"
+
+
+@dataclass(frozen=True)
+class PrivacySpec:
+    """How a job protects privacy. For record level, `sample_rate` is each record's chance
+    to be in a step's batch and `steps` the steps per round; for client level, `clients`
+    is the fewest clients a round may finish with (each adds 1/clients of the noise)."""
+
+    level: PrivacyLevel = PrivacyLevel.NONE
+    noise_multiplier: float = 0.0
+    clip_norm: float = 1.0
+    delta: float = 1e-5
+    sample_rate: float = 0.0
+    steps: int = 0
+    clients: int = 1
+
+    def __post_init__(self) -> None:
+        if self.level == PrivacyLevel.NONE:
+            return
+        if not self.noise_multiplier > 0 or not self.clip_norm > 0:
+            raise PrivacyError("A private job needs a positive noise multiplier and clip norm.")
+        if not 0 < self.delta < 1:
+            raise PrivacyError(f"delta must be between 0 and 1, not {self.delta}.")
+        if self.level == PrivacyLevel.RECORD and not (0 < self.sample_rate <= 1 and self.steps > 0):
+            raise PrivacyError("Record-level privacy needs a sample rate in (0, 1] and steps > 0.")
+        if self.level == PrivacyLevel.CLIENT and self.clients < 1:
+            raise PrivacyError("Client-level privacy needs the fewest clients a round counts.")
+
+    @property
+    def private(self) -> bool:
+        return self.level != PrivacyLevel.NONE
+
+    def round_event(self) -> dp_accounting.DpEvent:
+        """One round, as dp-accounting describes mechanisms."""
+        gaussian = dp_accounting.GaussianDpEvent(self.noise_multiplier)
+        if self.level == PrivacyLevel.RECORD:
+            sampled = dp_accounting.PoissonSampledDpEvent(self.sample_rate, gaussian)
+            return dp_accounting.SelfComposedDpEvent(sampled, self.steps)
+        if self.level == PrivacyLevel.CLIENT:
+            return gaussian
+        return dp_accounting.NonPrivateDpEvent()
+
+    def epsilon(self, rounds: int) -> float:
+        """Privacy loss after taking part in `rounds` rounds; inf when not private."""
+        if not self.private:
+            return math.inf
+        if rounds <= 0:
+            return 0.0
+        accountant = RdpAccountant(RDP_ORDERS)
+        accountant.compose(self.round_event(), rounds)
+        return float(accountant.get_epsilon(self.delta))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "level": str(self.level), "noise_multiplier": self.noise_multiplier,
+            "clip_norm": self.clip_norm, "delta": self.delta, "sample_rate": self.sample_rate,
+            "steps": self.steps, "clients": self.clients,
+        }  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> PrivacySpec:
+        try:
+            return cls(
+                PrivacyLevel(raw.get("level", "none")),
+                float(raw.get("noise_multiplier", 0.0)),
+                float(raw.get("clip_norm", 1.0)),
+                float(raw.get("delta", 1e-5)),
+                float(raw.get("sample_rate", 0.0)),
+                int(raw.get("steps", 0)),
+                int(raw.get("clients", 1)),
+            )
+        except (TypeError, ValueError) as exc:
+            raise PrivacyError(f"The job's privacy settings are malformed ({exc}).") from exc
+
+
+def calibrate(spec: PrivacySpec, target_epsilon: float, rounds: int) -> PrivacySpec:
+    """The same mechanism with the smallest noise multiplier (to 1%) that keeps epsilon
+    after `rounds` rounds at or under `target_epsilon`."""
+    if not target_epsilon > 0:
+        raise PrivacyError("The target epsilon must be positive.")
+
+    def with_noise(sigma: float) -> PrivacySpec:
+        return PrivacySpec(spec.level, sigma, spec.clip_norm, spec.delta, spec.sample_rate,
+                           spec.steps, spec.clients)  # fmt: skip
+
+    low, high = 0.05, 1.0
+    while with_noise(high).epsilon(rounds) > target_epsilon:
+        low, high = high, high * 2
+        if high > 1e4:
+            raise PrivacyError(
+                f"No noise level reaches epsilon {target_epsilon} in {rounds} rounds."
+            )
+    while high - low > 0.01 * high:
+        middle = (low + high) / 2
+        if with_noise(middle).epsilon(rounds) > target_epsilon:
+            low = middle
+        else:
+            high = middle
+    return with_noise(high)
+
+
+def clip_and_noise(
+    update: Params, spec: PrivacySpec, rng: np.random.Generator
+) -> tuple[Params, float]:
+    """Client level: the update scaled to L2 norm at most C, plus this client's share of
+    the round's noise. Returns it with the update's norm before clipping."""
+    norm = math.sqrt(sum(float(np.sum(np.square(v, dtype=np.float64))) for v in update.values()))
+    factor = min(1.0, spec.clip_norm / norm) if norm > 0 else 1.0
+    share = spec.noise_multiplier * spec.clip_norm / math.sqrt(spec.clients)
+    noisy = {
+        name: (value * factor + rng.normal(0.0, share, value.shape)).astype(np.float32)
+        for name, value in update.items()
+    }
+    return noisy, norm
+
+
+def budget_allows(spec: PrivacySpec, rounds_taken: int, max_epsilon: float | None) -> bool:
+    """Whether one more round keeps an asset within its policy's maximum epsilon."""
+    if max_epsilon is None:
+        return True
+    if not spec.private:
+        return False  # a non-private job spends an unbounded budget
+    return spec.epsilon(rounds_taken + 1) <= max_epsilon
