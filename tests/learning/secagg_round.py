@@ -43,7 +43,7 @@ def run_round(
     server = SecAggServer(setup)
     for p in parties:
         if p not in drop_before_sharing:
-            server.add_shares(clients[p].share_keys())
+            server.add_shares(clients[p].share_keys(vectors[p]))
     roster = server.close_sharing()
     masked = {}
     for p in roster:

@@ -20,6 +20,7 @@ aborted (`SecAggAborted`), and nothing about the inputs is learned."""
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 import struct
 from collections.abc import Mapping
@@ -46,6 +47,17 @@ from dain.learning.secagg.masking import (
     scale_for,
 )
 
+MIN_EXPONENT, MAX_EXPONENT = -60, 60
+
+
+def exponent_of(values: np.ndarray) -> int:
+    """The smallest e (within bounds) with every |value| <= 2^e."""
+    largest = float(np.max(np.abs(values))) if np.size(values) else 0.0
+    if not largest > 0:
+        return MIN_EXPONENT
+    return int(np.clip(math.ceil(math.log2(largest)), MIN_EXPONENT, MAX_EXPONENT))
+
+
 _PLAINTEXT = struct.Struct(f">II{shamir.SHARE_BYTES}s{shamir.SHARE_BYTES}s")
 
 
@@ -61,7 +73,7 @@ class RoundSetup:
     parties: tuple[int, ...]  # party ids (asset ids), sorted
     agreement_keys: Mapping[int, bytes]  # party -> X25519 public key (32 bytes)
     length: int  # entries in each vector
-    value_range: float  # |value| <= this; beyond it is clipped
+    value_range: float  # the widest range a round may use; beyond it values are clipped
     context: bytes  # binds every key and ciphertext to one job and round
     degree: int = 0  # neighbours per client; 0: default_degree(n)
     threshold: int = 0  # shares needed per secret; 0: a majority of each neighbourhood
@@ -100,9 +112,12 @@ class RoundSetup:
     def graph(self) -> list[set[int]]:
         return neighbours(self.n, self.k_degree, self.context)
 
-    @property
-    def scale(self) -> float:
-        return scale_for(self.n, self.value_range)
+    def value_range_of(self, roster: Mapping[int, ShareMessage]) -> float:
+        """The round's range: the smallest power of two that holds every roster client's
+        largest value (each announced only that exponent), capped by `value_range`. Fixed
+        point then keeps about 24 bits of each update whatever its size."""
+        widest = max(message.exponent for message in roster.values())
+        return min(self.value_range, 2.0**widest)
 
     def neighbours_of(self, party: int) -> set[int]:
         return {self.parties[j] for j in self.graph[self.index[party]]}
@@ -126,11 +141,13 @@ class ShareMessage:
     sender: int
     mask_key: bytes
     ciphertexts: Mapping[int, bytes]  # recipient party -> nonce || AES-GCM ciphertext
+    exponent: int = 0  # the smallest e with every |value| <= 2^e (see value_range_of)
 
     def to_dict(self) -> dict[str, object]:
         return {
             "sender": str(self.sender),
             "mask_key": self.mask_key.hex(),
+            "exponent": self.exponent,
             "ciphertexts": {str(k): v.hex() for k, v in sorted(self.ciphertexts.items())},
         }
 
@@ -139,10 +156,13 @@ class ShareMessage:
         try:
             ciphertexts = raw["ciphertexts"]
             assert isinstance(ciphertexts, dict)
+            exponent = raw.get("exponent", 0)
+            assert isinstance(exponent, int) and MIN_EXPONENT <= exponent <= MAX_EXPONENT
             return cls(
                 int(str(raw["sender"])),
                 bytes.fromhex(str(raw["mask_key"])),
                 {int(k): bytes.fromhex(str(v)) for k, v in ciphertexts.items()},
+                exponent,
             )
         except (KeyError, ValueError, TypeError, AssertionError) as exc:
             raise SecAggError(f"A share message is malformed ({exc!r}).") from exc
@@ -207,7 +227,9 @@ class SecAggClient:
         if public_bytes(self.agreement_key) != self.setup.agreement_keys[self.me]:
             raise SecAggError("This agreement key is not the one published on chain.")
 
-    def share_keys(self) -> ShareMessage:
+    def share_keys(self, values: np.ndarray | None = None) -> ShareMessage:
+        """Stage 1. `values` (the vector to be summed, if known yet) sets the exponent
+        this client announces; without it the round uses the setup's full range."""
         setup = self.setup
         holders = sorted(setup.neighbours_of(self.me) | {self.me}, key=setup.x)
         xs = [setup.x(p) for p in holders]
@@ -227,7 +249,10 @@ class SecAggClient:
                 nonce, plaintext, setup.context
             )
             ciphertexts[party] = nonce + sealed
-        return ShareMessage(self.me, public_bytes(self._mask_key), ciphertexts)
+        exponent = (
+            exponent_of(values) if values is not None else math.ceil(math.log2(setup.value_range))
+        )
+        return ShareMessage(self.me, public_bytes(self._mask_key), ciphertexts, exponent)
 
     def mask(self, values: np.ndarray, roster: Mapping[int, ShareMessage]) -> np.ndarray:
         """Stage 2: the masked, quantized vector. `roster` is U1 as the aggregator closed
@@ -251,7 +276,8 @@ class SecAggClient:
             self._roster[party] = message.mask_key
             if party in mine:
                 self._open(party, message)
-        masked = quantize(values, setup.scale, setup.value_range)
+        value_range = setup.value_range_of(roster)
+        masked = quantize(values, scale_for(setup.n, value_range), value_range)
         masked += expand(self._seed, setup.length)
         for party in sorted(mine & set(roster)):
             seed = pair_seed(self._mask_key, roster[party].mask_key, setup.context,
@@ -324,6 +350,8 @@ class SecAggServer:
             raise SecAggError("A share message must carry one share for each neighbour, no more.")
         if len(message.mask_key) != 32:
             raise SecAggError("A mask key is 32 bytes.")
+        if not MIN_EXPONENT <= message.exponent <= MAX_EXPONENT:
+            raise SecAggError(f"The announced exponent {message.exponent} is out of bounds.")
         self.shares.setdefault(message.sender, message)
 
     def close_sharing(self) -> dict[int, ShareMessage]:
@@ -417,7 +445,7 @@ class SecAggServer:
                     total -= expand(seed, setup.length)
                 else:
                     total += expand(seed, setup.length)
-        return dequantize(total, setup.scale)
+        return dequantize(total, scale_for(setup.n, setup.value_range_of(self.roster)))
 
     def _rebuild(self, owner: int, kind: str) -> bytes:
         shares = {}
