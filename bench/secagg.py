@@ -18,7 +18,14 @@ import numpy as np
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from dain.data import load_bundled, partition_stratified
-from dain.learning import ModelSpec, TrainConfig, feature_statistics, init_params, train_local
+from dain.learning import (
+    ModelSpec,
+    TrainConfig,
+    feature_statistics,
+    init_params,
+    train_local,
+    warm_up,
+)
 from dain.learning.secagg import RoundSetup, SecAggClient, SecAggServer, public_bytes
 from dain.storage import decode_tensors, encode_tensors
 
@@ -117,6 +124,7 @@ def secagg_round(updates: list[np.ndarray], train_s: list[float]) -> dict[str, f
 
 
 def main() -> None:
+    warm_up()  # PyTorch's one-time optimizer import is no client's cost
     results = []
     for clients in (10, 50, 100):
         updates, train_s, params = local_updates(clients)
