@@ -220,12 +220,18 @@ class SecAggClient:
     _held: dict[int, tuple[int, int]] = field(default_factory=dict)  # owner -> my shares
     _roster: dict[int, bytes] = field(default_factory=dict)  # U1: party -> public mask key
     _revealed: dict[int, str] = field(default_factory=dict)  # owner -> "seed" | "key"
+    _channels: dict[int, AESGCM] = field(default_factory=dict)  # one key agreement per peer
 
     def __post_init__(self) -> None:
         if self.me not in self.setup.index:
             raise SecAggError(f"Party {self.me:x} is not in this round.")
         if public_bytes(self.agreement_key) != self.setup.agreement_keys[self.me]:
             raise SecAggError("This agreement key is not the one published on chain.")
+
+    def _channel_to(self, other: int) -> AESGCM:
+        if other not in self._channels:
+            self._channels[other] = _channel(self.setup, self.agreement_key, self.me, other)
+        return self._channels[other]
 
     def share_keys(self, values: np.ndarray | None = None) -> ShareMessage:
         """Stage 1. `values` (the vector to be summed, if known yet) sets the exponent
@@ -245,9 +251,7 @@ class SecAggClient:
                 shamir.encode_share(seed_shares[x]), shamir.encode_share(key_shares[x]),
             )  # fmt: skip
             nonce = secrets.token_bytes(12)
-            sealed = _channel(setup, self.agreement_key, self.me, party).encrypt(
-                nonce, plaintext, setup.context
-            )
+            sealed = self._channel_to(party).encrypt(nonce, plaintext, setup.context)
             ciphertexts[party] = nonce + sealed
         exponent = (
             exponent_of(values) if values is not None else math.ceil(math.log2(setup.value_range))
@@ -293,7 +297,7 @@ class SecAggClient:
         if sealed is None or len(sealed) < 12:
             raise SecAggError(f"Neighbour {owner:x} sent no shares for this client.")
         try:
-            plaintext = _channel(self.setup, self.agreement_key, self.me, owner).decrypt(
+            plaintext = self._channel_to(owner).decrypt(
                 sealed[:12], sealed[12:], self.setup.context
             )
             x_from, x_to, seed_share, key_share = _PLAINTEXT.unpack(plaintext)
