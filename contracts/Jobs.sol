@@ -110,6 +110,8 @@ contract Jobs is EIP712, ReentrancyGuard {
     mapping(uint256 => mapping(uint32 => RoundRecord)) private _rounds;
     mapping(uint256 => mapping(uint256 => uint256)) public owed;
     mapping(address => Reputation) private _reputation;
+    /// X25519 keys the owners published for secure aggregation, per job and asset
+    mapping(uint256 => mapping(uint256 => bytes32)) public agreementKey;
 
     event JobProposed(uint256 indexed jobId, address indexed requester, bytes32 purpose, uint256 rewardPool);
     event JobApproved(uint256 indexed jobId);
@@ -130,6 +132,7 @@ contract Jobs is EIP712, ReentrancyGuard {
     );
     event UpdateRejected(uint256 indexed jobId, uint32 indexed round, address indexed participant);
     event JobCompleted(uint256 indexed jobId);
+    event RoundAborted(uint256 indexed jobId, uint32 indexed round, address aggregator, uint32 survivors);
     event JobCancelled(uint256 indexed jobId, uint256 refund);
     event RewardAssigned(uint256 indexed jobId, uint256 indexed assetId, uint256 amount);
     event RewardClaimed(uint256 indexed jobId, uint256 indexed assetId, address indexed owner, uint256 amount);
@@ -157,6 +160,8 @@ contract Jobs is EIP712, ReentrancyGuard {
     error SharesMismatch(uint256 jobId);
     error NothingToClaim(uint256 jobId, uint256 assetId);
     error InvalidParameter(bytes32 name);
+    error MissingAgreementKey(uint256 assetId);
+    error NotSecureAggregation(uint256 jobId);
 
     constructor(IERC20 token_, DataAssets assets_, address governance_) EIP712("dain Jobs", "1") {
         token = token_;
@@ -211,8 +216,11 @@ contract Jobs is EIP712, ReentrancyGuard {
         emit JobProposed(jobId, msg.sender, t.purpose, t.rewardPool);
     }
 
-    function enroll(uint256 jobId, uint256 assetId) external onlyMember {
+    /// Enrolls an asset. For a job with secure aggregation, `key` is the owner's X25519
+    /// public key for this job, which the other participants' nodes agree keys with.
+    function enroll(uint256 jobId, uint256 assetId, bytes32 key) external onlyMember {
         Job storage j = _expect(jobId, Status.Approved);
+        if (j.secureAggregation && key == bytes32(0)) revert MissingAgreementKey(assetId);
         (address owner, DataAssets.Terms memory terms) = assets.liveTerms(assetId);
         if (owner != msg.sender) revert NotAssetOwner(assetId, msg.sender);
         if (_enrollment[jobId][assetId].enrolled) revert AlreadyEnrolled(jobId, assetId);
@@ -226,6 +234,7 @@ contract Jobs is EIP712, ReentrancyGuard {
         _assetPrice[jobId][assetId] = price;
         _enrollment[jobId][assetId] = Enrollment(true, terms.version, terms.minParticipants, 0);
         _enrolled[jobId].push(assetId);
+        if (key != bytes32(0)) agreementKey[jobId][assetId] = key;
         if (_ownerAssets[jobId][owner].length == 0) _candidates[jobId].push(owner);
         _ownerAssets[jobId][owner].push(assetId);
         emit AssetEnrolled(jobId, assetId, owner, terms.version);
@@ -350,6 +359,21 @@ contract Jobs is EIP712, ReentrancyGuard {
         _rounds[jobId][round] =
             RoundRecord(modelCid, modelHash, msg.sender, uint32(receipts.length), epsilon, uint64(block.number));
         emit RoundRecorded(jobId, round, modelCid, msg.sender, uint32(receipts.length), epsilon);
+    }
+
+    /// Closes round `round` of a secure-aggregation job without a new model, when too few
+    /// clients survived to unmask the sum: no data was used, the model stays as it was.
+    function abortRound(uint256 jobId, uint32 round, uint32 survivors) external {
+        Job storage j = _expect(jobId, Status.Running);
+        if (!j.secureAggregation) revert NotSecureAggregation(jobId);
+        if (round != j.currentRound + 1 || round > j.rounds) revert WrongRound(jobId, j.currentRound + 1, round);
+        (address elected, uint256 attempt) = _elect(jobId, round, block.timestamp);
+        if (msg.sender != elected) revert NotAggregator(jobId, round, elected, msg.sender);
+        if (attempt > 0) _chargeMissedAggregations(jobId, round, attempt);
+        j.currentRound = round;
+        j.roundOpenedAt = uint64(block.timestamp);
+        _rounds[jobId][round] = RoundRecord(j.modelCid, bytes32(0), msg.sender, 0, 0, uint64(block.number));
+        emit RoundAborted(jobId, round, msg.sender, survivors);
     }
 
     /// Checks one receipt and returns the fewest participants its asset's policy wants.

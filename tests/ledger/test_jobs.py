@@ -386,3 +386,52 @@ def test_no_round_beyond_the_last_is_recorded(chain_net: ChainNet) -> None:
 
     assert refused.value.reason == "WrongRound"
     assert a.jobs.job(job_id).current_round == 1
+
+
+def test_secure_jobs_need_an_agreement_key_at_enrollment(chain_net: ChainNet) -> None:
+    requester, a = chain_net.member(5_000), chain_net.member()
+    job_id = chain_net.propose(requester, secure_aggregation=True)
+    chain_net.approve_job(job_id, [requester])
+    asset = chain_net.asset(a)
+
+    with pytest.raises(TransactionRefused) as refused:
+        a.jobs.enroll(job_id, asset)
+    a.jobs.enroll(job_id, asset, b"\x07" * 32)
+
+    assert refused.value.reason == "MissingAgreementKey"
+    assert "secure-aggregation job" in str(refused.value)
+    assert a.jobs.agreement_keys(job_id) == {asset: b"\x07" * 32}
+
+
+def test_a_secure_round_too_few_survived_is_aborted_with_the_model_unchanged(
+    chain_net: ChainNet,
+) -> None:
+    requester, a, b = chain_net.member(5_000), chain_net.member(), chain_net.member()
+    job_id = chain_net.propose(requester, secure_aggregation=True)
+    chain_net.approve_job(job_id, [requester])
+    for owner, key in ((a, b"\x01"), (b, b"\x02")):
+        owner.jobs.enroll(job_id, chain_net.asset(owner), key * 32)
+    requester.jobs.start(job_id)
+    elected = aggregator([a, b], job_id, 1)
+    other = b if elected is a else a
+
+    with pytest.raises(TransactionRefused) as not_elected:
+        other.jobs.abort_round(job_id, 1, survivors=1)
+    elected.jobs.abort_round(job_id, 1, survivors=1)
+
+    assert not_elected.value.reason == "NotAggregator"
+    job = a.jobs.job(job_id)
+    assert (job.current_round, job.model_cid) == (1, "bafkreimodel")
+    assert a.jobs.round_record(job_id, 1).participants == 0
+    assert a.jobs.rounds_aborted(job_id) == [1]
+    assert a.jobs.data_used(job_id=job_id) == []
+
+
+def test_only_secure_jobs_abort_rounds(chain_net: ChainNet) -> None:
+    requester, a = chain_net.member(5_000), chain_net.member()
+    job_id, _ = chain_net.running_job(requester, [a])
+
+    with pytest.raises(TransactionRefused) as refused:
+        a.jobs.abort_round(job_id, 1, survivors=0)
+
+    assert refused.value.reason == "NotSecureAggregation"

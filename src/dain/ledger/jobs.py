@@ -152,8 +152,32 @@ class JobsClient:
             ]
         )
 
-    def enroll(self, job_id: int, asset_id: int) -> None:
-        self._l.sender.send("enroll asset", self._c.functions.enroll(job_id, asset_id))
+    def enroll(self, job_id: int, asset_id: int, agreement_key: bytes = b"") -> None:
+        """Enrolls the asset; a secure-aggregation job also needs the owner's X25519
+        public key for it (32 bytes), which peers agree share-encryption keys with."""
+        if agreement_key and len(agreement_key) != 32:
+            raise ValueError("An agreement key is 32 bytes.")
+        key = agreement_key or bytes(32)
+        self._l.sender.send("enroll asset", self._c.functions.enroll(job_id, asset_id, key))
+
+    def agreement_keys(self, job_id: int) -> dict[int, bytes]:
+        """The X25519 keys published at enrollment, by asset (zero bytes when none)."""
+        return {
+            asset: bytes(self._c.functions.agreementKey(job_id, asset).call())
+            for asset in self.enrolled(job_id)
+        }
+
+    def abort_round(self, job_id: int, round: int, survivors: int) -> Sent:
+        """Closes a secure-aggregation round that too few clients survived: no new model."""
+        return self._l.sender.send(
+            "abort round", self._c.functions.abortRound(job_id, round, survivors)
+        )
+
+    def rounds_aborted(self, job_id: int) -> list[int]:
+        events = self._c.events.RoundAborted().get_logs(
+            from_block=0, argument_filters={"jobId": job_id}
+        )
+        return sorted(int(e["args"]["round"]) for e in events)
 
     def start(self, job_id: int) -> None:
         self._l.sender.send("start job", self._c.functions.start(job_id))

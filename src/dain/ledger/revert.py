@@ -151,6 +151,14 @@ def explain(call: str, name: str, args: tuple[Any, ...]) -> tuple[str, str | Non
                 f"this round's {requested / 1e6:g} would exceed it.",
                 None,
             )
+        case "MissingAgreementKey", (asset,):
+            return (
+                f"Asset {_short(asset)} cannot join a secure-aggregation job without a key "
+                "for it.",
+                "Enroll through a dain node, which derives and publishes the key.",
+            )
+        case "NotSecureAggregation", (job,):
+            return (f"Job {job} does not use secure aggregation: a round cannot abort.", None)
         case "SharesMismatch", (job,):
             return (
                 f"The reward shares for job {job} must name exactly the assets that took part, "
