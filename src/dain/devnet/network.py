@@ -3,6 +3,8 @@ talk through an in-memory transport to the same handlers a network transport wou
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from dain.identity import Identity
 from dain.ledger import (
     TOKEN_UNIT,
@@ -80,6 +82,36 @@ class Devnet:
         return aggregator.rounds.finish_round(job_id, round), {
             k: v for k, v in took_part.items() if v
         }
+
+    def run_secure_round(
+        self, job_id: int, round: int, *, stop_after: Mapping[str, str] | None = None
+    ) -> RoundInfo | None:
+        """One round of a secure-aggregation job in lockstep: every node takes each stage
+        in turn. A node named in `stop_after` stops after that stage ("start": takes no
+        part; "shared": shares keys, sends no masked update; "input": sends it, answers
+        no unmask request), as a killed node would; the chain's clock then moves on to
+        the aggregator's stage deadlines. Returns the record, or None if never recorded."""
+        stop_after = stop_after or {}
+        jobs = self.root.jobs
+        job = jobs.job(job_id)
+        elected = jobs.aggregator_of(job_id, round)
+        aggregator = self.node_of(elected)
+        for _ in range(12):
+            for name, node in self.nodes.items():
+                for asset in node.rounds.eligible_assets(job):
+                    stage = node.secure_participant.stages().get(
+                        f"{job_id}/{round}/{asset.asset_id:x}"
+                    )
+                    if name in stop_after and stop_after[name] in ("start", stage):
+                        continue
+                    node.secure_participant.step(job, round, asset, elected)
+            expected = sum(1 for a in jobs.enrolled(job_id) if jobs.consent(job, a) == "allowed")
+            now = aggregator.rounds.clock()
+            record = aggregator.secure_aggregator.progress(job, round, now, expected)
+            if record is not None:
+                return record
+            self.chain.advance_time(max(1, job.round_duration // 8))  # toward the next deadline
+        return None
 
 
 def pass_proposal(

@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
@@ -39,6 +41,12 @@ class Identity:
 
     def did(self, chain_id: int) -> str:
         return did_pkh(chain_id, self.address)
+
+    def derive_secret(self, label: str) -> bytes:
+        """A 32-byte secret for one purpose (`label`), derived from this key with HKDF, so
+        a node can always recompute it and never has to store it."""
+        hkdf = HKDF(hashes.SHA256(), 32, salt=b"dain derived secret", info=label.encode())
+        return hkdf.derive(bytes(self.account.key))
 
     def save_keystore(self, path: Path, password: str, *, scrypt_n: int = 2**18) -> None:
         """Writes an encrypted v3 keystore; refuses to overwrite an existing key."""

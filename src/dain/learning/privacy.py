@@ -87,6 +87,13 @@ class PrivacySpec:
         accountant.compose(self.round_event(), rounds)
         return float(accountant.get_epsilon(self.delta))
 
+    def round_epsilon(self, round: int) -> float:
+        """What round `round` adds to the job's epsilon, as recorded on chain: after it,
+        the recorded rounds sum to epsilon(round). Zero when not private."""
+        if not self.private:
+            return 0.0
+        return self.epsilon(round) - self.epsilon(round - 1)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "level": str(self.level), "noise_multiplier": self.noise_multiplier,

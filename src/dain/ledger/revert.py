@@ -153,8 +153,7 @@ def explain(call: str, name: str, args: tuple[Any, ...]) -> tuple[str, str | Non
             )
         case "MissingAgreementKey", (asset,):
             return (
-                f"Asset {_short(asset)} cannot join a secure-aggregation job without a key "
-                "for it.",
+                f"Asset {_short(asset)} cannot join a secure-aggregation job without a key for it.",
                 "Enroll through a dain node, which derives and publishes the key.",
             )
         case "NotSecureAggregation", (job,):

@@ -14,11 +14,20 @@ from dain.errors import DainError
 from dain.ledger import Ledger
 from dain.node.errors import NodeError, PeerError
 from dain.node.rounds import RoundState
+from dain.node.secure import SecureAggregator, SecureParticipant, agreement_public_key
 from dain.node.transport import Request, Response, Transport
 from dain.storage import BlobNotFound, BlobStore, StorageError, verify
 
 log = logging.getLogger(__name__)
 _BLOB_PATH = re.compile(r"^/blobs/(?P<cid>[a-z2-7]{59})$")
+_SECAGG_PATH = re.compile(
+    r"^/secagg/(?P<job>[0-9]{1,18})/(?P<round>[0-9]{1,9})/(?P<what>roster|unmask)$"
+)
+_SECAGG_POSTS = {
+    "/secagg/shares": "secagg-shares",
+    "/secagg/inputs": "secagg-input",
+    "/secagg/unmask": "secagg-unmask",
+}
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,8 @@ class Node:
         self.max_body_bytes = max_body_bytes
         self.assets: dict[int, LocalAsset] = {}
         self.rounds = RoundState(self)
+        self.secure_participant = SecureParticipant(self)
+        self.secure_aggregator = SecureAggregator(self)
         self.activity = threading.Event()  # set when a peer hands us a blob or an update
         self._endpoints: dict[str, str] = {}
         self.bytes_served = 0
@@ -76,6 +87,13 @@ class Node:
         asset_id = self.ledger.assets.register(manifest.digest, manifest_cid, policy, policy_cid)
         self.assets[asset_id] = LocalAsset(asset_id, title, dataset, manifest, policy)
         return asset_id
+
+    def enroll(self, job_id: int, asset_id: int) -> None:
+        """Enrolls one of this node's assets in a job, publishing the asset's agreement
+        key for the job when it runs secure aggregation."""
+        secure = self.ledger.jobs.job(job_id).secure_aggregation
+        key = agreement_public_key(self.ledger, job_id, asset_id) if secure else b""
+        self.ledger.jobs.enroll(job_id, asset_id, key)
 
     def revoke(self, asset_id: int) -> int:
         """Revokes consent on chain; later rounds will not use the asset."""
@@ -103,6 +121,21 @@ class Node:
                 answer = _json(202, self.rounds.accept_update(request.body))
                 self.activity.set()
                 return answer
+            if request.method == "POST" and request.path in _SECAGG_POSTS:
+                kind = _SECAGG_POSTS[request.path]
+                answer = _json(202, self.secure_aggregator.accept(kind, request.body))
+                self.activity.set()
+                return answer
+            stage = _SECAGG_PATH.match(request.path)
+            if request.method == "GET" and stage:
+                job_id, round = int(stage["job"]), int(stage["round"])
+                secure = self.secure_aggregator
+                found = (secure.roster if stage["what"] == "roster" else secure.unmask_request)(
+                    job_id, round
+                )
+                if found is None:
+                    return _json(409, {"error": "That stage of the round is still open."})
+                return _json(200, found)
             return _json(404, {"error": f"No route {request.method} {request.path}."})
         except BlobNotFound as exc:
             return _json(404, {"error": str(exc)})

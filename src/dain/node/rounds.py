@@ -17,6 +17,8 @@ import numpy as np
 from dain.errors import DainError
 from dain.identity import did_pkh
 from dain.learning import STRATEGIES, ClientUpdate, Params, param_shapes, subtract, train_local
+from dain.learning.dp_sgd import train_local_dp
+from dain.learning.privacy import PrivacyLevel, budget_allows, clip_and_noise
 from dain.ledger import JobInfo, JobStatus, Receipt, RoundInfo
 from dain.node.clock import ChainClock
 from dain.node.envelope import Envelope, ReplayGuard, seal
@@ -112,7 +114,9 @@ class RoundState:
     def job_spec(self, job: JobInfo) -> JobSpec:
         if job.job_id not in self._specs:
             data = self.node.fetch_blob(job.spec_cid, self._peers(job))
-            self._specs[job.job_id] = JobSpec.from_bytes(data)
+            spec = JobSpec.from_bytes(data)
+            spec.check_terms(job.secure_aggregation)
+            self._specs[job.job_id] = spec
         return self._specs[job.job_id]
 
     def global_model(self, job: JobInfo, spec: JobSpec) -> Params:
@@ -175,29 +179,52 @@ class RoundState:
                 secure_aggregation=job.secure_aggregation,
                 epsilon=job.max_epsilon,
             )
-            if allowed_here and ledger.jobs.consent(job, asset_id) == "allowed":
-                mine.append(asset)
-            else:
+            if not (allowed_here and ledger.jobs.consent(job, asset_id) == "allowed"):
                 log.info("%s: asset %x sits out job %d: no live consent", self.node.name,
                          asset_id, job.job_id)  # fmt: skip
+            elif not self._within_budget(job, asset):
+                log.info("%s: asset %x sits out job %d: its privacy budget is spent",
+                         self.node.name, asset_id, job.job_id)  # fmt: skip
+            else:
+                mine.append(asset)
         return mine
 
-    def make_update(self, job: JobInfo, round: int, asset: LocalAsset) -> TrainedUpdate:
-        """Trains on the asset from the current global model; stores the update blob here
-        and signs its receipt. Deterministic per (job seed, round, asset)."""
-        ledger = self.node.ledger
+    def train_delta(self, job: JobInfo, round: int, asset: LocalAsset) -> tuple[Params, int]:
+        """The asset's change to the current global model, with the job's privacy applied
+        (DP-SGD, or a clipped update with its share of noise), and its example count.
+        Deterministic per (job seed, round, asset)."""
         spec = self.job_spec(job)
         global_params = self.global_model(job, spec)
         seed = _seed(spec.seed, round, asset.asset_id)
-        result = train_local(
-            spec.model, global_params, asset.dataset.x, asset.dataset.y, spec.train, seed
-        )
+        x, y = asset.dataset.x, asset.dataset.y
+        if spec.privacy.level == PrivacyLevel.RECORD:
+            result = train_local_dp(spec.model, global_params, x, y, spec.train, seed, spec.privacy)
+        else:
+            result = train_local(spec.model, global_params, x, y, spec.train, seed)
+        delta = subtract(result.params, global_params)
+        if spec.privacy.level == PrivacyLevel.CLIENT:
+            delta, _ = clip_and_noise(delta, spec.privacy, np.random.default_rng(seed))
+        return delta, result.num_examples
+
+    def _within_budget(self, job: JobInfo, asset: LocalAsset) -> bool:
+        """Whether one more round keeps the asset within its policy's maximum epsilon (the
+        rounds it already took part in are counted on chain)."""
+        if asset.policy.max_epsilon is None:
+            return True
+        spec = self.job_spec(job)
+        taken = self.node.ledger.jobs.enrollment(job.job_id, asset.asset_id).rounds_used
+        return budget_allows(spec.privacy, taken, asset.policy.max_epsilon)
+
+    def make_update(self, job: JobInfo, round: int, asset: LocalAsset) -> TrainedUpdate:
+        """Trains on the asset; stores the update blob here and signs its receipt."""
+        ledger = self.node.ledger
+        delta, num_examples = self.train_delta(job, round, asset)
         # updates travel as float16: half the bytes, well within SGD's noise
-        update_cid = self.node.blobs.put(pack_half(subtract(result.params, global_params)))
+        update_cid = self.node.blobs.put(pack_half(delta))
         receipt = Receipt(
-            job.job_id, round, asset.asset_id, result.num_examples, digest_of(update_cid)
+            job.job_id, round, asset.asset_id, num_examples, digest_of(update_cid)
         ).signed_by(ledger.identity, ledger.chain_id, ledger.jobs.address)
-        return TrainedUpdate(asset.asset_id, update_cid, result.num_examples, receipt.signature)
+        return TrainedUpdate(asset.asset_id, update_cid, num_examples, receipt.signature)
 
     def deliver(self, aggregator: str, job_id: int, round: int, update: TrainedUpdate) -> None:
         """Sends the update blob, then its signed envelope, to the aggregator."""
@@ -240,19 +267,27 @@ class RoundState:
             self.handout.set()
         return cid
 
-    def accept_update(self, body: bytes) -> dict[str, Any]:
+    def check_participant(self, body: bytes, kind: str) -> tuple[Envelope, JobInfo, int]:
+        """The checks every round message passes at its aggregator: a fresh envelope of
+        the right kind, signed by a member who owns an enrolled asset with live consent,
+        for the round this node was elected to aggregate. Returns it, the job, the asset."""
         ledger = self.node.ledger
         envelope = Envelope.from_bytes(body)
         sender = envelope.signer_address(ledger.chain_id)
         self.guard.check(envelope)
-        if envelope.kind != "update":
-            raise ProtocolError(f"Expected an update, got a '{envelope.kind}' message.")
+        if envelope.kind != kind:
+            raise ProtocolError(f"Expected a '{kind}' message, got a '{envelope.kind}' one.")
         if not self._recent(("member", sender), lambda: ledger.registry.is_member(sender)):
             raise EnvelopeError(f"{sender} is not a registered member.")
         job = self._recent(("job", envelope.job_id), lambda: ledger.jobs.job(envelope.job_id))
         round = envelope.round
         if job.status != JobStatus.RUNNING or round != job.current_round + 1:
             raise ProtocolError(f"Job {job.job_id} is not collecting updates for round {round}.")
+        if job.secure_aggregation != kind.startswith("secagg"):
+            raise ProtocolError(
+                f"Job {job.job_id} takes "
+                + ("masked updates only." if job.secure_aggregation else "plain updates only.")
+            )
         elected = self._recent(
             ("aggregator", job.job_id, round),
             lambda: ledger.jobs.aggregator_at(job.job_id, round, self.clock()),
@@ -261,13 +296,25 @@ class RoundState:
             raise ProtocolError(
                 f"This node is not the aggregator of job {job.job_id}, round {round}."
             )
-        asset_id, update_cid, num_examples, signature = _update_fields(envelope.body)
+        try:
+            asset_id = int(envelope.body["asset_id"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ProtocolError(f"The message names no asset ({exc!r}).") from exc
         if asset_id not in self.enrolled(job):
             raise ProtocolError(f"Asset {asset_id:x} is not enrolled in job {job.job_id}.")
         if self._recent(("owner", asset_id), lambda: ledger.assets.owner_of(asset_id)) != sender:
             raise ProtocolError(f"{sender} does not own asset {asset_id:x}.")
-        if ledger.jobs.consent(job, asset_id) != "allowed":
+        # answering an unmask request uses no data: only the shares others gave this node
+        if kind != "secagg-unmask" and ledger.jobs.consent(job, asset_id) != "allowed":
             raise ProtocolError(f"Asset {asset_id:x} has no live consent for '{job.purpose}'.")
+        return envelope, job, asset_id
+
+    def accept_update(self, body: bytes) -> dict[str, Any]:
+        ledger = self.node.ledger
+        envelope, job, _ = self.check_participant(body, "update")
+        sender = envelope.signer_address(ledger.chain_id)
+        round = envelope.round
+        asset_id, update_cid, num_examples, signature = _update_fields(envelope.body)
         try:
             blob = self.node.blobs.get(update_cid)
         except BlobNotFound:
@@ -327,9 +374,34 @@ class RoundState:
         aggregated = strategy.aggregate(
             global_params, [ClientUpdate(p.delta, p.num_examples) for p in usable]
         )
+        return self.record_model(
+            job,
+            round,
+            subtract(aggregated, global_params),
+            [p.receipt for p in usable],
+            {p.owner for p in usable},
+            spec.privacy.round_epsilon(round),
+            rejected=sorted(rejected),
+        )
+
+    def record_model(
+        self,
+        job: JobInfo,
+        round: int,
+        change: Params,
+        receipts: list[Receipt],
+        owners: set[str],
+        epsilon: float,
+        *,
+        rejected: list[str] | None = None,
+    ) -> RoundInfo:
+        """Applies the round's change to the global model, hands it to the participants
+        and the requester, and records the round with its receipts on chain."""
+        ledger = self.node.ledger
+        spec = self.job_spec(job)
+        global_params = self.global_model(job, spec)
         # the round's change is rounded to float16 and applied exactly so, which lets every
         # node rebuild the new model bit for bit from a half-size delta
-        change = subtract(aggregated, global_params)
         shapes = param_shapes(spec.model)
         rounded = unpack_half(pack_half(change), shapes)
         model_cid = self.node.blobs.put(encode_tensors(apply_half_delta(global_params, rounded)))
@@ -337,16 +409,14 @@ class RoundState:
             change, {"kind": "model-delta", "base": job.model_cid, "result": model_cid}
         )
         self.node.blobs.put(handout)
-        self._replicate(handout, {p.owner for p in usable} | {job.requester})
+        self._replicate(handout, owners | {job.requester})
+        with self._lock:
+            self._reads.clear()
         ledger.jobs.record_round(
-            job_id,
-            round,
-            model_cid,
-            digest_of(model_cid),
-            [p.receipt for p in usable],
-            rejected=sorted(rejected),
-        )
-        return ledger.jobs.round_record(job_id, round)
+            job.job_id, round, model_cid, digest_of(model_cid), receipts,
+            epsilon=epsilon, rejected=rejected or [],
+        )  # fmt: skip
+        return ledger.jobs.round_record(job.job_id, round)
 
     def _replicate(self, model: bytes, peers: set[str]) -> None:
         """Hands the new model to the round's participants before it is recorded, so the

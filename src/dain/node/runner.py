@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from dain.errors import DainError
 from dain.ledger import JobInfo, JobStatus
 from dain.node.errors import PeerError
-from dain.node.node import Node
+from dain.node.node import LocalAsset, Node
 from dain.node.rounds import TrainedUpdate
 from dain.node.state import NodeState, StoredUpdate
 
@@ -49,7 +49,9 @@ class JobRunner:
                 # a full step costs a dozen chain reads: only when a peer wrote to us, a
                 # block was mined, or time alone may have changed the election
                 block = self.node.ledger.block_number()
-                if woken or block != last_block or time.monotonic() - last_step >= 1.0:
+                busy = self.node.secure_participant.busy() or self.node.secure_aggregator.busy()
+                idle_for = time.monotonic() - last_step
+                if woken or busy or block != last_block or idle_for >= 1.0:
                     last_block, last_step = block, time.monotonic()
                     self.step()
             except DainError as exc:  # the chain or a peer misbehaved: report, keep going
@@ -116,6 +118,10 @@ class JobRunner:
         aggregator = self.node.ledger.jobs.aggregator_at(job.job_id, round_no, now)
         self._rounds[job.job_id] = (round_no, job.model_cid)
         eligible = rounds.eligible_assets(job)
+        if job.secure_aggregation:
+            self.node.secure_aggregator.forget_before(job.job_id, round_no)
+            self._step_secure(job, round_no, eligible, aggregator)
+            eligible = []
         for asset in eligible:
             if self.state.delivered(job.job_id, round_no, asset.asset_id, aggregator):
                 continue
@@ -141,8 +147,39 @@ class JobRunner:
             self.state.mark_delivered(job.job_id, round_no, asset.asset_id, aggregator)
         self.status.jobs[job.job_id] = {"round": round_no, "aggregator": aggregator,
                                         "assets_taking_part": len(eligible)}  # fmt: skip
-        if aggregator == self.node.address:
+        if aggregator != self.node.address:
+            return
+        if job.secure_aggregation:
+            expected = self._expected_updates(job, round_no)
+            if self.node.secure_aggregator.progress(job, round_no, now, expected) is not None:
+                self.status.rounds_aggregated += 1
+                self._recorded.set()
+        else:
             self._maybe_finish(job, round_no, now)
+
+    def _step_secure(
+        self, job: JobInfo, round_no: int, eligible: list[LocalAsset], aggregator: str
+    ) -> None:
+        """Moves each asset's part in a secure round on by one stage. A masked update is
+        sent once: after a restart the round's secrets are gone and the asset sits out."""
+        secure = self.node.secure_participant
+        for asset in eligible:
+            sent = self.state.delivered(job.job_id, round_no, asset.asset_id, aggregator)
+            if sent and not secure.holds(job.job_id, round_no, asset.asset_id, aggregator):
+                continue
+            try:
+                stage = secure.step(job, round_no, asset, aggregator)
+            except PeerError as exc:
+                if exc.peer_status in (None, 409, 502, 503):  # down or not ready: try again
+                    log.info("%s: secure round at %s: %s", self.node.name, aggregator, exc)
+                    continue
+                self.status.last_error = str(exc)
+                log.warning("%s: %s", self.node.name, exc)
+                secure.give_up(job.job_id, round_no, asset.asset_id)
+                continue
+            if stage == "input":
+                self.state.mark_delivered(job.job_id, round_no, asset.asset_id, aggregator)
+                self.status.updates_delivered += 1
 
     def _maybe_finish(self, job: JobInfo, round_no: int, now: float) -> None:
         """Records the round once every live participant's update arrived, or when half

@@ -81,6 +81,8 @@ def serve(home: NodeHome, password: str) -> None:
             "deliveries_recorded": state.deliveries(), "last_error": runner.status.last_error,
             "chain_time": round(node.rounds.clock(), 3),
             "train_seconds": runner.status.train_seconds,
+            "secure_stages": node.secure_participant.stages(),
+            "secure_rounds": node.secure_aggregator.summaries,
             "bytes_sent": getattr(node.transport, "bytes_sent", 0) + node.bytes_served,
         }  # fmt: skip
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from dain.learning import STRATEGIES, ModelSpec, TrainConfig
+from dain.learning.errors import PrivacyError
+from dain.learning.privacy import PrivacyLevel, PrivacySpec
 from dain.node.errors import ProtocolError
 from dain.storage import canonical_json
 
@@ -18,11 +20,22 @@ class JobSpec:
     train: TrainConfig
     strategy: str = "fedavg"
     seed: int = 0
+    privacy: PrivacySpec = field(default_factory=PrivacySpec)
+    secagg: SecAggSettings = field(default_factory=lambda: SecAggSettings())
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
             raise ProtocolError(
                 f"Unknown strategy '{self.strategy}'.", hint=f"Use one of {sorted(STRATEGIES)}."
+            )
+
+    def check_terms(self, secure_aggregation: bool) -> None:
+        """Refuses a spec the job's on-chain terms cannot run."""
+        if self.privacy.level == PrivacyLevel.CLIENT and not secure_aggregation:
+            raise ProtocolError(
+                "Client-level privacy needs secure aggregation: without it the aggregator "
+                "sees each update with only its small share of the noise.",
+                hint="Propose the job with secure aggregation, or use record-level privacy.",
             )
 
     def to_bytes(self) -> bytes:
@@ -33,6 +46,9 @@ class JobSpec:
                 "train": self.train.to_dict(),
                 "strategy": self.strategy,
                 "seed": self.seed,
+                # written only when used, so specs made before them keep their content ids
+                **({"privacy": self.privacy.to_dict()} if self.privacy.private else {}),
+                **({"secagg": self.secagg.to_dict()} if self.secagg != SecAggSettings() else {}),
             }
         )
 
@@ -46,6 +62,47 @@ class JobSpec:
                 train=TrainConfig.from_dict(raw["train"]),
                 strategy=str(raw["strategy"]),
                 seed=int(raw["seed"]),
+                privacy=PrivacySpec.from_dict(raw.get("privacy", {})),
+                secagg=SecAggSettings.from_dict(raw.get("secagg", {})),
             )
         except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as exc:
             raise ProtocolError(f"The job specification is malformed ({exc!r}).") from exc
+        except PrivacyError as exc:
+            raise ProtocolError(f"The job specification is malformed: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class SecAggSettings:
+    """How a job's secure rounds run. Stage deadlines are fractions of the round window:
+    key sharing closes at `share_by`, masked inputs at `input_by`, and a round that still
+    cannot be unmasked at `unmask_by` is aborted."""
+
+    value_range: float = 2.0**20  # widest fixed-point range; the round's own is narrower
+    degree: int = 0  # neighbours per client; 0: about 2 log2(n) + 2
+    threshold: int = 0  # shares needed per secret; 0: a majority of each neighbourhood
+    share_by: float = 0.2
+    input_by: float = 0.35
+    unmask_by: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not 0 < self.share_by < self.input_by < self.unmask_by <= 1:
+            raise ProtocolError("Secure-aggregation deadlines must rise within the round window.")
+        if not self.value_range > 0 or self.degree < 0 or self.threshold < 0:
+            raise ProtocolError("Secure-aggregation settings must be positive.")
+
+    def to_dict(self) -> dict[str, float | int]:
+        return {"value_range": self.value_range, "degree": self.degree,
+                "threshold": self.threshold, "share_by": self.share_by,
+                "input_by": self.input_by, "unmask_by": self.unmask_by}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> SecAggSettings:
+        defaults = cls()
+        return cls(
+            float(raw.get("value_range", defaults.value_range)),
+            int(raw.get("degree", defaults.degree)),
+            int(raw.get("threshold", defaults.threshold)),
+            float(raw.get("share_by", defaults.share_by)),
+            float(raw.get("input_by", defaults.input_by)),
+            float(raw.get("unmask_by", defaults.unmask_by)),
+        )

@@ -7,6 +7,7 @@ from dain.storage.errors import BlobNotFound, CidError, CodecError, IntegrityErr
 from dain.storage.tensors import (
     FLOAT16,
     FLOAT32,
+    UINT32,
     Tensors,
     decode_tensors,
     encode_tensors,
@@ -19,6 +20,7 @@ from dain.storage.tensors import (
 __all__ = [
     "FLOAT16",
     "FLOAT32",
+    "UINT32",
     "BlobNotFound",
     "BlobStore",
     "CidError",

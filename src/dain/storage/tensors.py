@@ -16,6 +16,7 @@ Tensors = dict[str, np.ndarray]
 Shapes = Mapping[str, tuple[int, ...]]
 FLOAT32 = np.dtype(np.float32)
 FLOAT16 = np.dtype(np.float16)
+UINT32 = np.dtype(np.uint32)  # masked updates: integers mod 2^32
 
 
 def encode_tensors(

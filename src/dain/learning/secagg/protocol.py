@@ -264,6 +264,8 @@ class SecAggClient:
         setup = self.setup
         if self.me not in roster:
             raise SecAggError("This client is not in the round's roster: it cannot take part.")
+        if roster[self.me].mask_key != public_bytes(self._mask_key):
+            raise SecAggError("The roster holds another share message for this client.")
         if len(roster) < setup.k_threshold:
             raise SecAggAborted(
                 f"Only {len(roster)} clients shared keys; {setup.k_threshold} needed."
