@@ -72,6 +72,38 @@ def create_app(node: Node, status: Callable[[], dict[str, Any]] | None = None) -
     async def post_update(request: HttpRequest) -> HttpResponse:
         return await relay(request, "/updates")
 
+    @app.post(
+        "/secagg/shares",
+        summary="Secure aggregation, stage 1: a signed message with encrypted key shares",
+        openapi_extra=_ENVELOPE_BODY,
+    )
+    async def post_shares(request: HttpRequest) -> HttpResponse:
+        return await relay(request, "/secagg/shares")
+
+    @app.post(
+        "/secagg/inputs",
+        summary="Secure aggregation, stage 2: a signed masked update (blob sent first)",
+        openapi_extra=_ENVELOPE_BODY,
+    )
+    async def post_masked(request: HttpRequest) -> HttpResponse:
+        return await relay(request, "/secagg/inputs")
+
+    @app.post(
+        "/secagg/unmask",
+        summary="Secure aggregation, stage 3: a signed answer to the unmask request",
+        openapi_extra=_ENVELOPE_BODY,
+    )
+    async def post_unmask(request: HttpRequest) -> HttpResponse:
+        return await relay(request, "/secagg/unmask")
+
+    @app.get(
+        "/secagg/{job_id}/{round}/{stage}",
+        summary="A closed stage of a secure round: 'roster' (everyone's signed share "
+        "messages) or 'unmask' (survivors and dropped); 409 while it is open",
+    )
+    async def get_stage(request: HttpRequest, job_id: int, round: int, stage: str) -> HttpResponse:
+        return await relay(request, f"/secagg/{job_id}/{round}/{stage}")
+
     return app
 
 

@@ -102,6 +102,11 @@ class RoundState:
             self._reads[key] = (now, value)
         return value
 
+    def forget_reads(self) -> None:
+        """The round is about to change on chain: recent reads of it are stale."""
+        with self._lock:
+            self._reads.clear()
+
     def enrolled(self, job: JobInfo) -> list[int]:
         """The job's enrolled assets; fixed once it runs, so read from chain once."""
         if job.job_id in self._enrolled:
@@ -410,8 +415,7 @@ class RoundState:
         )
         self.node.blobs.put(handout)
         self._replicate(handout, owners | {job.requester})
-        with self._lock:
-            self._reads.clear()
+        self.forget_reads()
         ledger.jobs.record_round(
             job.job_id, round, model_cid, digest_of(model_cid), receipts,
             epsilon=epsilon, rejected=rejected or [],

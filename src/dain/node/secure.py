@@ -260,6 +260,7 @@ class _Collecting:
     envelopes: dict[int, bytes] = field(default_factory=dict)  # asset -> signed shares
     inputs: dict[int, tuple[str, Receipt]] = field(default_factory=dict)  # asset -> owner, receipt
     outcome: str = "collecting"
+    since: dict[str, float] = field(default_factory=dict)  # stage -> chain time it opened
 
 
 class SecureAggregator:
@@ -365,20 +366,34 @@ class SecureAggregator:
         collecting = self._round(job, round)  # a round nobody joined still ends, aborted
         if collecting.outcome != "collecting":
             return None
-        settings, server = collecting.spec.secagg, collecting.server
-        into = ((now - job.round_opened_at) % job.round_duration) / job.round_duration
+        settings, server, since = collecting.spec.secagg, collecting.server, collecting.since
+        duration = job.round_duration
+        into = ((now - job.round_opened_at) % duration) / duration
+        # each stage has its share of the window from when the one before it ended (the
+        # first share message for key sharing: training time is not the protocol's)
+        windows = {
+            "shares": settings.share_by * duration,
+            "inputs": (settings.input_by - settings.share_by) * duration,
+            "unmask": (settings.unmask_by - settings.input_by) * duration,
+        }
+
+        def waiting(stage: str) -> bool:
+            return now - since.setdefault(stage, now) < windows[stage]
+
         try:
             with self._lock:
                 if server.roster is None:
-                    if len(server.shares) < expected and into < settings.share_by:
+                    if not server.shares and into < settings.unmask_by:
+                        return None  # nobody has trained yet
+                    if len(server.shares) < expected and waiting("shares"):
                         return None
                     server.close_sharing()
                 if server.survivors is None:
-                    if len(server.masked) < len(server.roster or {}) and into < settings.input_by:
+                    if len(server.masked) < len(server.roster or {}) and waiting("inputs"):
                         return None
                     self._drop_revoked(job, server)
                     server.close_inputs()
-                if server.missing() and into < settings.unmask_by:
+                if server.missing() and waiting("unmask"):
                     return None
                 total = server.total()
                 if self._revoked(job, sorted(server.survivors or ())):
@@ -390,6 +405,7 @@ class SecureAggregator:
             log.warning(
                 "%s: round %d of job %d aborted: %s", self.node.name, round, job.job_id, exc
             )
+            self.node.rounds.forget_reads()
             self.node.ledger.jobs.abort_round(job.job_id, round, len(server.survivors or ()))
             return self.node.ledger.jobs.round_record(job.job_id, round)
         self._summarize(job, round, collecting, "")
