@@ -10,7 +10,15 @@ from dain.learning.models import (
     init_params,
     param_shapes,
 )
-from dain.learning.strategy import STRATEGIES, ClientUpdate, FedAvg, Strategy
+from dain.learning.strategy import (
+    STRATEGIES,
+    STRATEGY_NAMES,
+    ClientUpdate,
+    FedAvg,
+    ServerOptimizer,
+    Strategy,
+    make_strategy,
+)
 from dain.learning.training import (
     LocalResult,
     TrainConfig,
@@ -22,6 +30,7 @@ from dain.learning.training import (
 
 __all__ = [
     "STRATEGIES",
+    "STRATEGY_NAMES",
     "AggregationError",
     "ClientUpdate",
     "FedAvg",
@@ -30,6 +39,7 @@ __all__ = [
     "ModelSpec",
     "ModelSpecError",
     "Params",
+    "ServerOptimizer",
     "Strategy",
     "TrainConfig",
     "accuracy",
@@ -37,6 +47,7 @@ __all__ = [
     "build_model",
     "feature_statistics",
     "init_params",
+    "make_strategy",
     "param_shapes",
     "predict",
     "subtract",

@@ -44,11 +44,21 @@ class LocalResult:
 
 
 def train_local(
-    spec: ModelSpec, params: Params, x: np.ndarray, y: np.ndarray, config: TrainConfig, seed: int
+    spec: ModelSpec,
+    params: Params,
+    x: np.ndarray,
+    y: np.ndarray,
+    config: TrainConfig,
+    seed: int,
+    *,
+    proximal_mu: float = 0.0,
 ) -> LocalResult:
-    """Mini-batch SGD from `params` on (x, y); the seed fixes the batch order."""
+    """Mini-batch SGD from `params` on (x, y); the seed fixes the batch order. With
+    `proximal_mu` (FedProx) the loss adds mu/2 ||w - params||^2, keeping clients near
+    the global model on skewed data."""
     model = build_model(spec)
     load_params(model, params)
+    anchor = [p.detach().clone() for p in model.parameters()] if proximal_mu else []
     inputs = torch.from_numpy(spec.standardize(x))
     labels = torch.from_numpy(y.astype(np.int64))
     optimizer = torch.optim.SGD(
@@ -64,6 +74,10 @@ def train_local(
             batch = order[start : start + config.batch_size]
             optimizer.zero_grad()
             loss = loss_fn(model(inputs[batch]), labels[batch])
+            if proximal_mu:
+                pairs = zip(model.parameters(), anchor, strict=True)
+                drift = sum(((p - a) ** 2).sum() for p, a in pairs)
+                loss = loss + proximal_mu / 2 * drift
             loss.backward()
             optimizer.step()
             losses.append(loss.item())

@@ -16,9 +16,10 @@ import numpy as np
 
 from dain.errors import DainError
 from dain.identity import did_pkh
-from dain.learning import STRATEGIES, ClientUpdate, Params, param_shapes, subtract, train_local
+from dain.learning import ClientUpdate, Params, param_shapes, subtract, train_local
 from dain.learning.dp_sgd import train_local_dp
 from dain.learning.privacy import PrivacyLevel, budget_allows, clip_and_noise
+from dain.learning.strategy import Strategy, make_strategy
 from dain.ledger import JobInfo, JobStatus, Receipt, RoundInfo
 from dain.node.clock import ChainClock
 from dain.node.envelope import Envelope, ReplayGuard, seal
@@ -140,8 +141,9 @@ class RoundState:
             return
         base_cid, delta_cid = found
         base = decode_tensors(self.node.blobs.get(base_cid), expected=shapes)
-        delta = unpack_half(self.node.blobs.get(delta_cid), shapes)
-        rebuilt = encode_tensors(apply_half_delta(base, delta))
+        handout = self.node.blobs.get(delta_cid)
+        delta = unpack_half(handout, shapes)
+        rebuilt = encode_tensors(apply_half_delta(base, delta), _model_metadata(handout))
         if cid_of(rebuilt) == model_cid:
             self.node.blobs.put(rebuilt)
         else:
@@ -205,7 +207,8 @@ class RoundState:
         if spec.privacy.level == PrivacyLevel.RECORD:
             result = train_local_dp(spec.model, global_params, x, y, spec.train, seed, spec.privacy)
         else:
-            result = train_local(spec.model, global_params, x, y, spec.train, seed)
+            mu = make_strategy(spec.strategy, **spec.strategy_options).proximal_mu
+            result = train_local(spec.model, global_params, x, y, spec.train, seed, proximal_mu=mu)
         delta = subtract(result.params, global_params)
         if spec.privacy.level == PrivacyLevel.CLIENT:
             delta, _ = clip_and_noise(delta, spec.privacy, np.random.default_rng(seed))
@@ -374,7 +377,7 @@ class RoundState:
         if not usable:
             return None
         spec = self.job_spec(job)
-        strategy = STRATEGIES[spec.strategy]()
+        strategy = self.strategy_for(job, spec)
         global_params = self.global_model(job, spec)
         aggregated = strategy.aggregate(
             global_params, [ClientUpdate(p.delta, p.num_examples) for p in usable]
@@ -387,7 +390,19 @@ class RoundState:
             {p.owner for p in usable},
             spec.privacy.round_epsilon(round),
             rejected=sorted(rejected),
+            state=strategy.state(),
         )
+
+    def strategy_for(self, job: JobInfo, spec: JobSpec) -> Strategy:
+        """The job's strategy with its server state as the last aggregator left it: the
+        current model names the state's blob, wherever the state was made."""
+        strategy = make_strategy(spec.strategy, **spec.strategy_options)
+        model = self.node.fetch_blob(job.model_cid, self._peers(job))
+        state_cid = read_metadata(model).get("strategy_state")
+        if state_cid:
+            blob = self.node.fetch_blob(state_cid, self._peers(job))
+            strategy.load_state(decode_tensors(blob))
+        return strategy
 
     def record_model(
         self,
@@ -399,19 +414,27 @@ class RoundState:
         epsilon: float,
         *,
         rejected: list[str] | None = None,
+        state: Params | None = None,
     ) -> RoundInfo:
         """Applies the round's change to the global model, hands it to the participants
-        and the requester, and records the round with its receipts on chain."""
+        and the requester, and records the round with its receipts on chain. A strategy's
+        server state is stored as a blob the new model names, for the next aggregator."""
         ledger = self.node.ledger
         spec = self.job_spec(job)
         global_params = self.global_model(job, spec)
+        meta = {}
+        if state:
+            state_blob = encode_tensors(state)
+            meta["strategy_state"] = self.node.blobs.put(state_blob)
+            self._replicate(state_blob, owners | {job.requester})
         # the round's change is rounded to float16 and applied exactly so, which lets every
         # node rebuild the new model bit for bit from a half-size delta
         shapes = param_shapes(spec.model)
         rounded = unpack_half(pack_half(change), shapes)
-        model_cid = self.node.blobs.put(encode_tensors(apply_half_delta(global_params, rounded)))
+        model = encode_tensors(apply_half_delta(global_params, rounded), meta or None)
+        model_cid = self.node.blobs.put(model)
         handout = pack_half(
-            change, {"kind": "model-delta", "base": job.model_cid, "result": model_cid}
+            change, {"kind": "model-delta", "base": job.model_cid, "result": model_cid, **meta}
         )
         self.node.blobs.put(handout)
         self._replicate(handout, owners | {job.requester})
@@ -447,6 +470,12 @@ def pack_half(params: Params, metadata: dict[str, str] | None = None) -> bytes:
 def unpack_half(blob: bytes, shapes: dict[str, tuple[int, ...]]) -> Params:
     """float32 values of a pack_half blob; refuses other names, shapes, dtypes, NaN or inf."""
     return to_single(decode_tensors(blob, expected=shapes, dtype=FLOAT16), read_metadata(blob))
+
+
+def _model_metadata(handout: bytes) -> dict[str, str] | None:
+    """The metadata the model a hand-out builds carries (its strategy state), if any."""
+    state = read_metadata(handout).get("strategy_state")
+    return {"strategy_state": state} if state else None
 
 
 def apply_half_delta(base: Params, delta: Params) -> Params:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from dain.learning import Params, param_shapes
+from dain.learning import Params, param_shapes, subtract
 from dain.learning.errors import SecAggAborted, SecAggError
 from dain.learning.privacy import PrivacyLevel
 from dain.learning.secagg import (
@@ -412,11 +412,16 @@ class SecureAggregator:
         survivors = sorted(server.survivors or ())
         receipts = [collecting.inputs[a][1] for a in survivors]
         weight = sum(update_weight(collecting.spec, r.num_examples) for r in receipts)
-        shapes = param_shapes(collecting.spec.model)
-        mean = unflatten(total / weight, shapes)
+        spec, rounds = collecting.spec, self.node.rounds
+        mean = unflatten(total / weight, param_shapes(spec.model))
+        # the server side of the strategy (plain, momentum or adaptive) works on the mean
+        strategy = rounds.strategy_for(job, spec)
+        global_params = rounds.global_model(job, spec)
+        change = subtract(strategy.apply(global_params, mean), global_params)
         owners = {collecting.inputs[a][0] for a in survivors}
-        epsilon = collecting.spec.privacy.round_epsilon(round)
-        return self.node.rounds.record_model(job, round, mean, receipts, owners, epsilon)
+        epsilon = spec.privacy.round_epsilon(round)
+        return rounds.record_model(job, round, change, receipts, owners, epsilon,
+                                   state=strategy.state())  # fmt: skip
 
     def _revoked(self, job: JobInfo, assets: list[int]) -> list[int]:
         jobs = self.node.ledger.jobs

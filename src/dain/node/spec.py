@@ -6,9 +6,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from dain.learning import STRATEGIES, ModelSpec, TrainConfig
-from dain.learning.errors import PrivacyError
+from dain.learning import ModelSpec, TrainConfig
+from dain.learning.errors import LearningError, PrivacyError
 from dain.learning.privacy import PrivacyLevel, PrivacySpec
+from dain.learning.strategy import STRATEGY_NAMES, make_strategy
 from dain.node.errors import ProtocolError
 from dain.storage import canonical_json
 
@@ -22,15 +23,27 @@ class JobSpec:
     seed: int = 0
     privacy: PrivacySpec = field(default_factory=PrivacySpec)
     secagg: SecAggSettings = field(default_factory=lambda: SecAggSettings())
+    strategy_options: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.strategy not in STRATEGIES:
+        try:
+            make_strategy(self.strategy, **self.strategy_options)
+        except (LearningError, TypeError, ValueError) as exc:
             raise ProtocolError(
-                f"Unknown strategy '{self.strategy}'.", hint=f"Use one of {sorted(STRATEGIES)}."
-            )
+                f"The strategy '{self.strategy}' cannot be set up: {exc}",
+                hint=f"Strategies: {', '.join(STRATEGY_NAMES)}.",
+            ) from exc
 
     def check_terms(self, secure_aggregation: bool) -> None:
         """Refuses a spec the job's on-chain terms cannot run."""
+        strategy = make_strategy(self.strategy, **self.strategy_options)
+        if secure_aggregation and strategy.needs_individual_updates:
+            raise ProtocolError(
+                f"The strategy '{self.strategy}' looks at each client's update, which secure "
+                "aggregation hides from the aggregator.",
+                hint="Use fedavg, fedavgm, fedprox, fedadagrad, fedadam or fedyogi with secure "
+                "aggregation, or run this strategy without it.",
+            )
         if self.privacy.level == PrivacyLevel.CLIENT and not secure_aggregation:
             raise ProtocolError(
                 "Client-level privacy needs secure aggregation: without it the aggregator "
@@ -48,6 +61,7 @@ class JobSpec:
                 "seed": self.seed,
                 # written only when used, so specs made before them keep their content ids
                 **({"privacy": self.privacy.to_dict()} if self.privacy.private else {}),
+                **({"strategy_options": self.strategy_options} if self.strategy_options else {}),
                 **({"secagg": self.secagg.to_dict()} if self.secagg != SecAggSettings() else {}),
             }
         )
@@ -64,6 +78,9 @@ class JobSpec:
                 seed=int(raw["seed"]),
                 privacy=PrivacySpec.from_dict(raw.get("privacy", {})),
                 secagg=SecAggSettings.from_dict(raw.get("secagg", {})),
+                strategy_options={
+                    str(k): float(v) for k, v in raw.get("strategy_options", {}).items()
+                },
             )
         except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as exc:
             raise ProtocolError(f"The job specification is malformed ({exc!r}).") from exc

@@ -1,0 +1,93 @@
+"""Rules that combine client updates into one, on a matrix with one flattened update per
+row. The robust ones look at every update on its own, so they cannot run on a securely
+aggregated sum.
+
+- mean: the example-weighted mean (FedAvg)
+- median: the coordinate-wise median (Yin et al. 2018)
+- trimmed_mean: per coordinate, the mean after dropping the `trim` fraction at each end
+- krum / multi_krum: the update(s) closest to their n - f - 2 nearest neighbours
+  (Blanchard et al. 2017); multi-Krum averages the m best
+- bulyan: Krum picks n - 2f updates one by one, then per coordinate the mean of the
+  n - 4f values nearest the median (El Mhamdi et al. 2018)"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+from dain.learning.errors import AggregationError
+
+
+def mean(updates: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    w = weights / weights.sum()
+    return w @ updates
+
+
+def median(updates: np.ndarray) -> np.ndarray:
+    return np.median(updates, axis=0)
+
+
+def trimmed_mean(updates: np.ndarray, trim: float) -> np.ndarray:
+    n = len(updates)
+    cut = int(np.floor(trim * n))
+    if not 0 <= trim < 0.5 or n - 2 * cut < 1:
+        raise AggregationError(f"Cannot trim {trim:.0%} from each end of {n} updates.")
+    ordered = np.sort(updates, axis=0)
+    return ordered[cut : n - cut].mean(axis=0)
+
+
+def pairwise_sq_distances(updates: np.ndarray) -> np.ndarray:
+    """||u_i - u_j||^2 for all pairs, from one matrix product (no n x n x d tensor)."""
+    u = updates.astype(np.float64, copy=False)
+    norms = np.einsum("ij,ij->i", u, u)
+    gram = u @ u.T
+    return np.maximum(norms[:, None] + norms[None, :] - 2 * gram, 0.0)
+
+
+def krum_scores(distances: np.ndarray, byzantine: int) -> np.ndarray:
+    """Each update's sum of squared distances to its n - f - 2 nearest others."""
+    n = len(distances)
+    nearest = n - byzantine - 2
+    if nearest < 1:
+        raise AggregationError(f"Krum needs more than f + 2 updates: {n} updates, f = {byzantine}.")
+    others = np.where(np.eye(n, dtype=bool), np.inf, distances)
+    return np.sort(others, axis=1)[:, :nearest].sum(axis=1)
+
+
+def _ranked(scores: np.ndarray, updates: np.ndarray) -> np.ndarray:
+    """Indices by score; ties go by each row's content, so the order clients arrive in
+    never changes the choice."""
+    fingerprints = [hashlib.sha256(np.ascontiguousarray(row).tobytes()).digest() for row in updates]
+    tie_break = np.argsort(np.array(fingerprints, dtype=object), kind="stable")
+    rank = np.empty(len(updates), dtype=np.int64)
+    rank[tie_break] = np.arange(len(updates))
+    return np.lexsort((rank, scores))
+
+
+def multi_krum(updates: np.ndarray, weights: np.ndarray, byzantine: int, keep: int) -> np.ndarray:
+    """Weighted mean of the `keep` updates with the best Krum scores (keep=1: Krum)."""
+    scores = krum_scores(pairwise_sq_distances(updates), byzantine)
+    chosen = _ranked(scores, updates)[: max(1, keep)]
+    return mean(updates[chosen], weights[chosen])
+
+
+def bulyan(updates: np.ndarray, byzantine: int) -> np.ndarray:
+    n, f = len(updates), byzantine
+    if n < 4 * f + 3:
+        raise AggregationError(f"Bulyan needs at least 4f + 3 = {4 * f + 3} updates, got {n}.")
+    distances = pairwise_sq_distances(updates)
+    remaining = list(range(n))
+    selected = []
+    for _ in range(n - 2 * f):
+        sub = distances[np.ix_(remaining, remaining)]
+        scores = krum_scores(sub, f) if len(remaining) > f + 2 else np.zeros(len(remaining))
+        best = remaining[int(_ranked(scores, updates[remaining])[0])]
+        selected.append(best)
+        remaining.remove(best)
+    chosen = updates[selected]  # theta = n - 2f rows
+    beta = len(chosen) - 2 * f
+    middle = np.median(chosen, axis=0)
+    # per coordinate: by distance to the median, equal distances by value
+    nearest = np.lexsort((chosen, np.abs(chosen - middle)), axis=0)[:beta]
+    return np.take_along_axis(chosen, nearest, axis=0).mean(axis=0)
