@@ -10,12 +10,13 @@ import numpy as np
 
 from dain.data.errors import DatasetError
 
-BUNDLED = ("breast_cancer", "digits", "wine", "iris")
+BUNDLED = ("breast_cancer", "digits", "wine", "iris", "diabetes")
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """Features `x` (float32, rows x features) and integer class labels `y`."""
+    """Features `x` (float32, rows x features) and integer class labels `y`; for a
+    regression task (no `classes`), float targets `y`."""
 
     name: str
     x: np.ndarray
@@ -38,6 +39,15 @@ class Dataset:
     @property
     def num_classes(self) -> int:
         return len(self.classes)
+
+    @property
+    def is_regression(self) -> bool:
+        return not self.classes
+
+    @property
+    def num_outputs(self) -> int:
+        """What a model predicts: one value for regression, one score per class otherwise."""
+        return 1 if self.is_regression else self.num_classes
 
     def __len__(self) -> int:
         return len(self.y)
@@ -62,14 +72,18 @@ def load_bundled(name: str) -> Dataset:
         "digits": sk.load_digits,
         "wine": sk.load_wine,
         "iris": sk.load_iris,
+        "diabetes": sk.load_diabetes,  # regression: disease progression after a year
     }
     if name not in loaders:
         raise DatasetError(
             f"Unknown dataset '{name}'.", hint=f"Choose one of: {', '.join(BUNDLED)}."
         )
     bunch = loaders[name]()
-    classes = tuple(str(c) for c in getattr(bunch, "target_names", np.unique(bunch.target)))
     features = tuple(str(f) for f in bunch.feature_names)
+    if name == "diabetes":
+        return Dataset(name, bunch.data.astype(np.float32), bunch.target.astype(np.float32),
+                       features, "progression", ())  # fmt: skip
+    classes = tuple(str(c) for c in getattr(bunch, "target_names", np.unique(bunch.target)))
     return Dataset(
         name,
         bunch.data.astype(np.float32),
@@ -80,9 +94,42 @@ def load_bundled(name: str) -> Dataset:
     )
 
 
-def load_csv(path: Path, target: str) -> Dataset:
+@dataclass(frozen=True)
+class CsvSchema:
+    """What a CSV file must hold: exactly these feature columns (any order) and the target;
+    for classification, optionally the only classes allowed; for regression, numbers."""
+
+    features: tuple[str, ...]
+    target: str
+    regression: bool = False
+    classes: tuple[str, ...] = ()
+
+    def check(self, path: Path, header: list[str]) -> None:
+        expected = {*self.features, self.target}
+        missing = [c for c in (*self.features, self.target) if c not in header]
+        extra = [c for c in header if c not in expected]
+        duplicated = sorted({c for c in header if header.count(c) > 1})
+        if missing or extra or duplicated:
+            problems = []
+            if missing:
+                problems.append(f"missing {', '.join(missing)}")
+            if extra:
+                problems.append(f"unexpected {', '.join(extra)}")
+            if duplicated:
+                problems.append(f"repeated {', '.join(duplicated)}")
+            raise DatasetError(
+                f"{path} does not match the schema: {'; '.join(problems)}.",
+                hint=f"The columns must be: {', '.join((*self.features, self.target))}.",
+            )
+
+
+def load_csv(path: Path, target: str, schema: CsvSchema | None = None) -> Dataset:
     """A CSV with a header row; every column but `target` must be numeric. Target values
-    may be any strings: they become classes in sorted order."""
+    may be any strings: they become classes in sorted order. With a `schema`, the columns
+    must be exactly its own, a regression target must be numeric, and classes must be
+    among the schema's."""
+    if schema is not None and schema.target != target:
+        raise DatasetError(f"The schema's target is '{schema.target}', not '{target}'.")
     try:
         with path.open(newline="") as handle:
             rows = list(csv.reader(handle))
@@ -98,6 +145,8 @@ def load_csv(path: Path, target: str) -> Dataset:
             f"{path} has no column named '{target}'.",
             hint=f"Its columns are: {', '.join(header)}.",
         )
+    if schema is not None:
+        schema.check(path, header)
     target_col = header.index(target)
     features = tuple(h for i, h in enumerate(header) if i != target_col)
     labels: list[str] = []
@@ -125,7 +174,39 @@ def load_csv(path: Path, target: str) -> Dataset:
     x = np.asarray(values, dtype=np.float32)
     if not np.isfinite(x).all():
         raise DatasetError(f"{path} contains NaN or infinite values; clean them first.")
+    if schema is not None and schema.regression:
+        return Dataset(path.stem, x, _numeric_targets(path, labels, target), features, target, ())
+    if schema is not None and schema.classes:
+        unknown = sorted(set(labels) - set(schema.classes))
+        if unknown:
+            raise DatasetError(
+                f"{path}: column '{target}' has values outside the schema: {', '.join(unknown)}.",
+                hint=f"Allowed: {', '.join(schema.classes)}.",
+            )
     classes, y = np.unique(np.asarray(labels), return_inverse=True)
     return Dataset(
         path.stem, x, y.astype(np.int64), features, target, tuple(str(c) for c in classes)
     )
+
+
+def _numeric_targets(path: Path, labels: list[str], target: str) -> np.ndarray:
+    try:
+        values = np.asarray([float(v) for v in labels], dtype=np.float32)
+    except ValueError:
+        bad = next(v for v in labels if not _is_number(v))
+        line = labels.index(bad) + 2
+        raise DatasetError(
+            f"{path}, line {line}, column '{target}': '{bad}' is not a number.",
+            hint="A regression target must be numeric.",
+        ) from None
+    if not np.isfinite(values).all():
+        raise DatasetError(f"{path}: column '{target}' has NaN or infinite values.")
+    return values
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

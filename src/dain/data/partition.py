@@ -58,3 +58,55 @@ def partition_stratified(
         for owner in range(num_owners):
             parts[owner].append(rows[bounds[owner] : bounds[owner + 1]])
     return [np.sort(np.concatenate(p)) for p in parts]
+
+
+def iid_partition(num_rows: int, clients: int, seed: int) -> list[np.ndarray]:
+    """Rows shuffled and dealt into `clients` parts of (almost) equal size."""
+    if not 1 <= clients <= num_rows:
+        raise PartitionError(f"cannot split {num_rows} rows among {clients} clients.")
+    rows = np.random.default_rng(seed).permutation(num_rows)
+    return [np.sort(part) for part in np.array_split(rows, clients)]
+
+
+def dirichlet_partition(
+    y: np.ndarray, clients: int, alpha: float, seed: int, min_rows: int = 2
+) -> list[np.ndarray]:
+    """Label skew (Hsu et al. 2019): each class is split among clients by proportions
+    drawn from Dirichlet(alpha); small alpha gives each client few classes. Draws again
+    (up to 100 times) until every client has at least `min_rows` rows."""
+    if alpha <= 0:
+        raise PartitionError(f"alpha must be positive, got {alpha}.")
+    if clients * min_rows > len(y):
+        raise PartitionError(f"{len(y)} rows cannot give {clients} clients {min_rows} each.")
+    rng = np.random.default_rng(seed)
+    for _ in range(100):
+        parts: list[list[np.ndarray]] = [[] for _ in range(clients)]
+        for label in np.unique(y):
+            rows = rng.permutation(np.flatnonzero(y == label))
+            cuts = (np.cumsum(rng.dirichlet(np.full(clients, alpha))) * len(rows)).astype(int)
+            for client, chunk in enumerate(np.split(rows, cuts[:-1])):
+                parts[client].append(chunk)
+        out = [np.sort(np.concatenate(p)) for p in parts]
+        if min(len(p) for p in out) >= min_rows:
+            return out
+    raise PartitionError(
+        f"Dirichlet({alpha}) left a client with fewer than {min_rows} rows in 100 draws.",
+        hint="Use a larger alpha or fewer clients.",
+    )
+
+
+def quantity_skew_partition(
+    num_rows: int, clients: int, concentration: float, seed: int, min_rows: int = 1
+) -> list[np.ndarray]:
+    """Quantity skew: client sizes drawn from Dirichlet(concentration) (small values give
+    a few large clients and many small ones); rows are otherwise shuffled at random."""
+    if concentration <= 0:
+        raise PartitionError(f"concentration must be positive, got {concentration}.")
+    if clients * min_rows > num_rows:
+        raise PartitionError(f"{num_rows} rows cannot give {clients} clients {min_rows} each.")
+    rng = np.random.default_rng(seed)
+    spare = num_rows - clients * min_rows
+    sizes = min_rows + np.floor(rng.dirichlet(np.full(clients, concentration)) * spare).astype(int)
+    sizes[np.argmax(sizes)] += num_rows - sizes.sum()
+    rows = rng.permutation(num_rows)
+    return [np.sort(part) for part in np.split(rows, np.cumsum(sizes)[:-1])]

@@ -34,8 +34,10 @@ class ModelSpec:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ModelSpecError(f"Unknown model kind '{self.kind}'.", hint=f"Use one of {KINDS}.")
-        if self.num_features < 1 or self.num_classes < 2:
-            raise ModelSpecError("A model needs at least one feature and two classes.")
+        if self.num_features < 1 or self.num_classes < 1:
+            raise ModelSpecError(
+                "A model needs at least one feature, and one output (regression) or two classes."
+            )
         if self.kind == "logreg" and self.hidden:
             raise ModelSpecError("Logistic regression has no hidden layers.")
         if self.kind == "mlp" and (not self.hidden or min(self.hidden) < 1):
@@ -67,6 +69,11 @@ class ModelSpec:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelSpecError(f"Malformed model specification ({exc!r}).") from exc
+
+    @property
+    def is_regression(self) -> bool:
+        """One output: a regression model (squared error); otherwise a classifier."""
+        return self.num_classes == 1
 
     def standardize(self, x: np.ndarray) -> np.ndarray:
         if not self.feature_mean:

@@ -60,11 +60,11 @@ def train_local(
     load_params(model, params)
     anchor = [p.detach().clone() for p in model.parameters()] if proximal_mu else []
     inputs = torch.from_numpy(spec.standardize(x))
-    labels = torch.from_numpy(y.astype(np.int64))
+    labels = targets(spec, y)
     optimizer = torch.optim.SGD(
         model.parameters(), lr=config.learning_rate, momentum=config.momentum
     )
-    loss_fn = nn.CrossEntropyLoss()
+    loss_fn = loss_for(spec)
     generator = torch.Generator().manual_seed(seed)
     losses = []
     model.train()
@@ -84,16 +84,35 @@ def train_local(
     return LocalResult(module_params(model), len(labels), float(np.mean(losses)) if losses else 0.0)
 
 
+def targets(spec: ModelSpec, y: np.ndarray) -> torch.Tensor:
+    """Labels as the loss wants them: class indices, or a column of floats."""
+    if spec.is_regression:
+        return torch.from_numpy(y.astype(np.float32).reshape(-1, 1))
+    return torch.from_numpy(y.astype(np.int64))
+
+
+def loss_for(spec: ModelSpec) -> nn.Module:
+    return nn.MSELoss() if spec.is_regression else nn.CrossEntropyLoss()
+
+
 def predict(spec: ModelSpec, params: Params, x: np.ndarray) -> np.ndarray:
+    """Class indices, or predicted values for a regression model."""
     model = build_model(spec)
     load_params(model, params)
     model.eval()
     with torch.no_grad():
-        return model(torch.from_numpy(spec.standardize(x))).argmax(dim=1).numpy()
+        out = model(torch.from_numpy(spec.standardize(x)))
+    return out[:, 0].numpy() if spec.is_regression else out.argmax(dim=1).numpy()
 
 
 def accuracy(spec: ModelSpec, params: Params, x: np.ndarray, y: np.ndarray) -> float:
-    return float((predict(spec, params, x) == y).mean())
+    """The share of rows classified right; for a regression model, R^2."""
+    predicted = predict(spec, params, x)
+    if spec.is_regression:
+        residual = float(np.sum((y - predicted) ** 2))
+        total = float(np.sum((y - y.mean()) ** 2)) or 1.0
+        return 1.0 - residual / total
+    return float((predicted == y).mean())
 
 
 def warm_up() -> None:
