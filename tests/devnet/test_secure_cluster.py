@@ -29,7 +29,8 @@ from dain.storage import FileBlobStore, decode_tensors, encode_tensors, read_met
 
 pytestmark = pytest.mark.slow
 HOSPITAL_COUNT = 5
-ROUND_SECONDS = 12  # keys close at 2.4 s, masked updates at 4.2 s, unmasking at 6 s
+ROUND_SECONDS = 12  # each stage waits up to about 2 s for the missing
+ROUNDS = 6
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +72,7 @@ def test_a_secure_job_survives_clients_killed_before_and_after_their_masked_upda
     spec = JobSpec("secure", ModelSpec("logreg", 30, 2), TrainConfig(0.1, 1, 16), seed=3,
                    secagg=SecAggSettings(threshold=3))  # fmt: skip
     blobs = FileBlobStore(NodeHome(Path(cluster.node(RESEARCHER).home)).blobs)
-    terms = JobTerms("diagnosis", 3, 10 * TOKEN_UNIT, blobs.put(spec.to_bytes()),
+    terms = JobTerms("diagnosis", ROUNDS, 10 * TOKEN_UNIT, blobs.put(spec.to_bytes()),
                      blobs.put(encode_tensors(init_params(spec.model, 3))),
                      secure_aggregation=True, round_duration=ROUND_SECONDS)  # fmt: skip
     job_id = researcher.jobs.propose(terms)
@@ -86,37 +87,45 @@ def test_a_secure_job_survives_clients_killed_before_and_after_their_masked_upda
     _wait(lambda: jobs.job(job_id).current_round >= 1, "round 1")
     assert {u.asset_id for u in jobs.data_used(job_id=job_id)} == set(assets.values())
 
-    # round 2: freeze one node between sharing and masking, another after masking
-    elected = jobs.aggregator_of(job_id, 2)
-    others = [n for n in hospitals if ledgers[n].address != elected]
-    before, after = others[0], others[1]
+    # freeze one node between sharing and masking, another after masking; a node is caught
+    # between two stages by watching its status, which a loaded machine can miss: then
+    # both go on and the next round tries again
+    hit = 0
+    for round_no in range(2, ROUNDS):
+        _wait(lambda r=round_no: jobs.job(job_id).current_round >= r - 1, f"round {round_no - 1}")
+        elected = jobs.aggregator_of(job_id, round_no)
+        before, after = [n for n in hospitals if ledgers[n].address != elected][:2]
 
-    def stage(name: str) -> str | None:
-        return _status(cluster, name)["secure_stages"].get(f"{job_id}/2/{assets[name]:x}")
+        def stage(name: str, r: int = round_no) -> str | None:
+            return _status(cluster, name)["secure_stages"].get(f"{job_id}/{r}/{assets[name]:x}")
 
-    _wait(lambda: stage(before) == "shared", f"{before} to share its keys")
-    os.kill(cluster.node(before).pid, signal.SIGSTOP)
-    _wait(lambda: stage(after) == "input", f"{after} to send its masked update")
-    os.kill(cluster.node(after).pid, signal.SIGSTOP)
-    _wait(lambda: jobs.job(job_id).current_round >= 2, "round 2", timeout=90)
+        _wait(lambda b=before: stage(b) in ("shared", "input", "unmasked"), f"{before} to share")
+        os.kill(cluster.node(before).pid, signal.SIGSTOP)
+        _wait(lambda a=after: stage(a) in ("input", "unmasked"), f"{after} to mask")
+        os.kill(cluster.node(after).pid, signal.SIGSTOP)
+        _wait(lambda r=round_no: jobs.job(job_id).current_round >= r, f"round {round_no}", 90)
+        aggregator = next(n for n in hospitals if ledgers[n].address == elected)
+        summary = _status(cluster, aggregator)["secure_rounds"][f"{job_id}/{round_no}"]
+        assert summary["outcome"] == "summed"
+        if (summary["roster"], summary["survivors"], summary["answered_unmask"]) == (5, 4, 3):
+            hit = round_no
+            break
+        for name in (before, after):  # missed the moment: let them go on
+            os.kill(cluster.node(name).pid, signal.SIGCONT)
+    assert hit, "never caught a node between sharing and masking"
     cluster.kill(before)
     cluster.kill(after)
+    used = {u.asset_id for u in jobs.data_used(job_id=job_id) if u.round == hit}
+    assert used == set(assets.values()) - {assets[before]}  # `after` sent its update in time
 
-    aggregator = next(n for n in hospitals if ledgers[n].address == elected)
-    summary = _status(cluster, aggregator)["secure_rounds"][f"{job_id}/2"]
-    assert summary["outcome"] == "summed"
-    assert (summary["roster"], summary["survivors"], summary["answered_unmask"]) == (5, 4, 3)
-    round_2 = {u.asset_id for u in jobs.data_used(job_id=job_id) if u.round == 2}
-    assert round_2 == set(assets.values()) - {assets[before]}  # `after` sent its update in time
-
-    _wait(lambda: jobs.job(job_id).current_round >= 3, "round 3", timeout=90)
-    round_3 = {u.asset_id for u in jobs.data_used(job_id=job_id) if u.round == 3}
-    assert round_3 == set(assets.values()) - {assets[before], assets[after]}
+    _wait(lambda: jobs.job(job_id).current_round >= hit + 1, f"round {hit + 1}", timeout=90)
+    used = {u.asset_id for u in jobs.data_used(job_id=job_id) if u.round == hit + 1}
+    assert used == set(assets.values()) - {assets[before], assets[after]}
     assert jobs.rounds_aborted(job_id) == []
 
     # nothing any aggregator stored is a participant's plain update: only masked vectors,
     # public models and their hand-outs, and documents
-    for round_no in (1, 2, 3):
+    for round_no in range(1, hit + 2):
         by = jobs.round_record(job_id, round_no).aggregator
         name = next(n for n in hospitals if ledgers[n].address == by)
         for path in (Path(cluster.node(name).home) / "blobs").rglob("*"):

@@ -20,7 +20,7 @@ from dain.learning.errors import AggregationError
 
 
 def mean(updates: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    w = weights / weights.sum()
+    w = (weights / weights.sum()).astype(updates.dtype)  # no float64 copy of the matrix
     return w @ updates
 
 

@@ -1,0 +1,70 @@
+"""The baseline the engine is measured against: a straightforward per-client PyTorch loop
+(one model, one optimizer, one pass over the client's data per client), on the same data,
+batch orders and strategy."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import torch
+from torch import nn
+
+from dain.learning.strategy import make_strategy, stack, unstack
+from dain.sim.engine import Federation, SimConfig, batch_orders, evaluate, init_stacked, names_of
+
+
+def client_model(widths: list[int]) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i, (fan_in, fan_out) in enumerate(itertools.pairwise(widths)):
+        layers.append(nn.Linear(fan_in, fan_out))
+        if i < len(widths) - 2:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+def train_client(
+    model: nn.Sequential, x: torch.Tensor, y: torch.Tensor, orders: list[torch.Tensor],
+    config: SimConfig, regression: bool,
+) -> None:  # fmt: skip
+    optimizer = torch.optim.SGD(model.parameters(), lr=config.learning_rate)
+    loss_fn = nn.MSELoss() if regression else nn.CrossEntropyLoss()
+    for order in orders:
+        for start in range(0, len(y), config.batch_size):
+            batch = order[start : start + config.batch_size]
+            optimizer.zero_grad()
+            out = model(x[batch])
+            loss = loss_fn(out[:, 0], y[batch]) if regression else loss_fn(out, y[batch])
+            loss.backward()
+            optimizer.step()
+
+
+def simulate_loop(
+    config: SimConfig, fed: Federation, rounds: int | None = None
+) -> tuple[list[float], dict[str, np.ndarray]]:
+    """Test accuracy per round and the final global parameters."""
+    widths = [fed.x.shape[2], *config.hidden, fed.outputs]
+    start = init_stacked(widths, 1, config.seed)
+    names = names_of(start)
+    global_params = {n: p[0].numpy().copy() for n, p in zip(names, start, strict=True)}
+    strategy = make_strategy(config.strategy, **config.strategy_options)
+    generator = torch.Generator().manual_seed(config.seed + 3)
+    weights = fed.counts.numpy().astype(np.float64)
+    accuracies = []
+    for _ in range(rounds or config.rounds):
+        orders = [batch_orders(fed.counts, fed.y.shape[1], generator) for _ in range(config.epochs)]
+        deltas = []
+        for c in range(len(fed.counts)):
+            n = int(fed.counts[c])
+            model = client_model(widths)
+            model.load_state_dict({k: torch.from_numpy(v) for k, v in global_params.items()})
+            train_client(model, fed.x[c, :n], fed.y[c, :n], [o[c, :n] for o in orders], config,
+                         fed.regression)  # fmt: skip
+            trained = {k: v.detach().numpy() for k, v in model.state_dict().items()}
+            deltas.append({k: trained[k] - global_params[k] for k in global_params})
+        matrix, order, shapes = stack(deltas)
+        combined = unstack(strategy.rule(matrix, weights), order, shapes)
+        global_params = strategy.apply(global_params, combined)
+        stacked = [torch.from_numpy(global_params[n]).unsqueeze(0) for n in names]
+        accuracies.append(evaluate(fed, stacked))
+    return accuracies, global_params
