@@ -27,7 +27,7 @@ errors = Console(stderr=True)
 
 
 def _register_subcommands() -> None:
-    from dain.cli import audit, chain, consent, devnet, gov, key, node
+    from dain.cli import audit, chain, consent, devnet, gov, key, node, sim
 
     app.add_typer(chain.app, name="chain")
     app.add_typer(key.app, name="key")
@@ -37,6 +37,7 @@ def _register_subcommands() -> None:
     app.add_typer(node.app, name="node")
     app.add_typer(node.data_app, name="data")
     app.add_typer(devnet.app, name="devnet")
+    app.command(name="sim")(sim.sim)
 
 
 @app.callback()

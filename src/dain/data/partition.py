@@ -72,27 +72,25 @@ def dirichlet_partition(
     y: np.ndarray, clients: int, alpha: float, seed: int, min_rows: int = 2
 ) -> list[np.ndarray]:
     """Label skew (Hsu et al. 2019): each class is split among clients by proportions
-    drawn from Dirichlet(alpha); small alpha gives each client few classes. Draws again
-    (up to 100 times) until every client has at least `min_rows` rows."""
+    drawn from Dirichlet(alpha); small alpha gives each client few classes. A client left
+    with fewer than `min_rows` rows gets them from the largest clients."""
     if alpha <= 0:
         raise PartitionError(f"alpha must be positive, got {alpha}.")
     if clients * min_rows > len(y):
         raise PartitionError(f"{len(y)} rows cannot give {clients} clients {min_rows} each.")
     rng = np.random.default_rng(seed)
-    for _ in range(100):
-        parts: list[list[np.ndarray]] = [[] for _ in range(clients)]
-        for label in np.unique(y):
-            rows = rng.permutation(np.flatnonzero(y == label))
-            cuts = (np.cumsum(rng.dirichlet(np.full(clients, alpha))) * len(rows)).astype(int)
-            for client, chunk in enumerate(np.split(rows, cuts[:-1])):
-                parts[client].append(chunk)
-        out = [np.sort(np.concatenate(p)) for p in parts]
-        if min(len(p) for p in out) >= min_rows:
-            return out
-    raise PartitionError(
-        f"Dirichlet({alpha}) left a client with fewer than {min_rows} rows in 100 draws.",
-        hint="Use a larger alpha or fewer clients.",
-    )
+    parts: list[list[np.ndarray]] = [[] for _ in range(clients)]
+    for label in np.unique(y):
+        rows = rng.permutation(np.flatnonzero(y == label))
+        cuts = (np.cumsum(rng.dirichlet(np.full(clients, alpha))) * len(rows)).astype(int)
+        for client, chunk in enumerate(np.split(rows, cuts[:-1])):
+            parts[client].append(chunk)
+    out = [list(np.concatenate(p)) for p in parts]
+    for client in range(clients):
+        while len(out[client]) < min_rows:
+            donor = max(range(clients), key=lambda c: len(out[c]))
+            out[client].append(out[donor].pop())
+    return [np.sort(np.asarray(p, dtype=np.int64)) for p in out]
 
 
 def quantity_skew_partition(

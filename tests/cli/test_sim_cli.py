@@ -1,0 +1,32 @@
+"""`dain sim` runs a simulation with a progress bar and writes its results as JSON."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+
+def _dain(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "dain", *args], capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
+
+
+def test_sim_writes_accuracy_per_round(tmp_path: Path) -> None:
+    out = tmp_path / "sim.json"
+    run = _dain("sim", "--dataset", "wine", "--clients", "30", "--rounds", "3",
+                "--partition", "dirichlet", "--strategy", "trimmedmean", "--attack",
+                "sign_flip", "--attackers", "0.1", "--json", str(out))  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    result = json.loads(out.read_text())
+    assert len(result["accuracy"]) == 3 and result["config"]["clients"] == 30
+    assert "30 clients, 3 rounds, trimmedmean on wine" in run.stdout
+
+
+def test_sim_names_bad_settings_without_a_traceback() -> None:
+    run = _dain("sim", "--strategy", "fedmagic")
+    assert run.returncode == 1
+    assert "strategy must be one of" in run.stderr and "Traceback" not in run.stderr
+    run = _dain("sim", "--hidden", "6x4")
+    assert run.returncode == 1 and "is not a list of widths" in run.stderr
