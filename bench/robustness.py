@@ -47,8 +47,11 @@ def main() -> None:
                       file=sys.stderr)  # fmt: skip
 
     def acc(partition: str, attack: str, fraction: float, strategy: str) -> float:
-        return next(r["accuracy"] for r in results if (r["partition"], r["attack"],
-                    r["fraction"], r["strategy"]) == (partition, attack, fraction, strategy))  # fmt: skip
+        wanted = (partition, attack, fraction, strategy)
+        return next(
+            r["accuracy"] for r in results
+            if (r["partition"], r["attack"], r["fraction"], r["strategy"]) == wanted
+        )  # fmt: skip
 
     robust = [s for s in STRATEGY_NAMES if make_strategy(s).needs_individual_updates]
     best_skewed = max(STRATEGY_NAMES, key=lambda s: acc("dirichlet", "none", 0.0, s))
