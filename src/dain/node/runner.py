@@ -105,6 +105,8 @@ class JobRunner:
                 job.status == JobStatus.RUNNING and job.current_round >= job.rounds
             ):
                 self._finished.add(job_id)  # nothing more to train or record, ever
+                self.node.secure_aggregator.forget_before(job_id, 2**32)
+                self.node.secure_participant.forget_job(job_id)
             elif job.status == JobStatus.RUNNING and self._involved(job):
                 self._step_job(job)
 

@@ -118,6 +118,12 @@ class SecureParticipant:
         with self._lock:
             return any(t.stage != "unmasked" for t in self._taking.values())
 
+    def forget_job(self, job_id: int) -> None:
+        """The job is over: its rounds' secrets are of no more use."""
+        with self._lock:
+            for key in [k for k in self._taking if k[0] == job_id]:
+                del self._taking[key]
+
     def holds(self, job_id: int, round: int, asset_id: int, aggregator: str) -> bool:
         with self._lock:
             taking = self._taking.get((job_id, round, asset_id))
