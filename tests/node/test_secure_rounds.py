@@ -202,3 +202,14 @@ def test_client_level_privacy_without_secure_aggregation_is_refused() -> None:
         spec.check_terms(secure_aggregation=False)
     spec.check_terms(secure_aggregation=True)
     assert JobSpec.from_bytes(spec.to_bytes()) == spec
+
+
+def test_client_level_privacy_aborts_when_too_few_noise_shares_survive() -> None:
+    privacy = PrivacySpec(PrivacyLevel.CLIENT, 2.0, 0.5, 1e-5, clients=HOSPITALS)
+    n = _network(rounds=1, privacy=privacy, max_epsilon=100.0)
+    quitter = next(name for name in n.hospitals if name != _aggregator_of(n, 1))
+    record = n.net.run_secure_round(n.job_id, 1, stop_after={quitter: "shared"})
+    assert record is not None and record.participants == 0 and record.epsilon == 0
+    assert n.net.root.jobs.rounds_aborted(n.job_id) == [1]
+    summary = n.hospitals[_aggregator_of(n, 1)].secure_aggregator.summaries[f"{n.job_id}/1"]
+    assert "noise shares" in summary["reason"]

@@ -398,7 +398,15 @@ class SecureAggregator:
                     if len(server.masked) < len(server.roster or {}) and waiting("inputs"):
                         return None
                     self._drop_revoked(job, server)
-                    server.close_inputs()
+                    survivors, _ = server.close_inputs()
+                    noise = collecting.spec.privacy
+                    if noise.level == PrivacyLevel.CLIENT and len(survivors) < noise.clients:
+                        # each survivor added 1/clients of the noise: fewer of them would
+                        # leave the sum with less noise than the epsilon recorded for it
+                        raise SecAggAborted(
+                            f"Only {len(survivors)} masked updates carry noise shares; the "
+                            f"job's privacy needs {noise.clients}."
+                        )
                 if server.missing() and waiting("unmask"):
                     return None
                 total = server.total()
