@@ -3,6 +3,7 @@ from 32-byte seeds by AES-256-CTR, pairwise seeds from X25519, and the SecAgg+ g
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 
@@ -28,8 +29,11 @@ def scale_for(clients: int, value_range: float) -> float:
 
 def quantize(values: np.ndarray, scale: float, value_range: float) -> np.ndarray:
     """float -> ring element; values beyond the range are clipped to it."""
-    clipped = np.clip(np.asarray(values, dtype=np.float64), -value_range, value_range)
-    return np.rint(clipped * scale).astype(np.int64).astype(RING)
+    fixed = np.multiply(values, scale, dtype=np.float64)
+    limit = value_range * scale  # at most 2^31 - 1: fits int32, whose bits are the ring's
+    np.clip(fixed, -limit, limit, out=fixed)
+    np.rint(fixed, out=fixed)
+    return fixed.astype(np.int32).view(RING)
 
 
 def dequantize(total: np.ndarray, scale: float) -> np.ndarray:
@@ -42,7 +46,13 @@ def expand(seed: bytes, length: int) -> np.ndarray:
     if len(seed) != 32:
         raise SecAggError("A mask seed is 32 bytes.")
     encryptor = Cipher(algorithms.AES(seed), modes.CTR(bytes(16))).encryptor()
-    return np.frombuffer(encryptor.update(bytes(4 * length)), dtype="<u4").astype(RING, copy=False)
+    return np.frombuffer(encryptor.update(_zeros(4 * length)), dtype="<u4").astype(RING, copy=False)
+
+
+@functools.lru_cache(maxsize=4)
+def _zeros(size: int) -> bytes:
+    """The keystream is AES-CTR over zeros: one zero buffer per vector length."""
+    return bytes(size)
 
 
 def derive(secret: bytes, context: bytes, label: str) -> bytes:
