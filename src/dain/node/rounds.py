@@ -119,7 +119,7 @@ class RoundState:
 
     def job_spec(self, job: JobInfo) -> JobSpec:
         if job.job_id not in self._specs:
-            data = self.node.fetch_blob(job.spec_cid, self._peers(job))
+            data = self._blob(job.spec_cid, job)
             spec = JobSpec.from_bytes(data)
             spec.check_terms(job.secure_aggregation)
             self._specs[job.job_id] = spec
@@ -129,7 +129,7 @@ class RoundState:
         shapes = param_shapes(spec.model)
         if not self.node.blobs.has(job.model_cid):
             self._apply_model_delta(job.model_cid, shapes)
-        data = self.node.fetch_blob(job.model_cid, self._peers(job))
+        data = self._blob(job.model_cid, job)
         return decode_tensors(data, expected=shapes)
 
     def _apply_model_delta(self, model_cid: str, shapes: dict[str, tuple[int, ...]]) -> None:
@@ -157,6 +157,13 @@ class RoundState:
         """Whether an aggregator handed us the model that follows `base_cid`."""
         with self._lock:
             return any(base == base_cid for base, _ in self._model_deltas.values())
+
+    def _blob(self, cid: str, job: JobInfo) -> bytes:
+        """A job's blob from here, else from the peers likely to hold it (asked only then:
+        finding them costs chain reads)."""
+        if self.node.blobs.has(cid):
+            return self.node.blobs.get(cid)
+        return self.node.fetch_blob(cid, self._peers(job))
 
     def _peers(self, job: JobInfo) -> list[str]:
         """Who likely holds the job's blobs: the last aggregator, the requester, then all."""
@@ -397,10 +404,10 @@ class RoundState:
         """The job's strategy with its server state as the last aggregator left it: the
         current model names the state's blob, wherever the state was made."""
         strategy = make_strategy(spec.strategy, **spec.strategy_options)
-        model = self.node.fetch_blob(job.model_cid, self._peers(job))
+        model = self._blob(job.model_cid, job)
         state_cid = read_metadata(model).get("strategy_state")
         if state_cid:
-            blob = self.node.fetch_blob(state_cid, self._peers(job))
+            blob = self._blob(state_cid, job)
             strategy.load_state(decode_tensors(blob))
         return strategy
 
