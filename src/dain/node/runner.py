@@ -179,7 +179,7 @@ class JobRunner:
                 log.warning("%s: %s", self.node.name, exc)
                 secure.give_up(job.job_id, round_no, asset.asset_id)
                 continue
-            if stage == "input":
+            if stage == "sent":
                 self.state.mark_delivered(job.job_id, round_no, asset.asset_id, aggregator)
                 self.status.updates_delivered += 1
 

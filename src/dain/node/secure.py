@@ -142,7 +142,8 @@ class SecureParticipant:
 
     def step(self, job: JobInfo, round: int, asset: LocalAsset, aggregator: str) -> str:
         """Moves this asset's part in the round one stage on, as far as the aggregator
-        allows now. Returns the stage reached."""
+        allows now. Returns the stage reached, or "sent" on the step that sent the masked
+        update."""
         key = (job.job_id, round, asset.asset_id)
         with self._lock:
             # forget finished rounds; start over with fresh secrets at a new aggregator
@@ -204,7 +205,7 @@ class SecureParticipant:
         envelope = seal(ledger.identity, ledger.chain_id, "secagg-input", job.job_id, round, body)
         self.node.post(taking.aggregator, "/secagg/inputs", envelope.to_bytes())
         taking.stage = "input"
-        return "input"
+        return "sent"  # the one step that sent it; the stage is "input" from now on
 
     def _verified_roster(self, job: JobInfo, round: int, answer: dict) -> dict[int, ShareMessage]:
         """Each share message as its sender signed it: the aggregator cannot swap in keys."""
