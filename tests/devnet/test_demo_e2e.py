@@ -114,3 +114,22 @@ def test_nothing_carried_contains_a_raw_data_row(story: tuple[StoryResult, Devne
             spec.model.standardize(row[None, :]).astype(np.float32).tobytes(),
         ):
             assert encoded not in blob
+
+
+def test_the_secure_private_demo_keeps_its_promises() -> None:
+    config = StoryConfig(rounds=4, revoke_after=2, secure=True, epsilon=8.0)
+    result, net = run_story(config, record=True)
+    assert result.secure_aggregation and result.federated_accuracy >= 0.9
+    assert result.epsilon_spent is not None and result.epsilon_spent <= 8.0
+    jobs = net.root.jobs
+    assert jobs.job(result.job_id).epsilon_spent == pytest.approx(result.epsilon_spent)
+    # who trained each round is exactly who the chain says was used
+    for report in result.rounds:
+        used = {e["owner"] for e in result.data_used_events if e["round"] == report.round}
+        assert used == set(report.participants)
+    revoker = result.revoked_asset["owner"]
+    assert all(revoker not in r.participants for r in result.rounds if r.round > 2)
+    # the aggregators received masked integer vectors only, never an update in the clear
+    for carried in net.transport.carried:
+        if carried.request.path == "/updates":
+            raise AssertionError("a plain update crossed the network in a secure job")

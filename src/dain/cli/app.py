@@ -59,6 +59,17 @@ def demo(
         str | None,
         typer.Option(help="Run on this JSON-RPC dev chain (e.g. from 'dain chain up') instead."),
     ] = None,
+    secure: Annotated[
+        bool, typer.Option(help="Securely aggregate updates: the aggregator sees only sums.")
+    ] = False,
+    epsilon: Annotated[
+        float | None,
+        typer.Option(
+            min=0.1,
+            help="Train with record-level differential privacy at this "
+            "epsilon (delta 1e-5) for the whole job.",
+        ),
+    ] = None,
 ) -> None:
     """Four hospitals train a diagnosis model together (embedded chain unless --rpc)."""
     from dain.cli.demo_view import RichReporter
@@ -77,7 +88,8 @@ def demo(
     chain = RpcChain(rpc) if rpc else None
     reporter = RichReporter(console)
     with reporter:
-        config = StoryConfig(rounds=rounds, revoke_after=revoke_after, seed=seed)
+        config = StoryConfig(rounds=rounds, revoke_after=revoke_after, seed=seed,
+                             secure=secure, epsilon=epsilon)  # fmt: skip
         result, _ = run_story(config, reporter, chain=chain)
     reporter.summary(result)
     if json_out is not None:

@@ -25,6 +25,7 @@ from dain.learning import (
     param_shapes,
     train_local,
 )
+from dain.learning.privacy import PrivacyLevel, PrivacySpec, calibrate
 from dain.ledger import TOKEN_UNIT, ChainBackend, JobTerms, TransactionRefused
 from dain.node import JobSpec
 from dain.storage import decode_tensors, encode_tensors
@@ -42,6 +43,8 @@ class StoryConfig:
     shares: tuple[float, ...] = (0.34, 0.22, 0.26, 0.18)  # each hospital's part of the data
     learning_rate: float = 0.1
     batch_size: int = 16
+    secure: bool = False  # secure aggregation: the aggregator sees only masked updates
+    epsilon: float | None = None  # record-level differential privacy at this epsilon
 
 
 @dataclass
@@ -67,6 +70,8 @@ class StoryResult:
     excluded_asset: dict[str, Any] = field(default_factory=dict)
     job_id: int = 0
     elapsed_s: float = 0.0
+    secure_aggregation: bool = False
+    epsilon_spent: float | None = None  # the job's privacy loss on chain, when private
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -161,18 +166,34 @@ def run_story(
 
     out.section("3. A researcher proposes a diagnosis model")
     mean, scale = feature_statistics(test.x)
+    privacy = PrivacySpec()
+    if config.epsilon is not None:
+        # DP-SGD: each record in a step's batch with probability 0.5, two steps a round,
+        # with the least noise that keeps the whole job within the asked-for epsilon
+        base = PrivacySpec(PrivacyLevel.RECORD, 1.0, 1.0, 1e-5, sample_rate=0.5, steps=2)
+        privacy = calibrate(base, config.epsilon, config.rounds)
     spec = JobSpec(
         title="Breast-cancer diagnosis (logistic regression)",
         model=ModelSpec("logreg", data.num_features, data.num_classes, (), mean, scale),
-        train=TrainConfig(config.learning_rate, 1, config.batch_size),
+        # DP-SGD averages clipped, noisy gradients: it takes larger steps
+        train=TrainConfig(1.0 if privacy.private else config.learning_rate, 1, config.batch_size),
         seed=config.seed,
-    )
+        privacy=privacy,
+    )  # fmt: skip
     spec_cid = researcher.blobs.put(spec.to_bytes())
     model_cid = researcher.blobs.put(encode_tensors(init_params(spec.model, config.seed)))
     pool = config.reward_pool * TOKEN_UNIT
     job_id = researcher.ledger.jobs.propose(
-        JobTerms(PURPOSE, config.rounds, pool, spec_cid, model_cid)
-    )
+        JobTerms(PURPOSE, config.rounds, pool, spec_cid, model_cid,
+                 secure_aggregation=config.secure, max_epsilon=config.epsilon)
+    )  # fmt: skip
+    result.secure_aggregation = config.secure
+    if config.secure:
+        out.say("Updates are securely aggregated (SecAgg+): the aggregator sees only their sum.")
+    if privacy.private:
+        out.say(f"Record-level differential privacy: DP-SGD with noise multiplier "
+                f"{privacy.noise_multiplier:.2f}, epsilon at most {config.epsilon:g} "
+                f"(delta 1e-5) over the whole job.")  # fmt: skip
     result.job_id = job_id
     out.say(
         f"Job #{job_id}: '{spec.title}', purpose '{PURPOSE}', {config.rounds} rounds, "
@@ -194,7 +215,7 @@ def run_story(
     out.section("5. Hospitals enroll their assets")
     for name, node in hospitals.items():
         try:
-            node.ledger.jobs.enroll(job_id, asset_of[name])
+            node.enroll(job_id, asset_of[name])  # with its agreement key, if secure
             out.say(f"{name}: enrolled", "green")
         except TransactionRefused as refused:
             out.say(f"{name}: refused by the chain: {refused.message}", "yellow")
@@ -209,7 +230,13 @@ def run_story(
     revoker = HOSPITALS[1]
     out.rounds_started(config.rounds)
     for number in range(1, config.rounds + 1):
-        record, took_part = net.run_round(job_id, number)
+        if config.secure:
+            record = net.run_secure_round(job_id, number)
+            owner_of = {asset: name for name, asset in asset_of.items()}
+            used_now = [u for u in net.root.jobs.data_used(job_id=job_id) if u.round == number]
+            took_part = {owner_of[u.asset_id]: [u.asset_id] for u in used_now}
+        else:
+            record, took_part = net.run_round(job_id, number)
         if record is None:
             out.say(f"Round {number}: no usable update arrived; the job stops here.", "red")
             break
@@ -238,6 +265,10 @@ def run_story(
                 "yellow",
             )
     result.federated_accuracy = result.rounds[-1].accuracy if result.rounds else 0.0
+    if privacy.private:
+        result.epsilon_spent = net.root.jobs.job(job_id).epsilon_spent
+        out.say(f"Privacy loss recorded on chain: epsilon {result.epsilon_spent:.3f} of "
+                f"{config.epsilon:g}.")  # fmt: skip
 
     out.section("7. Federated vs centralized vs each hospital alone")
     result.centralized_accuracy = trained_alone(spec, train, test, config)
