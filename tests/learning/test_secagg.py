@@ -220,3 +220,14 @@ def test_messages_round_trip_through_json(sender: int, shares: dict[int, int]) -
     assert ShareMessage.from_dict(message.to_dict()) == message
     with pytest.raises(SecAggError, match="malformed"):
         ShareMessage.from_dict({"sender": "x"})
+
+
+def test_a_diverged_update_is_refused_before_it_is_masked() -> None:
+    vectors = _vectors(3, 4, seed=9)
+    parties = sorted(vectors)
+    keys = {p: X25519PrivateKey.generate() for p in parties}
+    setup = RoundSetup(tuple(parties), {p: public_bytes(k) for p, k in keys.items()}, 4, 1.0,
+                       bytes(32))  # fmt: skip
+    client = SecAggClient(setup, parties[0], keys[parties[0]])
+    with pytest.raises(SecAggError, match="NaN or infinite"):
+        client.share_keys(np.array([1.0, np.inf, 0.0, 0.0]))

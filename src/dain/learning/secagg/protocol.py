@@ -53,6 +53,8 @@ MIN_EXPONENT, MAX_EXPONENT = -60, 60
 def exponent_of(values: np.ndarray) -> int:
     """The smallest e (within bounds) with every |value| <= 2^e."""
     largest = float(np.max(np.abs(values))) if np.size(values) else 0.0
+    if not np.isfinite(largest):
+        raise SecAggError("The update holds NaN or infinite values: training diverged.")
     if not largest > 0:
         return MIN_EXPONENT
     return int(np.clip(math.ceil(math.log2(largest)), MIN_EXPONENT, MAX_EXPONENT))
@@ -271,6 +273,8 @@ class SecAggClient:
                 f"Only {len(roster)} clients shared keys; {setup.k_threshold} needed."
             )
         values = np.asarray(values).reshape(-1)
+        if not np.isfinite(values).all():
+            raise SecAggError("The update holds NaN or infinite values: training diverged.")
         if values.size != setup.length:
             raise SecAggError(
                 f"The vector has {values.size} entries; the round expects {setup.length}."
