@@ -157,3 +157,8 @@ def test_median_and_trimmed_mean_ignore_a_bounded_number_of_outliers(
         )["w"]
         # two outliers among eleven cannot drag the result outside the honest values
         assert (out >= honest.min(axis=0) - 1e-5).all() and (out <= honest.max(axis=0) + 1e-5).all()
+
+
+def test_a_misspelt_option_is_named_not_ignored() -> None:
+    with pytest.raises(AggregationError, match="Unknown strategy options: proximal_m"):
+        make_strategy("fedprox", proximal_m=0.1)

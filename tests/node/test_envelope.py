@@ -62,3 +62,13 @@ def test_replay_and_stale_envelopes_are_refused() -> None:
         guard.check(seal(IDENTITY, CHAIN, "update", 1, 1, {}), now=envelope.timestamp + 3600)
     with pytest.raises(EnvelopeError, match="future"):
         guard.check(seal(IDENTITY, CHAIN, "update", 1, 1, {}), now=envelope.timestamp - 3600)
+
+
+def test_a_signature_with_another_v_encoding_is_refused() -> None:
+    envelope = seal(IDENTITY, CHAIN, "update", 1, 2, {})
+    for v in (0, 1, 35 + (envelope.signature[64] - 27), 44):
+        raw = envelope.to_bytes().replace(
+            envelope.signature.hex().encode(), (envelope.signature[:64] + bytes([v])).hex().encode()
+        )
+        with pytest.raises(EnvelopeError, match="v 27 or 28"):
+            Envelope.from_bytes(raw)

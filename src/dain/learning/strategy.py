@@ -144,9 +144,19 @@ def _mean(matrix: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return robust.mean(matrix, weights)
 
 
+OPTIONS = {"server_lr", "momentum", "beta1", "beta2", "tau", "proximal_mu", "trim", "byzantine",
+           "keep"}  # fmt: skip
+
+
 def make_strategy(name: str, **options: Any) -> Strategy:
     """A strategy by name; `options` override its settings (server_lr, momentum, beta1,
     beta2, tau, proximal_mu, trim, byzantine, keep)."""
+    unknown = sorted(set(options) - OPTIONS)
+    if unknown:
+        raise AggregationError(
+            f"Unknown strategy options: {', '.join(unknown)}.",
+            hint=f"Options: {', '.join(sorted(OPTIONS))}.",
+        )
     lr = float(options.get("server_lr", 1.0))
     f = int(options.get("byzantine", 1))
     trim = float(options.get("trim", 0.1))

@@ -71,6 +71,10 @@ class Envelope:
             raise EnvelopeError(f"The envelope's signature is not hex ({exc}).") from exc
         if envelope.to_bytes() != data:
             raise EnvelopeError("The envelope is not in canonical JSON form.")
+        # one encoding per signature: another v (e.g. EIP-155 style, >= 35) would recover
+        # the same signer from a changed message
+        if len(envelope.signature) != 65 or envelope.signature[64] not in (27, 28):
+            raise EnvelopeError("The envelope's signature must be 65 bytes ending in v 27 or 28.")
         return envelope
 
     def signer_address(self, chain_id: int) -> str:
