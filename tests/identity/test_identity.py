@@ -11,6 +11,7 @@ from dain.identity import (
     SignatureError,
     did_pkh,
     parse_did,
+    recover_message_signer,
     sign_message,
     verify_message,
 )
@@ -78,3 +79,15 @@ def test_message_signature_verifies_only_for_its_signer() -> None:
         verify_message(b"hellO", signature, alice.address)
     with pytest.raises(SignatureError, match="malformed"):
         verify_message(b"hello", b"\x01" * 10, alice.address)
+
+
+def test_only_the_canonical_form_of_a_signature_is_accepted() -> None:
+    identity = Identity.create()
+    signature = sign_message(identity, b"hello")
+    assert recover_message_signer(b"hello", signature) == identity.address
+    n = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+    r, s, v = signature[:32], int.from_bytes(signature[32:64], "big"), signature[64]
+    high_s = r + (n - s).to_bytes(32, "big") + bytes([55 - v])  # the same signature, flipped
+    for other in (signature[:64] + bytes([v + 17]), high_s, signature[:64]):
+        with pytest.raises(SignatureError):
+            recover_message_signer(b"hello", other)
