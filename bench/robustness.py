@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from dataclasses import replace
 
 from dain.learning import STRATEGY_NAMES, make_strategy, warm_up
 from dain.sim import SimConfig, build_federation, simulate
@@ -38,8 +39,7 @@ def main() -> None:
                                attack_fraction=fraction)  # fmt: skip
             fed = build_federation(config)  # label flipping poisons the data once
             for strategy in STRATEGY_NAMES:
-                run = SimConfig(**{**config.__dict__, "strategy": strategy,
-                                   "strategy_options": OPTIONS})  # fmt: skip
+                run = replace(config, strategy=strategy, strategy_options=OPTIONS)
                 accuracy = simulate(run, fed=fed).accuracy[-1]
                 results.append({"partition": partition, "attack": attack, "fraction": fraction,
                                 "strategy": strategy, "accuracy": round(accuracy, 4)})  # fmt: skip

@@ -36,6 +36,15 @@ def _vectors(n: int, length: int, seed: int, spread: float = 1.0) -> dict[int, n
     }
 
 
+def _setup(
+    parties: list[int], length: int, threshold: int = 0
+) -> tuple[RoundSetup, dict[int, X25519PrivateKey]]:
+    """A round of these parties, each with a fresh agreement key (as if from chain)."""
+    keys = {p: X25519PrivateKey.generate() for p in parties}
+    agreement = {p: public_bytes(k) for p, k in keys.items()}
+    return RoundSetup(tuple(parties), agreement, length, 1.0, bytes(32), threshold=threshold), keys
+
+
 def _plain_sum(vectors: dict[int, np.ndarray], left_out: set[int]) -> np.ndarray:
     return np.sum([v.astype(np.float64) for p, v in vectors.items() if p not in left_out], axis=0)
 
@@ -142,11 +151,7 @@ def test_masked_inputs_are_not_the_inputs_and_look_uniform() -> None:
 def test_a_client_never_reveals_both_secrets_of_anyone() -> None:
     vectors = _vectors(5, 8, seed=5)
     parties = sorted(vectors)
-    keys = {p: X25519PrivateKey.generate() for p in parties}
-    setup = RoundSetup(
-        tuple(parties), {p: public_bytes(k) for p, k in keys.items()}, 8, 1.0, bytes(32),
-        threshold=3,
-    )  # fmt: skip
+    setup, keys = _setup(parties, 8, threshold=3)
     clients = {p: SecAggClient(setup, p, keys[p]) for p in parties}
     server = SecAggServer(setup)
     for client in clients.values():
@@ -165,9 +170,7 @@ def test_a_client_never_reveals_both_secrets_of_anyone() -> None:
 def test_tampered_or_misrouted_shares_are_refused() -> None:
     vectors = _vectors(4, 8, seed=6)
     parties = sorted(vectors)
-    keys = {p: X25519PrivateKey.generate() for p in parties}
-    setup = RoundSetup(tuple(parties), {p: public_bytes(k) for p, k in keys.items()}, 8, 1.0,
-                       bytes(32))  # fmt: skip
+    setup, keys = _setup(parties, 8)
     clients = {p: SecAggClient(setup, p, keys[p]) for p in parties}
     server = SecAggServer(setup)
     messages = {p: c.share_keys() for p, c in clients.items()}
@@ -225,9 +228,7 @@ def test_messages_round_trip_through_json(sender: int, shares: dict[int, int]) -
 def test_a_diverged_update_is_refused_before_it_is_masked() -> None:
     vectors = _vectors(3, 4, seed=9)
     parties = sorted(vectors)
-    keys = {p: X25519PrivateKey.generate() for p in parties}
-    setup = RoundSetup(tuple(parties), {p: public_bytes(k) for p, k in keys.items()}, 4, 1.0,
-                       bytes(32))  # fmt: skip
+    setup, keys = _setup(parties, 4)
     client = SecAggClient(setup, parties[0], keys[parties[0]])
     with pytest.raises(SecAggError, match="NaN or infinite"):
         client.share_keys(np.array([1.0, np.inf, 0.0, 0.0]))

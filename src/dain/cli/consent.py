@@ -22,7 +22,7 @@ from dain.cli.context import (
 from dain.data import ConsentPolicy
 from dain.devnet.home import DEFAULT_HOME
 from dain.errors import ConfigError
-from dain.ledger import Ledger, OnChainPolicy
+from dain.ledger import OnChainPolicy
 
 app = typer.Typer(
     help="Grant, change, revoke and read consent for your data assets.", no_args_is_help=True
@@ -112,7 +112,11 @@ def show_policy(p: OnChainPolicy) -> None:
     console.print(table)
 
 
-def _set(session: Session, asset: str, policy: ConsentPolicy, *, want_revoked: bool) -> Ledger:
+def _set(
+    session: Session, asset: str, policy: ConsentPolicy, as_json: bool, *, want_revoked: bool
+) -> None:
+    """Sets the asset's policy (refusing a grant of live consent, or an update of revoked
+    consent) and shows the terms as the chain now holds them."""
     ledger = session.ledger()
     asset_id = parse_asset_id(asset)
     current = ledger.assets.policy(asset_id)
@@ -128,7 +132,8 @@ def _set(session: Session, asset: str, policy: ConsentPolicy, *, want_revoked: b
         )
     cid = session.blobs().put(policy.document())
     ledger.assets.set_policy(asset_id, policy, cid)
-    return ledger
+    after = ledger.assets.policy(asset_id)
+    emit(as_json, policy_dict(after), lambda: show_policy(after))
 
 
 @app.command()
@@ -153,9 +158,7 @@ def grant(
     session = Session(home, rpc, keystore, password)
     policy = build_policy(purpose, expiry, price, requester, credential_issuer, min_participants,
                           max_epsilon, secure_aggregation, statement)  # fmt: skip
-    ledger = _set(session, asset, policy, want_revoked=True)
-    after = ledger.assets.policy(parse_asset_id(asset))
-    emit(as_json, policy_dict(after), lambda: show_policy(after))
+    _set(session, asset, policy, as_json, want_revoked=True)
 
 
 @app.command()
@@ -180,9 +183,7 @@ def update(
     session = Session(home, rpc, keystore, password)
     policy = build_policy(purpose, expiry, price, requester, credential_issuer, min_participants,
                           max_epsilon, secure_aggregation, statement)  # fmt: skip
-    ledger = _set(session, asset, policy, want_revoked=False)
-    after = ledger.assets.policy(parse_asset_id(asset))
-    emit(as_json, policy_dict(after), lambda: show_policy(after))
+    _set(session, asset, policy, as_json, want_revoked=False)
 
 
 @app.command()

@@ -25,6 +25,11 @@ def _proposal(ledger: Ledger, text: str) -> Proposal:
         raise ConfigError(f"'{text}' is not a proposal id (a whole number).") from None
 
 
+def _show(ledger: Ledger, proposal: Proposal, as_json: bool) -> None:
+    data = status_dict(ledger, proposal)
+    emit(as_json, data, lambda: show_status(data))
+
+
 def status_dict(ledger: Ledger, proposal: Proposal) -> dict[str, object]:
     gov = ledger.gov
     tally = gov.tally(proposal)
@@ -110,8 +115,7 @@ def vote(
     ledger = Session(home, rpc, keystore, password).ledger()
     proposal = _proposal(ledger, proposal_id)
     ledger.gov.vote(proposal, support)
-    data = status_dict(ledger, proposal)
-    emit(as_json, data, lambda: show_status(data))
+    _show(ledger, proposal, as_json)
 
 
 @app.command()
@@ -150,8 +154,7 @@ def queue(
     ledger = Session(home, rpc, keystore, password).ledger()
     proposal = _proposal(ledger, proposal_id)
     ledger.gov.queue(proposal)
-    data = status_dict(ledger, proposal)
-    emit(as_json, data, lambda: show_status(data))
+    _show(ledger, proposal, as_json)
 
 
 @app.command()
@@ -167,8 +170,7 @@ def execute(
     ledger = Session(home, rpc, keystore, password).ledger()
     proposal = _proposal(ledger, proposal_id)
     ledger.gov.execute(proposal)
-    data = status_dict(ledger, proposal)
-    emit(as_json, data, lambda: show_status(data))
+    _show(ledger, proposal, as_json)
 
 
 @app.command()
@@ -180,5 +182,4 @@ def status(
 ) -> None:
     """Where a proposal stands: state, votes, quorum, deadlines."""
     ledger = Session(home, rpc).ledger(sign=False)
-    data = status_dict(ledger, _proposal(ledger, proposal_id))
-    emit(as_json, data, lambda: show_status(data))
+    _show(ledger, _proposal(ledger, proposal_id), as_json)

@@ -5,6 +5,7 @@ training, the aggregation and the round records by themselves."""
 from __future__ import annotations
 
 import time
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -20,6 +21,7 @@ from dain.devnet.story import (
     SilentReporter,
     StoryConfig,
     StoryResult,
+    enroll_each,
     trained_alone,
 )
 from dain.errors import DainError
@@ -33,7 +35,7 @@ from dain.learning import (
     init_params,
     param_shapes,
 )
-from dain.ledger import TOKEN_UNIT, JobTerms, Ledger, TransactionRefused
+from dain.ledger import TOKEN_UNIT, JobTerms, Ledger
 from dain.node.home import NodeHome
 from dain.node.spec import JobSpec
 from dain.storage import FileBlobStore, decode_tensors, encode_tensors, verify
@@ -102,17 +104,8 @@ def run_cluster_story(
     out.say(f"Job #{job_id} approval: {state.name.lower()} after the timelock.")
 
     out.section("4. Enrollment")
-    for name in hospitals:
-        try:
-            ledgers[name].jobs.enroll(job_id, assets[name])
-            out.say(f"{name}: enrolled", "green")
-        except TransactionRefused as refused:
-            out.say(f"{name}: refused by the chain: {refused.message}", "yellow")
-            result.excluded_asset = {
-                "owner": name,
-                "asset_id": hex(assets[name]),
-                "reason": refused.message,
-            }
+    enroll_each({name: partial(ledgers[name].jobs.enroll, job_id) for name in hospitals},
+                assets, out, result)  # fmt: skip
     researcher.jobs.start(job_id)
 
     out.section("5. The nodes train; the orchestrator only watches the chain")

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 import numpy as np
@@ -213,17 +215,9 @@ def run_story(
     )
 
     out.section("5. Hospitals enroll their assets")
-    for name, node in hospitals.items():
-        try:
-            node.enroll(job_id, asset_of[name])  # with its agreement key, if secure
-            out.say(f"{name}: enrolled", "green")
-        except TransactionRefused as refused:
-            out.say(f"{name}: refused by the chain: {refused.message}", "yellow")
-            result.excluded_asset = {
-                "owner": name,
-                "asset_id": hex(asset_of[name]),
-                "reason": refused.message,
-            }
+    # a node enrolls with its agreement key, if the job is secure
+    enroll_each({name: partial(node.enroll, job_id) for name, node in hospitals.items()},
+                asset_of, out, result)  # fmt: skip
     researcher.ledger.jobs.start(job_id)
 
     out.section("6. Federated training")
@@ -334,6 +328,26 @@ def run_story(
     )
     result.elapsed_s = round(time.perf_counter() - started, 2)
     return result, net
+
+
+def enroll_each(
+    enrollers: dict[str, Callable[[int], object]],
+    assets: dict[str, int],
+    out: Reporter,
+    result: StoryResult,
+) -> None:
+    """Each hospital enrolls its asset; one the chain refuses is reported as excluded."""
+    for name, enroll in enrollers.items():
+        try:
+            enroll(assets[name])
+            out.say(f"{name}: enrolled", "green")
+        except TransactionRefused as refused:
+            out.say(f"{name}: refused by the chain: {refused.message}", "yellow")
+            result.excluded_asset = {
+                "owner": name,
+                "asset_id": hex(assets[name]),
+                "reason": refused.message,
+            }
 
 
 def trained_alone(spec: JobSpec, data: Dataset, test: Dataset, config: StoryConfig) -> float:

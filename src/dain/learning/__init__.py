@@ -11,7 +11,6 @@ from dain.learning.models import (
     param_shapes,
 )
 from dain.learning.strategy import (
-    STRATEGIES,
     STRATEGY_NAMES,
     ClientUpdate,
     FedAvg,
@@ -29,7 +28,6 @@ from dain.learning.training import (
 )
 
 __all__ = [
-    "STRATEGIES",
     "STRATEGY_NAMES",
     "AggregationError",
     "ClientUpdate",

@@ -213,7 +213,6 @@ STRATEGY_NAMES = (
     "fedavg", "fedavgm", "fedprox", "fedadagrad", "fedadam", "fedyogi",
     "fedmedian", "trimmedmean", "krum", "multikrum", "bulyan",
 )  # fmt: skip
-STRATEGIES = {name: (lambda n=name: make_strategy(n)) for name in STRATEGY_NAMES}
 
 
 def FedAvg(server_learning_rate: float = 1.0) -> Strategy:

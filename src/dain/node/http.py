@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -24,6 +24,16 @@ _RAW_BODY = {
     }
 }
 _ENVELOPE_BODY = {"requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}}}
+_POSTS = (  # path, what it takes, its body
+    ("/blobs", "Store a safetensors blob; answers its content id", _RAW_BODY),
+    ("/updates", "A signed update envelope for the round", _ENVELOPE_BODY),
+    ("/secagg/shares", "Secure aggregation, stage 1: a signed message with encrypted key "
+     "shares", _ENVELOPE_BODY),
+    ("/secagg/inputs", "Secure aggregation, stage 2: a signed masked update (blob sent first)",
+     _ENVELOPE_BODY),
+    ("/secagg/unmask", "Secure aggregation, stage 3: a signed answer to the unmask request",
+     _ENVELOPE_BODY),
+)  # fmt: skip
 
 
 def create_app(node: Node, status: Callable[[], dict[str, Any]] | None = None) -> FastAPI:
@@ -58,43 +68,15 @@ def create_app(node: Node, status: Callable[[], dict[str, Any]] | None = None) -
     async def get_blob(request: HttpRequest, cid: str) -> HttpResponse:
         return await relay(request, f"/blobs/{cid}")
 
-    @app.post(
-        "/blobs",
-        summary="Store a safetensors blob; answers its content id",
-        openapi_extra=_RAW_BODY,
-    )
-    async def post_blob(request: HttpRequest) -> HttpResponse:
-        return await relay(request, "/blobs")
+    def relay_to(path: str) -> Callable[[HttpRequest], Awaitable[HttpResponse]]:
+        async def endpoint(request: HttpRequest) -> HttpResponse:
+            return await relay(request, path)
 
-    @app.post(
-        "/updates", summary="A signed update envelope for the round", openapi_extra=_ENVELOPE_BODY
-    )
-    async def post_update(request: HttpRequest) -> HttpResponse:
-        return await relay(request, "/updates")
+        return endpoint
 
-    @app.post(
-        "/secagg/shares",
-        summary="Secure aggregation, stage 1: a signed message with encrypted key shares",
-        openapi_extra=_ENVELOPE_BODY,
-    )
-    async def post_shares(request: HttpRequest) -> HttpResponse:
-        return await relay(request, "/secagg/shares")
-
-    @app.post(
-        "/secagg/inputs",
-        summary="Secure aggregation, stage 2: a signed masked update (blob sent first)",
-        openapi_extra=_ENVELOPE_BODY,
-    )
-    async def post_masked(request: HttpRequest) -> HttpResponse:
-        return await relay(request, "/secagg/inputs")
-
-    @app.post(
-        "/secagg/unmask",
-        summary="Secure aggregation, stage 3: a signed answer to the unmask request",
-        openapi_extra=_ENVELOPE_BODY,
-    )
-    async def post_unmask(request: HttpRequest) -> HttpResponse:
-        return await relay(request, "/secagg/unmask")
+    for path, summary, body in _POSTS:
+        app.add_api_route(path, relay_to(path), methods=["POST"], summary=summary,
+                          openapi_extra=body)  # fmt: skip
 
     @app.get(
         "/secagg/{job_id}/{round}/{stage}",

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from dain.learning import Params, param_shapes, subtract
+from dain.learning import param_shapes, subtract
 from dain.learning.errors import SecAggAborted, SecAggError
 from dain.learning.privacy import PrivacyLevel
 from dain.learning.secagg import (
@@ -34,6 +34,7 @@ from dain.learning.secagg import (
     public_bytes,
     round_context,
 )
+from dain.learning.strategy import stack, unstack
 from dain.ledger import JobInfo, Ledger, Receipt, RoundInfo
 from dain.node.envelope import Envelope, seal
 from dain.node.errors import EnvelopeError, PeerError, ProtocolError
@@ -58,19 +59,6 @@ def agreement_key(ledger: Ledger, job_id: int, asset_id: int) -> X25519PrivateKe
 
 def agreement_public_key(ledger: Ledger, job_id: int, asset_id: int) -> bytes:
     return public_bytes(agreement_key(ledger, job_id, asset_id))
-
-
-def flatten(params: Params) -> np.ndarray:
-    return np.concatenate([params[k].reshape(-1).astype(np.float64) for k in sorted(params)])
-
-
-def unflatten(vector: np.ndarray, shapes: dict[str, tuple[int, ...]]) -> Params:
-    out, at = {}, 0
-    for name in sorted(shapes):
-        size = math.prod(shapes[name])
-        out[name] = vector[at : at + size].reshape(shapes[name]).astype(np.float32)
-        at += size
-    return out
 
 
 def round_setup(ledger: Ledger, job: JobInfo, round: int, spec: JobSpec) -> RoundSetup:
@@ -165,7 +153,8 @@ class SecureParticipant:
         rounds, ledger = self.node.rounds, self.node.ledger
         spec = rounds.job_spec(job)
         delta, num_examples = rounds.train_delta(job, round, asset)
-        vector = flatten(delta) * update_weight(spec, num_examples)
+        # one row, in the strategies' layout (tensors by name)
+        vector = stack([delta])[0][0].astype(np.float64) * update_weight(spec, num_examples)
         setup = round_setup(ledger, job, round, spec)
         key = agreement_key(ledger, job.job_id, asset.asset_id)
         client = SecAggClient(setup, asset.asset_id, key)
@@ -428,7 +417,9 @@ class SecureAggregator:
         receipts = [collecting.inputs[a][1] for a in survivors]
         weight = sum(update_weight(collecting.spec, r.num_examples) for r in receipts)
         spec, rounds = collecting.spec, self.node.rounds
-        mean = unflatten(total / weight, param_shapes(spec.model))
+        shapes = param_shapes(spec.model)
+        names = sorted(shapes)
+        mean = unstack(total / weight, names, [shapes[n] for n in names])
         # the server side of the strategy (plain, momentum or adaptive) works on the mean
         strategy = rounds.strategy_for(job, spec)
         global_params = rounds.global_model(job, spec)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
@@ -246,8 +247,6 @@ def simulate(
     fed: Federation | None = None,
 ) -> SimResult:
     """Runs the whole federation; `progress(round, accuracy)` after every round."""
-    import time
-
     began = time.perf_counter()
     fed = fed or build_federation(config)
     widths = [fed.x.shape[2], *config.hidden, fed.outputs]
