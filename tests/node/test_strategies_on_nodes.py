@@ -19,6 +19,7 @@ from dain.learning import (
     subtract,
     train_local,
 )
+from dain.learning.errors import AggregationError
 from dain.ledger import TOKEN_UNIT, JobTerms
 from dain.node import JobSpec
 from dain.node.rounds import _seed
@@ -110,8 +111,6 @@ def test_fedprox_pulls_client_updates_towards_the_global_model() -> None:
 
 @pytest.mark.parametrize("name", ["krum", "bulyan"])
 def test_robust_rules_need_enough_clients_and_say_so(name: str) -> None:
-    from dain.learning.errors import AggregationError
-
     strategy = make_strategy(name, byzantine=2)
     updates = [ClientUpdate({"w": np.ones(3, np.float32)}, 1) for _ in range(4)]
     with pytest.raises(AggregationError, match="needs"):
