@@ -15,15 +15,16 @@ import numpy as np
 from dain.data import load_bundled, partition_stratified, stratified_split
 from dain.learning import (
     ModelSpec,
+    PrivacyLevel,
+    PrivacySpec,
     TrainConfig,
     accuracy,
+    calibrate,
     feature_statistics,
     init_params,
-    train_local,
+    local_update,
     warm_up,
 )
-from dain.learning.dp_sgd import train_local_dp
-from dain.learning.privacy import PrivacyLevel, PrivacySpec, calibrate, clip_and_noise
 
 DELTA = 1e-5
 SETTINGS = {
@@ -65,13 +66,8 @@ def run(dataset: str, level: PrivacyLevel, epsilon: float | None, seed: int = 1)
         total = {k: np.zeros_like(v, dtype=np.float64) for k, v in params.items()}
         for i, rows in enumerate(parts):
             x, y, client_seed = train.x[rows], train.y[rows], seed * 10_000 + r * 100 + i
-            if privacy.level == PrivacyLevel.RECORD:
-                trained = train_local_dp(model, params, x, y, config, client_seed, privacy).params
-            else:
-                trained = train_local(model, params, x, y, config, client_seed).params
-            update = {k: trained[k] - params[k] for k in params}
-            if privacy.level == PrivacyLevel.CLIENT:
-                update, _ = clip_and_noise(update, privacy, rng)
+            update = local_update(model, params, x, y, config, privacy, seed=client_seed,
+                                  noise_rng=rng).delta  # fmt: skip
             for k in total:
                 total[k] += update[k]
         params = {k: (params[k] + total[k] / clients).astype(np.float32) for k in params}

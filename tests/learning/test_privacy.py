@@ -1,30 +1,43 @@
 """Differential privacy: the accountant's epsilon, calibration, the budget stop, client
-clipping and noise, and DP-SGD training."""
+clipping and noise (one client or many at once), DP-SGD training, and a client's local
+update with its job's privacy."""
 
 from __future__ import annotations
 
 import itertools
+import json
 import math
+from pathlib import Path
 
 import dp_accounting
 import numpy as np
 import pytest
 from dp_accounting.pld import PLDAccountant
 from dp_accounting.rdp import RdpAccountant
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 from opacus.accountants import RDPAccountant as OpacusRdp
 
 from dain.data import load_bundled
-from dain.learning import ModelSpec, TrainConfig, feature_statistics, init_params, subtract
-from dain.learning.dp_sgd import train_local_dp
-from dain.learning.errors import PrivacyError
-from dain.learning.privacy import (
-    RDP_ORDERS,
+from dain.learning import (
+    ModelSpec,
+    PrivacyError,
     PrivacyLevel,
     PrivacySpec,
+    TrainConfig,
     budget_allows,
     calibrate,
     clip_and_noise,
+    clip_and_noise_rows,
+    feature_statistics,
+    init_params,
+    local_update,
+    subtract,
+    train_local,
+    train_local_dp,
 )
+from dain.learning.privacy import RDP_ORDERS
 
 RECORD = PrivacySpec(PrivacyLevel.RECORD, 1.1, 1.0, 1e-5, sample_rate=0.04, steps=25)
 CLIENT = PrivacySpec(PrivacyLevel.CLIENT, 1.5, 0.5, 1e-5, clients=8)
@@ -104,6 +117,50 @@ def test_client_updates_are_clipped_and_carry_their_share_of_noise() -> None:
     assert float(np.std(noisy["w"])) == pytest.approx(1.5 * 0.5 / math.sqrt(8), rel=0.02)
 
 
+def test_clipping_and_noise_give_the_numbers_they_gave_before_working_on_rows() -> None:
+    # recorded from clip_and_noise at f3860a6, when it worked tensor by tensor
+    recorded = json.loads((Path(__file__).parent / "recorded_values.json").read_text())
+    update = {"0.weight": np.array([[0.3, -0.4, 1.2], [0.0, 0.25, -0.5]], np.float32),
+              "0.bias": np.array([0.7, -0.1], np.float32)}  # fmt: skip
+    for clip, expected in recorded["clip_and_noise"].items():
+        spec = PrivacySpec(PrivacyLevel.CLIENT, 1.1, float(clip), clients=4)
+        noisy, norm = clip_and_noise(update, spec, np.random.default_rng(5))
+        assert list(noisy) == list(update) and norm == pytest.approx(expected["norm"], rel=1e-12)
+        for name, value in expected["update"].items():
+            np.testing.assert_array_equal(noisy[name], np.asarray(value, np.float32))
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    rows=st.integers(1, 6).flatmap(
+        lambda n: arrays(np.float32, (n, 7), elements=st.floats(-100, 100, width=32))
+    ),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_many_clients_at_once_get_what_each_would_get_alone(rows: np.ndarray, seed: int) -> None:
+    together, norms = clip_and_noise_rows(rows, CLIENT, np.random.default_rng(seed))
+    one_by_one = np.random.default_rng(seed)
+    for row, noisy, norm in zip(rows, together, norms, strict=True):
+        alone, alone_norm = clip_and_noise({"a": row[:3], "b": row[3:]}, CLIENT, one_by_one)
+        np.testing.assert_array_equal(np.concatenate([alone["a"], alone["b"]]), noisy)
+        assert alone_norm == pytest.approx(norm, rel=1e-12)
+    # with no noise to speak of, every row ends at norm min(C, its norm)
+    quiet = PrivacySpec(PrivacyLevel.CLIENT, 1e-9, 0.5, clients=1)
+    clipped, _ = clip_and_noise_rows(rows, quiet, np.random.default_rng(seed))
+    expected = np.minimum(0.5, np.linalg.norm(rows.astype(np.float64), axis=1))
+    np.testing.assert_allclose(np.linalg.norm(clipped, axis=1), expected, rtol=1e-4, atol=1e-6)
+
+
+def test_rows_draw_noise_a_block_at_a_time_without_changing_it() -> None:
+    # three rows of 2M values: noise is drawn for two rows, then one (NOISE_BLOCK is 4M)
+    rows = np.ones((3, 1 << 21), np.float32)
+    whole, _ = clip_and_noise_rows(rows, CLIENT, np.random.default_rng(2))
+    one_by_one = np.random.default_rng(2)
+    for row, noisy in zip(rows, whole, strict=True):
+        np.testing.assert_array_equal(clip_and_noise_rows(row[None], CLIENT, one_by_one)[0][0],
+                                      noisy)  # fmt: skip
+
+
 def _digits_job() -> tuple[ModelSpec, dict, np.ndarray, np.ndarray]:
     data = load_bundled("digits")
     mean, scale = feature_statistics(data.x)
@@ -132,3 +189,42 @@ def test_dp_sgd_refuses_other_levels() -> None:
     spec, params, x, y = _digits_job()
     with pytest.raises(PrivacyError, match="record-level"):
         train_local_dp(spec, params, x, y, TrainConfig(), 1, CLIENT)
+
+
+@pytest.mark.parametrize("level", list(PrivacyLevel))
+def test_a_local_update_is_the_steps_a_node_took_one_by_one(level: PrivacyLevel) -> None:
+    # what dain.node's round code did before local_update: train (DP-SGD at record level,
+    # with the proximal term otherwise), subtract, then clip and noise at client level
+    spec, params, x, y = _digits_job()
+    config = TrainConfig(0.1, 1, 32)
+    privacy = {PrivacyLevel.NONE: PrivacySpec(),
+               PrivacyLevel.RECORD: PrivacySpec(level, 0.8, 0.5, sample_rate=0.05, steps=4),
+               PrivacyLevel.CLIENT: CLIENT}[level]  # fmt: skip
+    if level == PrivacyLevel.RECORD:
+        trained = train_local_dp(spec, params, x, y, config, 11, privacy)
+    else:
+        trained = train_local(spec, params, x, y, config, 11, proximal_mu=0.3)
+    expected = subtract(trained.params, params)
+    if level == PrivacyLevel.CLIENT:
+        expected, _ = clip_and_noise(expected, privacy, np.random.default_rng(11))
+
+    update = local_update(spec, params, x, y, config, privacy, seed=11, proximal_mu=0.3,
+                          noise_rng=np.random.default_rng(11))  # fmt: skip
+
+    assert update.num_examples == 300 and list(update.delta) == list(expected)
+    for name, value in expected.items():
+        np.testing.assert_array_equal(update.delta[name], value)
+
+
+def test_client_level_noise_comes_only_from_the_generator_passed_in() -> None:
+    spec, params, x, y = _digits_job()
+    config = TrainConfig(0.1, 1, 32)
+
+    def delta(noise_seed: int) -> np.ndarray:
+        update = local_update(spec, params, x, y, config, CLIENT, seed=3,
+                              noise_rng=np.random.default_rng(noise_seed))  # fmt: skip
+        return update.delta["0.weight"]
+
+    assert np.array_equal(delta(1), delta(1)) and not np.array_equal(delta(1), delta(2))
+    with pytest.raises(PrivacyError, match="random generator"):
+        local_update(spec, params, x, y, config, CLIENT, seed=3)

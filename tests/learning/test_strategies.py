@@ -1,5 +1,5 @@
-"""Every strategy against a hand-computed result on small inputs, and the properties the
-robust ones promise."""
+"""Every strategy against a hand-computed result on small inputs, the properties the
+robust ones promise, and the stateful form dain.node still uses."""
 
 from __future__ import annotations
 
@@ -9,8 +9,16 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from dain.learning import STRATEGY_NAMES, ClientUpdate, ModelSpec, TrainConfig, make_strategy
-from dain.learning.errors import AggregationError
+from dain.learning import (
+    STRATEGY_NAMES,
+    AggregationError,
+    ClientUpdate,
+    ModelSpec,
+    ServerState,
+    TrainConfig,
+    make_strategy,
+)
+from dain.learning import strategy as deprecated
 from dain.node import JobSpec, ProtocolError
 
 ZERO = {"w": np.zeros(2, dtype=np.float32)}
@@ -26,7 +34,10 @@ def _updates(rows: list[list[float]], counts: list[int] | None = None) -> list[C
 def _w(
     name: str, rows: list[list[float]], counts: list[int] | None = None, **options
 ) -> np.ndarray:  # type: ignore[no-untyped-def]
-    return make_strategy(name, **options).aggregate(ZERO, _updates(rows, counts))["w"]
+    params, _ = make_strategy(name, **options).aggregate(
+        ServerState(), ZERO, _updates(rows, counts)
+    )
+    return params["w"]
 
 
 def test_fedavg_is_the_example_weighted_mean() -> None:
@@ -35,16 +46,17 @@ def test_fedavg_is_the_example_weighted_mean() -> None:
 
 def test_fedavgm_adds_server_momentum_across_rounds() -> None:
     strategy = make_strategy("fedavgm", server_lr=1.0, momentum=0.5)
-    first = strategy.aggregate(ZERO, _updates([[2, 0]]))
-    second = strategy.aggregate(first, _updates([[2, 0]]))
+    first, state = strategy.aggregate(ServerState(), ZERO, _updates([[2, 0]]))
+    second, state = strategy.aggregate(state, first, _updates([[2, 0]]))
     np.testing.assert_allclose(first["w"], [2, 0])  # m = 2
     np.testing.assert_allclose(second["w"], [2 + 3, 0])  # m = 0.5 * 2 + 2 = 3
+    np.testing.assert_allclose(state.m["w"], [3, 0])
 
 
 def test_fedprox_averages_like_fedavg_and_asks_clients_for_a_proximal_term() -> None:
     strategy = make_strategy("fedprox", proximal_mu=0.1)
     assert strategy.proximal_mu == 0.1
-    np.testing.assert_allclose(strategy.aggregate(ZERO, _updates([[1, 3], [3, 1]]))["w"], [2, 2])
+    np.testing.assert_allclose(strategy.combine(_updates([[1, 3], [3, 1]]))["w"], [2, 2])
 
 
 @pytest.mark.parametrize(
@@ -62,17 +74,17 @@ def test_adaptive_server_optimizers_take_their_first_step(name: str, expected: l
 
 
 def test_adaptive_state_survives_a_hand_over_to_another_aggregator() -> None:
-    one = make_strategy("fedadam")
-    after_one = one.aggregate(ZERO, _updates([[1, 1]]))
-    other = make_strategy("fedadam")  # the next round's aggregator, on another node
-    other.load_state(one.state())
-    again = make_strategy("fedadam")
-    again.load_state(one.state())
-    np.testing.assert_allclose(
-        other.aggregate(after_one, _updates([[1, -1]]))["w"],
-        again.aggregate(after_one, _updates([[1, -1]]))["w"],
+    strategy = make_strategy("fedadam")
+    after_one, state = strategy.aggregate(ServerState(), ZERO, _updates([[1, 1]]))
+    stored = state.to_params()  # what the blob carries to the next round's aggregator
+    assert set(stored) == {"m.w", "v.w"}
+    again, _ = make_strategy("fedadam").aggregate(
+        ServerState.from_params(stored), after_one, _updates([[1, -1]])
     )
-    assert set(one.state()) == {"m.w", "v.w"}
+    same, _ = strategy.aggregate(state, after_one, _updates([[1, -1]]))
+    np.testing.assert_array_equal(again["w"], same["w"])
+    fresh, _ = strategy.aggregate(ServerState(), after_one, _updates([[1, -1]]))
+    assert not np.allclose(fresh["w"], same["w"])  # the state mattered
 
 
 def test_median_trimmed_mean_krum_multikrum_and_bulyan_by_hand() -> None:
@@ -125,8 +137,8 @@ def test_every_strategy_is_permutation_invariant(
     order = data.draw(st.permutations(range(len(rows))))
     updates = [ClientUpdate({"w": r}, 1) for r in rows]
     zero = {"w": np.zeros(3, np.float32)}
-    a = make_strategy(name).aggregate(zero, updates)["w"]
-    b = make_strategy(name).aggregate(zero, [updates[i] for i in order])["w"]
+    a = make_strategy(name).aggregate(ServerState(), zero, updates)[0]["w"]
+    b = make_strategy(name).aggregate(ServerState(), zero, [updates[i] for i in order])[0]["w"]
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
 
 
@@ -136,28 +148,26 @@ def test_every_strategy_is_permutation_invariant(
                                   "multikrum", "bulyan"])  # fmt: skip
 def test_identical_updates_give_that_update(name: str, row: np.ndarray, n: int) -> None:
     updates = [ClientUpdate({"w": row.copy()}, 3) for _ in range(n)]
-    out = make_strategy(name).aggregate({"w": np.zeros(3, np.float32)}, updates)["w"]
+    out = make_strategy(name).combine(updates)["w"]
     np.testing.assert_allclose(out, row, rtol=1e-5, atol=1e-5)
-
-
-@settings(max_examples=40, deadline=None)
-@given(
-    honest=arrays(np.float32, (9, 4), elements=st.floats(-1, 1, width=32)),
-    outliers=arrays(np.float32, (2, 4), elements=st.floats(-1e6, 1e6, width=32)),
-)
-def test_median_and_trimmed_mean_ignore_a_bounded_number_of_outliers(
-    honest: np.ndarray, outliers: np.ndarray
-) -> None:
-    rows = np.concatenate([honest, outliers])
-    zero = {"w": np.zeros(4, np.float32)}
-    for name, options in (("fedmedian", {}), ("trimmedmean", {"trim": 0.2})):
-        out = make_strategy(name, **options).aggregate(
-            zero, [ClientUpdate({"w": r}, 1) for r in rows]
-        )["w"]
-        # two outliers among eleven cannot drag the result outside the honest values
-        assert (out >= honest.min(axis=0) - 1e-5).all() and (out <= honest.max(axis=0) + 1e-5).all()
 
 
 def test_a_misspelt_option_is_named_not_ignored() -> None:
     with pytest.raises(AggregationError, match="Unknown strategy options: proximal_m"):
         make_strategy("fedprox", proximal_m=0.1)
+
+
+def test_the_stateful_strategy_dain_node_still_uses_matches_the_pure_one() -> None:
+    pure, stateful = make_strategy("fedyogi"), deprecated.make_strategy("fedyogi")
+    params, state, old = ZERO, ServerState(), ZERO
+    for rows in ([[1, 2]], [[-1, 0.5], [3, 3]], [[0.2, -4]]):
+        params, state = pure.aggregate(state, params, _updates(rows))
+        old = stateful.aggregate(old, _updates(rows))
+        np.testing.assert_array_equal(old["w"], params["w"])
+    handed_over = deprecated.make_strategy("fedyogi")
+    handed_over.load_state(stateful.state())
+    np.testing.assert_array_equal(
+        handed_over.apply(old, {"w": np.ones(2, np.float32)})["w"],
+        pure.apply(state, params, {"w": np.ones(2, np.float32)})[0]["w"],
+    )
+    assert stateful.proximal_mu == 0 and not stateful.needs_individual_updates

@@ -7,10 +7,18 @@ import pytest
 import torch
 
 from dain.data import dirichlet_partition, iid_partition, load_bundled, quantity_skew_partition
-from dain.learning.attacks import attack_updates, attackers, flip_labels
-from dain.learning.errors import LearningError
+from dain.learning import (
+    LearningError,
+    PrivacyLevel,
+    PrivacySpec,
+    attack_updates,
+    attackers,
+    clip_and_noise,
+    flip_labels,
+    stack,
+)
 from dain.sim import SimConfig, build_federation, simulate
-from dain.sim.engine import batch_orders, init_stacked, local_training, names_of
+from dain.sim.engine import batch_orders, client_deltas, init_stacked, local_training, names_of
 from dain.sim.loop import simulate_loop
 
 
@@ -85,3 +93,45 @@ def test_bad_settings_are_named() -> None:
         SimConfig("mnist")
     with pytest.raises(LearningError, match="strategy must be one of"):
         SimConfig(strategy="fedmagic")
+
+
+CLIENT_DP = PrivacySpec(PrivacyLevel.CLIENT, 1.1, 0.05, clients=5)
+
+
+def test_client_level_privacy_clips_and_noises_each_client_as_a_node_would() -> None:
+    start = init_stacked([6, 4, 3], 5, 0)
+    moved = [p + torch.randn(p.shape, generator=torch.Generator().manual_seed(i)) * 0.1 * i
+             for i, p in enumerate(start)]  # fmt: skip
+    rows = client_deltas(moved, start, CLIENT_DP, np.random.default_rng(7))
+    # a node: its own update as named tensors in the model's order, one client after another
+    names, node_rng = names_of(start), np.random.default_rng(7)
+    alone = []
+    for c in range(5):
+        delta = {n: (m[c] - p[c]).numpy() for n, m, p in zip(names, moved, start, strict=True)}
+        alone.append(clip_and_noise(delta, CLIENT_DP, node_rng)[0])
+    np.testing.assert_array_equal(rows, stack(alone)[0])
+    plain = client_deltas(moved, start, PrivacySpec(), np.random.default_rng(7))
+    assert np.linalg.norm(plain[1]) > 0.05 and not np.allclose(rows, plain)
+
+
+def test_a_private_simulation_reports_its_epsilon_and_repeats_exactly() -> None:
+    config = SimConfig("breast_cancer", (), clients=5, rounds=2, privacy=CLIENT_DP)
+    fed = build_federation(config)
+    first, again = simulate(config, fed=fed), simulate(config, fed=fed)
+    assert first.epsilon == pytest.approx(CLIENT_DP.epsilon(2))
+    assert first.to_dict()["epsilon"] == first.epsilon
+    for name, value in first.params.items():
+        np.testing.assert_array_equal(value, again.params[name])
+    plain = simulate(SimConfig("breast_cancer", (), clients=5, rounds=2), fed=fed)
+    assert plain.epsilon is None and not np.array_equal(plain.params["0.weight"],
+                                                        first.params["0.weight"])  # fmt: skip
+
+
+def test_privacy_the_simulator_cannot_honour_is_refused_with_the_alternative() -> None:
+    record = PrivacySpec(PrivacyLevel.RECORD, 1.0, 1.0, sample_rate=0.1, steps=5)
+    with pytest.raises(LearningError, match="simulate client-level privacy, or run record"):
+        SimConfig(privacy=record)
+    with pytest.raises(LearningError, match="fedmedian looks at each update"):
+        SimConfig(strategy="fedmedian", clients=5, privacy=CLIENT_DP)
+    with pytest.raises(LearningError, match="among 5 clients, but 4 take part"):
+        SimConfig(clients=4, privacy=CLIENT_DP)

@@ -20,14 +20,16 @@ from dain.devnet.network import Devnet
 from dain.incentives import contribution_weights, to_basis_points
 from dain.learning import (
     ModelSpec,
+    PrivacyLevel,
+    PrivacySpec,
     TrainConfig,
     accuracy,
+    calibrate,
     feature_statistics,
     init_params,
     param_shapes,
     train_local,
 )
-from dain.learning.privacy import PrivacyLevel, PrivacySpec, calibrate
 from dain.ledger import TOKEN_UNIT, ChainBackend, JobTerms, TransactionRefused
 from dain.node import JobSpec
 from dain.storage import decode_tensors, encode_tensors

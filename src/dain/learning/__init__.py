@@ -1,23 +1,45 @@
-"""Models, local training and aggregation: pure computation, no I/O."""
+"""Models, local training, aggregation, server optimizers and privacy: pure computation,
+no I/O. Secure aggregation is `dain.learning.secagg`."""
 
-from dain.learning.aggregate import add, subtract, weighted_mean
-from dain.learning.errors import AggregationError, LearningError, ModelSpecError
+from dain.learning.aggregate import (
+    bulyan,
+    krum,
+    mean,
+    median,
+    multi_krum,
+    stack,
+    trimmed_mean,
+    unstack,
+)
+from dain.learning.attacks import ATTACKS, attack_updates, attackers, flip_labels
+from dain.learning.dp_sgd import train_local_dp
+from dain.learning.errors import (
+    AggregationError,
+    LearningError,
+    ModelSpecError,
+    PrivacyError,
+    SecAggAborted,
+    SecAggError,
+)
+from dain.learning.local import local_update
 from dain.learning.models import (
     ModelSpec,
-    Params,
     build_model,
     feature_statistics,
     init_params,
     param_shapes,
 )
-from dain.learning.strategy import (
-    STRATEGY_NAMES,
-    ClientUpdate,
-    FedAvg,
-    ServerOptimizer,
-    Strategy,
-    make_strategy,
+from dain.learning.optimizers import ServerOptimizer, ServerState
+from dain.learning.params import ClientUpdate, Params, subtract
+from dain.learning.privacy import (
+    PrivacyLevel,
+    PrivacySpec,
+    budget_allows,
+    calibrate,
+    clip_and_noise,
+    clip_and_noise_rows,
 )
+from dain.learning.strategies import STRATEGY_NAMES, Strategy, make_strategy
 from dain.learning.training import (
     LocalResult,
     TrainConfig,
@@ -28,28 +50,49 @@ from dain.learning.training import (
 )
 
 __all__ = [
+    "ATTACKS",
     "STRATEGY_NAMES",
     "AggregationError",
     "ClientUpdate",
-    "FedAvg",
     "LearningError",
     "LocalResult",
     "ModelSpec",
     "ModelSpecError",
     "Params",
+    "PrivacyError",
+    "PrivacyLevel",
+    "PrivacySpec",
+    "SecAggAborted",
+    "SecAggError",
     "ServerOptimizer",
+    "ServerState",
     "Strategy",
     "TrainConfig",
     "accuracy",
-    "add",
+    "attack_updates",
+    "attackers",
+    "budget_allows",
     "build_model",
+    "bulyan",
+    "calibrate",
+    "clip_and_noise",
+    "clip_and_noise_rows",
     "feature_statistics",
+    "flip_labels",
     "init_params",
+    "krum",
+    "local_update",
     "make_strategy",
+    "mean",
+    "median",
+    "multi_krum",
     "param_shapes",
     "predict",
+    "stack",
     "subtract",
     "train_local",
+    "train_local_dp",
+    "trimmed_mean",
+    "unstack",
     "warm_up",
-    "weighted_mean",
 ]

@@ -8,12 +8,11 @@ import warnings
 
 import numpy as np
 import torch
-from opacus import GradSampleModule
-from opacus.optimizers import DPOptimizer
 from torch import nn
 
 from dain.learning.errors import PrivacyError
-from dain.learning.models import ModelSpec, Params, build_model, load_params
+from dain.learning.models import ModelSpec, build_model, load_params
+from dain.learning.params import Params
 from dain.learning.privacy import PrivacyLevel, PrivacySpec
 from dain.learning.training import LocalResult, TrainConfig
 
@@ -30,6 +29,10 @@ def train_local_dp(
     """`privacy.steps` DP-SGD steps from `params`; the seed fixes sampling and noise."""
     if privacy.level != PrivacyLevel.RECORD:
         raise PrivacyError("DP-SGD is for record-level privacy.")
+    # Opacus takes a second to import: only for jobs that use it
+    from opacus import GradSampleModule
+    from opacus.optimizers import DPOptimizer
+
     records = len(y)
     expected_batch = max(1, round(privacy.sample_rate * records))
     model = build_model(spec)

@@ -1,5 +1,4 @@
-"""Model specifications and their PyTorch modules. Parameters travel as named float32
-numpy arrays (`Params`), so nothing but tensors ever leaves a node."""
+"""Model specifications and their PyTorch modules; their parameters as `Params`."""
 
 from __future__ import annotations
 
@@ -11,8 +10,8 @@ import torch
 from torch import nn
 
 from dain.learning.errors import ModelSpecError
+from dain.learning.params import Params
 
-Params = dict[str, np.ndarray]
 KINDS = ("logreg", "mlp")
 
 

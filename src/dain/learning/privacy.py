@@ -17,18 +17,21 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import dp_accounting
 import numpy as np
-from dp_accounting.rdp import RdpAccountant
 
+from dain.learning.aggregate import unstack
 from dain.learning.errors import PrivacyError
-from dain.learning.models import Params
+from dain.learning.params import Params
+
+if TYPE_CHECKING:  # dp-accounting takes half a second to import: only when accounting
+    import dp_accounting
 
 # Rényi orders to search: whole orders converge for every noise level (fractional orders
 # near 1 do not when noise is small) and cover epsilon from about 0.1 to 50
 RDP_ORDERS = [*range(2, 65), 80, 96, 128, 192, 256, 512]
+NOISE_BLOCK = 1 << 22  # values of noise drawn at once
 
 
 class PrivacyLevel(StrEnum):
@@ -69,6 +72,8 @@ class PrivacySpec:
 
     def round_event(self) -> dp_accounting.DpEvent:
         """One round, as dp-accounting describes mechanisms."""
+        import dp_accounting
+
         gaussian = dp_accounting.GaussianDpEvent(self.noise_multiplier)
         if self.level == PrivacyLevel.RECORD:
             sampled = dp_accounting.PoissonSampledDpEvent(self.sample_rate, gaussian)
@@ -83,6 +88,8 @@ class PrivacySpec:
             return math.inf
         if rounds <= 0:
             return 0.0
+        from dp_accounting.rdp import RdpAccountant
+
         accountant = RdpAccountant(RDP_ORDERS)
         accountant.compose(self.round_event(), rounds)
         return float(accountant.get_epsilon(self.delta))
@@ -146,16 +153,34 @@ def calibrate(spec: PrivacySpec, target_epsilon: float, rounds: int) -> PrivacyS
 def clip_and_noise(
     update: Params, spec: PrivacySpec, rng: np.random.Generator
 ) -> tuple[Params, float]:
-    """Client level: the update scaled to L2 norm at most C, plus this client's share of
-    the round's noise. Returns it with the update's norm before clipping."""
-    norm = math.sqrt(sum(float(np.sum(np.square(v, dtype=np.float64))) for v in update.values()))
-    factor = min(1.0, spec.clip_norm / norm) if norm > 0 else 1.0
+    """Client level, for one client: `clip_and_noise_rows` on its update as one row, its
+    tensors in their own order. Returns it with the update's norm before clipping."""
+    names = list(update)
+    row = np.concatenate([update[n].reshape(-1) for n in names])[None]
+    noisy, norms = clip_and_noise_rows(row, spec, rng)
+    return unstack(noisy[0], names, [update[n].shape for n in names]), float(norms[0])
+
+
+def clip_and_noise_rows(
+    rows: np.ndarray, spec: PrivacySpec, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Client level, for a (clients x parameters) matrix of updates: each row scaled to L2
+    norm at most C, plus that client's share of the round's noise, N(0, (sigma C)^2 / m).
+    Rows draw their noise from `rng` in order, so clients one at a time with the same
+    generator get the same numbers. Returns float32 rows and each row's norm before
+    clipping."""
+    norms = np.sqrt(np.sum(np.square(rows, dtype=np.float64), axis=1))
+    with np.errstate(divide="ignore"):
+        factors = np.where(norms > 0, np.minimum(1.0, spec.clip_norm / norms), 1.0)
     share = spec.noise_multiplier * spec.clip_norm / math.sqrt(spec.clients)
-    noisy = {
-        name: (value * factor + rng.normal(0.0, share, value.shape)).astype(np.float32)
-        for name, value in update.items()
-    }
-    return noisy, norm
+    out = np.empty(rows.shape, np.float32)
+    # the noise is drawn in float64 a block of rows at a time, to bound memory
+    block = max(1, NOISE_BLOCK // max(1, rows.shape[1]))
+    for start in range(0, len(rows), block):
+        part = slice(start, start + block)
+        scaled = rows[part] * factors[part, None].astype(rows.dtype)
+        out[part] = scaled + rng.normal(0.0, share, scaled.shape)
+    return out, norms
 
 
 def budget_allows(spec: PrivacySpec, rounds_taken: int, max_epsilon: float | None) -> bool:

@@ -8,7 +8,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from dain.learning.models import ModelSpec, Params, build_model, load_params, module_params
+from dain.learning.models import ModelSpec, build_model, load_params, module_params
+from dain.learning.params import Params
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ local SGD step for all clients is one batched forward and backward pass: each cl
 loss depends only on its own slice, so one backward gives every client its own gradient.
 Clients hold different amounts of data: their rows are padded to the largest client and
 masked, and a client whose data ran out simply stops moving, exactly as a per-client loop
-would. The server side uses the same strategies and attacks as the node network."""
+would. The server side uses the same strategies and attacks as the node network, and
+client-level privacy the same clipping and noise as a node (`clip_and_noise_rows`)."""
 
 from __future__ import annotations
 
@@ -29,10 +30,21 @@ from dain.data import (
     smart_city_load,
     stratified_split,
 )
-from dain.learning import feature_statistics
-from dain.learning.attacks import ATTACKS, attack_updates, attackers, flip_labels
-from dain.learning.errors import LearningError
-from dain.learning.strategy import STRATEGY_NAMES, make_strategy, unstack
+from dain.learning import (
+    ATTACKS,
+    STRATEGY_NAMES,
+    LearningError,
+    PrivacyLevel,
+    PrivacySpec,
+    ServerState,
+    attack_updates,
+    attackers,
+    clip_and_noise_rows,
+    feature_statistics,
+    flip_labels,
+    make_strategy,
+    unstack,
+)
 
 DATASETS = ("breast_cancer", "digits", "wine", "iris", "diabetes", "smart_city", "card_fraud")
 PARTITIONS = ("iid", "dirichlet", "quantity")
@@ -54,6 +66,7 @@ class SimConfig:
     attack: str = "none"
     attack_fraction: float = 0.0
     seed: int = 0
+    privacy: PrivacySpec = field(default_factory=PrivacySpec)  # client level only
 
     def __post_init__(self) -> None:
         problems = []
@@ -69,8 +82,32 @@ class SimConfig:
             problems.append("clients, rounds, batch size and epochs must be at least 1")
         if not self.learning_rate > 0:
             problems.append("the learning rate must be positive")
+        problems += self._privacy_problems()
         if problems:
             raise LearningError("The simulation settings are invalid: " + "; ".join(problems) + ".")
+
+    def _privacy_problems(self) -> list[str]:
+        level = self.privacy.level
+        if level == PrivacyLevel.RECORD:
+            return [
+                "record-level privacy (DP-SGD, each client on its own) is not vectorized: "
+                "simulate client-level privacy, or run record level on a network of nodes "
+                "(dain demo --secure --epsilon)"
+            ]
+        if level != PrivacyLevel.CLIENT or self.strategy not in STRATEGY_NAMES:
+            return []
+        problems = []
+        if make_strategy(self.strategy).needs_individual_updates:
+            problems.append(
+                "client-level privacy calibrates its noise to the sum of updates, and "
+                f"{self.strategy} looks at each update: use a mean-based strategy"
+            )
+        if self.privacy.clients > self.clients:
+            problems.append(
+                f"client-level privacy splits its noise among {self.privacy.clients} "
+                f"clients, but {self.clients} take part"
+            )
+        return problems
 
 
 @dataclass
@@ -79,10 +116,12 @@ class SimResult:
     accuracy: list[float]  # test accuracy (R^2 for regression) after each round
     seconds: float = 0.0
     params: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    epsilon: float | None = None  # each client's privacy loss over the run, when private
 
     def to_dict(self) -> dict[str, object]:
         return {"config": asdict(self.config), "accuracy": self.accuracy,
-                "final_accuracy": self.accuracy[-1], "seconds": round(self.seconds, 3)}  # fmt: skip
+                "final_accuracy": self.accuracy[-1], "seconds": round(self.seconds, 3),
+                "epsilon": self.epsilon}  # fmt: skip
 
 
 @dataclass
@@ -240,6 +279,27 @@ def names_of(params: list[torch.Tensor]) -> list[str]:
     return [f"{i // 2 * 2}.{'weight' if i % 2 == 0 else 'bias'}" for i in range(len(params))]
 
 
+def client_deltas(
+    trained: list[torch.Tensor],
+    params: list[torch.Tensor],
+    privacy: PrivacySpec,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Every client's update as one row, its tensors laid out by name as the strategies
+    expect. Under client-level privacy each row is first clipped and noised with its
+    tensors in the model's own order, as a node does with its update, so that the same
+    generator gives the same numbers."""
+    names = names_of(params)
+    by_name = sorted(range(len(names)), key=lambda i: names[i])
+    if privacy.level != PrivacyLevel.CLIENT:
+        return torch.cat([(trained[i] - params[i]).flatten(1) for i in by_name], dim=1).numpy()
+    pairs = zip(trained, params, strict=True)
+    natural = torch.cat([(t - p).flatten(1) for t, p in pairs], dim=1).numpy()
+    noisy, _ = clip_and_noise_rows(natural, privacy, rng)
+    starts = np.cumsum([0, *(p[0].numel() for p in params)])
+    return noisy[:, np.concatenate([np.arange(starts[i], starts[i + 1]) for i in by_name])]
+
+
 def simulate(
     config: SimConfig,
     progress: Callable[[int, float], None] | None = None,
@@ -252,10 +312,14 @@ def simulate(
     widths = [fed.x.shape[2], *config.hidden, fed.outputs]
     params = init_stacked(widths, config.clients, config.seed)
     strategy = make_strategy(config.strategy, **config.strategy_options)
+    state = ServerState()
     who = attackers(config.clients, config.attack_fraction, config.seed + 1)
     rng = np.random.default_rng(config.seed + 2)
     generator = torch.Generator().manual_seed(config.seed + 3)
+    noise = np.random.default_rng(config.seed + 4)
     weights = fed.counts.numpy().astype(np.float64)
+    if config.privacy.level == PrivacyLevel.CLIENT:
+        weights = np.ones(config.clients)  # the noise is calibrated to one clipped update each
     names = names_of(params)
     by_name = sorted(range(len(names)), key=lambda i: names[i])  # the strategies' layout
     shapes = [tuple(params[i].shape[1:]) for i in by_name]
@@ -263,11 +327,12 @@ def simulate(
     for round_no in range(1, config.rounds + 1):
         orders = [batch_orders(fed.counts, fed.y.shape[1], generator) for _ in range(config.epochs)]
         trained = local_training(fed, params, config, orders, strategy.proximal_mu)
-        deltas = torch.cat([(trained[i] - params[i]).flatten(1) for i in by_name], dim=1)
-        matrix = attack_updates(deltas.numpy(), who, config.attack, rng)
+        # attackers send what they like: their rows are replaced after privacy
+        deltas = client_deltas(trained, params, config.privacy, noise)
+        matrix = attack_updates(deltas, who, config.attack, rng)
         global_now = {n: p[0].numpy() for n, p in zip(names, params, strict=True)}
         combined = unstack(strategy.rule(matrix, weights), sorted(names), shapes)
-        new_global = strategy.apply(global_now, combined)
+        new_global, state = strategy.apply(state, global_now, combined)
         params = [
             torch.from_numpy(new_global[n]).unsqueeze(0).expand(config.clients, *p.shape[1:])
             for n, p in zip(names, params, strict=True)
@@ -276,4 +341,5 @@ def simulate(
         if progress:
             progress(round_no, accuracies[-1])
     final = {n: p[0].numpy().copy() for n, p in zip(names, params, strict=True)}
-    return SimResult(config, accuracies, time.perf_counter() - began, final)
+    epsilon = config.privacy.epsilon(config.rounds) if config.privacy.private else None
+    return SimResult(config, accuracies, time.perf_counter() - began, final, epsilon)

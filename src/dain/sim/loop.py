@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from dain.learning.strategy import make_strategy, stack, unstack
+from dain.learning import ServerState, make_strategy, stack, unstack
 from dain.sim.engine import Federation, SimConfig, batch_orders, evaluate, init_stacked, names_of
 
 
@@ -48,6 +48,7 @@ def simulate_loop(
     names = names_of(start)
     global_params = {n: p[0].numpy().copy() for n, p in zip(names, start, strict=True)}
     strategy = make_strategy(config.strategy, **config.strategy_options)
+    state = ServerState()
     generator = torch.Generator().manual_seed(config.seed + 3)
     weights = fed.counts.numpy().astype(np.float64)
     accuracies = []
@@ -64,7 +65,7 @@ def simulate_loop(
             deltas.append({k: trained[k] - global_params[k] for k in global_params})
         matrix, order, shapes = stack(deltas)
         combined = unstack(strategy.rule(matrix, weights), order, shapes)
-        global_params = strategy.apply(global_params, combined)
+        global_params, state = strategy.apply(state, global_params, combined)
         stacked = [torch.from_numpy(global_params[n]).unsqueeze(0) for n in names]
         accuracies.append(evaluate(fed, stacked))
     return accuracies, global_params

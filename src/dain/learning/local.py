@@ -1,0 +1,47 @@
+"""A client's part of a round, privacy included, as one function: the node calls it for
+each of its assets, and the simulator uses its client-level step on all clients at once
+(`clip_and_noise_rows`)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dain.learning.dp_sgd import train_local_dp
+from dain.learning.errors import PrivacyError
+from dain.learning.models import ModelSpec
+from dain.learning.params import ClientUpdate, Params, subtract
+from dain.learning.privacy import PrivacyLevel, PrivacySpec, clip_and_noise
+from dain.learning.training import TrainConfig, train_local
+
+
+def local_update(
+    model: ModelSpec,
+    global_params: Params,
+    x: np.ndarray,
+    y: np.ndarray,
+    train: TrainConfig,
+    privacy: PrivacySpec,
+    *,
+    seed: int,
+    proximal_mu: float = 0.0,
+    noise_rng: np.random.Generator | None = None,
+) -> ClientUpdate:
+    """The client's change to the global model and its example count, with the job's
+    privacy applied:
+
+    - none: `train_local` (with FedProx's `proximal_mu`); the seed fixes the batch order
+    - record: DP-SGD (`train_local_dp`); the seed fixes its sampling and noise, and there
+      is no proximal term
+    - client: `train_local`, then the change clipped to C with this client's share of
+      Gaussian noise drawn from `noise_rng`, which the caller must pass: noise that
+      protects privacy should come from a generator nobody else can rebuild."""
+    if privacy.level == PrivacyLevel.CLIENT and noise_rng is None:
+        raise PrivacyError("Client-level privacy needs a random generator for its noise.")
+    if privacy.level == PrivacyLevel.RECORD:
+        result = train_local_dp(model, global_params, x, y, train, seed, privacy)
+    else:
+        result = train_local(model, global_params, x, y, train, seed, proximal_mu=proximal_mu)
+    delta = subtract(result.params, global_params)
+    if privacy.level == PrivacyLevel.CLIENT and noise_rng is not None:  # (refused if None)
+        delta, _ = clip_and_noise(delta, privacy, noise_rng)
+    return ClientUpdate(delta, result.num_examples)
