@@ -30,3 +30,16 @@ def test_sim_names_bad_settings_without_a_traceback() -> None:
     assert "strategy must be one of" in run.stderr and "Traceback" not in run.stderr
     run = _dain("sim", "--hidden", "6x4")
     assert run.returncode == 1 and "is not a list of widths" in run.stderr
+
+
+def test_sim_with_client_level_privacy_reports_epsilon(tmp_path: Path) -> None:
+    out = tmp_path / "sim.json"
+    run = _dain("sim", "--dataset", "breast_cancer", "--hidden", "", "--clients", "20",
+                "--rounds", "2", "--privacy", "client", "--noise-multiplier", "1.1", "--clip",
+                "0.1", "--json", str(out))  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    result = json.loads(out.read_text())
+    assert result["config"]["privacy"]["level"] == "client" and result["epsilon"] > 0
+    assert "Epsilon" in run.stdout
+    run = _dain("sim", "--privacy", "record")
+    assert run.returncode == 1 and "dain demo --secure" in run.stderr

@@ -32,10 +32,17 @@ def sim(
     attack: Annotated[str, typer.Option(help="none, sign_flip, scale, gaussian or "
                                              "label_flip.")] = "none",
     attackers: Annotated[float, typer.Option(help="Fraction of clients attacking.")] = 0.0,
+    privacy: Annotated[str, typer.Option(help="none, or client: each client clips its update "
+                                              "and adds its share of Gaussian noise.")] = "none",
+    noise_multiplier: Annotated[float, typer.Option(help="Client-level privacy: the noise's "
+                                                         "std over the clip norm.")] = 1.0,
+    clip: Annotated[float, typer.Option(help="Client-level privacy: each update's L2 "
+                                             "bound.")] = 1.0,
     seed: Annotated[int, typer.Option(help="Seed for data, partition and training.")] = 0,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write results here.")] = None,
 ) -> None:  # fmt: skip
     """Simulate federated training of many clients at once (vectorized over clients)."""
+    from dain.learning import PrivacyLevel, PrivacySpec
     from dain.sim import SimConfig, simulate
 
     try:
@@ -44,8 +51,17 @@ def sim(
         raise DainError(f"--hidden '{hidden}' is not a list of widths like '64,32'.") from None
     if json_out is not None and not json_out.parent.exists():
         raise DainError(f"The folder {json_out.parent} does not exist; create it first.")
+    if privacy not in ("none", "client"):
+        raise DainError(
+            f"--privacy must be none or client, not '{privacy}'.",
+            hint="Record-level DP-SGD runs on a network of nodes: dain demo --secure --epsilon E.",
+        )
+    noise = PrivacySpec()
+    if privacy == "client":
+        noise = PrivacySpec(PrivacyLevel.CLIENT, noise_multiplier, clip, clients=clients)
     config = SimConfig(dataset, widths, clients, rounds, partition, alpha, learning_rate,
-                       batch_size, epochs, strategy, {}, attack, attackers, seed)  # fmt: skip
+                       batch_size, epochs, strategy, {}, attack, attackers, seed,
+                       privacy=noise)  # fmt: skip
     console = Console()
     metric = "R^2" if dataset in ("diabetes", "smart_city") else "accuracy"
     with Progress(TextColumn("round"), BarColumn(), MofNCompleteColumn(),
@@ -60,6 +76,7 @@ def sim(
     console.print(
         f"{clients} clients, {rounds} rounds, {strategy} on {dataset} ({partition}): "
         f"{metric} {result.accuracy[-1]:.3f} in {result.seconds:.1f} s."
+        + (f" Epsilon {result.epsilon:.2f} at delta {noise.delta:g}." if result.epsilon else "")
     )
     if json_out is not None:
         json_out.write_text(json.dumps(result.to_dict(), indent=2) + "\n")
