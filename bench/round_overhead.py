@@ -40,7 +40,7 @@ def in_process_overhead(spec: JobSpec, data: dict[str, Dataset]) -> list[float]:
     researcher = net.add_node(RESEARCHER, tokens=20_000)
     hospitals = {name: net.add_node(name, tokens=10_000) for name in data}
     blobs = researcher.blobs
-    job_id = researcher.ledger.jobs.propose(
+    job_id = researcher.ledger.propose_job(
         JobTerms("diagnosis", ROUNDS, TOKEN_UNIT, blobs.put(spec.to_bytes()),
                  blobs.put(encode_tensors(init_params(spec.model, 1))))
     )  # fmt: skip
@@ -87,7 +87,7 @@ def main() -> None:
         blobs = FileBlobStore(NodeHome(Path(cluster.node(RESEARCHER).home)).blobs)
         model = encode_tensors(init_params(spec.model, 1))
         params = sum(int(v.size) for v in init_params(spec.model, 1).values())
-        job_id = researcher.jobs.propose(
+        job_id = researcher.propose_job(
             JobTerms("diagnosis", ROUNDS, TOKEN_UNIT, blobs.put(spec.to_bytes()), blobs.put(model),
                      round_duration=60)
         )  # fmt: skip

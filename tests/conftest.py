@@ -63,7 +63,7 @@ class ChainNet:
             **({"purpose": "diagnosis", "rounds": 3, "reward_pool": pool * TOKEN_UNIT,
                 "spec_cid": "bafkreispec", "model_cid": "bafkreimodel"} | terms)
         )  # fmt: skip
-        return requester.jobs.propose(job)
+        return requester.propose_job(job)
 
     def approve_job(self, job_id: int, voters: list[Ledger]) -> None:
         proposal = voters[0].gov.propose_job_approval(job_id)

@@ -79,7 +79,7 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
 
 def test_a_job_is_approved_through_the_cli(network: Network) -> None:
     requester = network.ledger(network.requester)
-    job_id = requester.jobs.propose(JobTerms("diagnosis", 1, 10**18, "bafkreispec", "bafkreimodel"))
+    job_id = requester.propose_job(JobTerms("diagnosis", 1, 10**18, "bafkreispec", "bafkreimodel"))
 
     proposed = network.ok(
         "gov", "propose", "--approve-job", str(job_id), keystore=network.requester
@@ -138,7 +138,7 @@ def test_consent_commands_and_the_audit_trail(network: Network) -> None:
     assert bad_date.returncode == 1 and "not a date" in bad_date.stderr
 
     # one round of a job uses the asset, then the owner revokes and grants again
-    job_id = requester.jobs.propose(JobTerms("research", 1, 50 * 10**18, "s", "m", max_epsilon=4.0))
+    job_id = requester.propose_job(JobTerms("research", 1, 50 * 10**18, "s", "m", max_epsilon=4.0))
     pid = network.ok("gov", "propose", "--approve-job", str(job_id), keystore=network.requester)[
         "proposal_id"
     ]

@@ -56,7 +56,7 @@ class Net:
         terms = JobTerms(
             "diagnosis", rounds, 10 * TOKEN_UNIT, spec_cid, model_cid, round_duration=ROUND_SECONDS
         )
-        job_id = researcher.jobs.propose(terms)
+        job_id = researcher.propose_job(terms)
         proposal = researcher.gov.propose_job_approval(job_id)
         assert pass_proposal(self.root, proposal, list(self.ledgers.values())).name == "EXECUTED"
         for name in hospitals:

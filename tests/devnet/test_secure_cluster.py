@@ -75,7 +75,7 @@ def test_a_secure_job_survives_clients_killed_before_and_after_their_masked_upda
     terms = JobTerms("diagnosis", ROUNDS, 10 * TOKEN_UNIT, blobs.put(spec.to_bytes()),
                      blobs.put(encode_tensors(init_params(spec.model, 3))),
                      secure_aggregation=True, round_duration=ROUND_SECONDS)  # fmt: skip
-    job_id = researcher.jobs.propose(terms)
+    job_id = researcher.propose_job(terms)
     proposal = researcher.gov.propose_job_approval(job_id)
     assert pass_proposal(root, proposal, list(ledgers.values())).name == "EXECUTED"
     for name in hospitals:

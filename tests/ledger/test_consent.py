@@ -7,7 +7,7 @@ import hashlib
 import pytest
 
 from dain.data import ConsentPolicy
-from dain.ledger import TransactionRefused
+from dain.ledger import Consent, TransactionRefused
 from tests.conftest import ChainNet
 
 
@@ -50,35 +50,37 @@ def test_same_manifest_cannot_be_registered_twice(chain_net: ChainNet) -> None:
 def test_revoke_update_and_consent_answers(chain_net: ChainNet) -> None:
     owner = chain_net.member()
     asset = chain_net.asset(owner)
-    assert owner.assets.consent_for(asset, "diagnosis") == "allowed"
-    assert owner.assets.consent_for(asset, "marketing") == "purpose not allowed"
+    assert owner.assets.consent_for(asset, "diagnosis") is Consent.ALLOWED
+    assert owner.assets.consent_for(asset, "marketing") == Consent.PURPOSE_NOT_ALLOWED
+    assert owner.assets.consent_for(asset + 1, "diagnosis") == Consent.UNKNOWN_ASSET
 
     owner.assets.revoke(asset)
-    assert owner.assets.consent_for(asset, "diagnosis") == "revoked"
+    assert owner.assets.consent_for(asset, "diagnosis") == Consent.REVOKED
     assert owner.assets.policy(asset).version == 2
 
     assert owner.assets.set_policy(asset, ConsentPolicy(("marketing",)), "p2") == 3
-    assert owner.assets.consent_for(asset, "marketing") == "allowed"
-    assert owner.assets.consent_for(asset, "diagnosis") == "purpose not allowed"
+    assert owner.assets.consent_for(asset, "marketing") == Consent.ALLOWED
+    assert owner.assets.consent_for(asset, "diagnosis") == Consent.PURPOSE_NOT_ALLOWED
 
 
 def test_requester_rules_list_and_credential(chain_net: ChainNet) -> None:
     owner, listed, credentialed, stranger, issuer = (chain_net.member() for _ in range(5))
     asset = chain_net.asset(owner, allowed_requesters=(listed.did,), credential_issuer=issuer.did)
-    assert owner.assets.consent_for(asset, "diagnosis", listed.address) == "allowed"
+    assert owner.assets.consent_for(asset, "diagnosis", listed.address) == Consent.ALLOWED
     assert (
         owner.assets.consent_for(asset, "diagnosis", credentialed.address)
-        == "requester not allowed"
+        == Consent.REQUESTER_NOT_ALLOWED
     )
 
     issuer.registry.attest(credentialed.address, chain_net.chain.now() + 3_600)
 
-    assert owner.assets.consent_for(asset, "diagnosis", credentialed.address) == "allowed"
-    assert owner.assets.consent_for(asset, "diagnosis", stranger.address) == "requester not allowed"
+    assert owner.assets.consent_for(asset, "diagnosis", credentialed.address) == Consent.ALLOWED
+    stranger_consent = owner.assets.consent_for(asset, "diagnosis", stranger.address)
+    assert stranger_consent == Consent.REQUESTER_NOT_ALLOWED
     chain_net.chain.advance_time(7_200)  # credentials expire too
     assert (
         owner.assets.consent_for(asset, "diagnosis", credentialed.address)
-        == "requester not allowed"
+        == Consent.REQUESTER_NOT_ALLOWED
     )
 
 
@@ -86,15 +88,15 @@ def test_privacy_and_secure_aggregation_terms(chain_net: ChainNet) -> None:
     owner = chain_net.member()
     asset = chain_net.asset(owner, max_epsilon=3.0, secure_aggregation=True)
 
-    def consent(secure: bool, epsilon: float | None) -> str:
+    def consent(secure: bool, epsilon: float | None) -> Consent:
         return owner.assets.consent_for(
             asset, "diagnosis", secure_aggregation=secure, epsilon=epsilon
         )
 
-    assert consent(True, 3.0) == "allowed"
-    assert consent(False, 3.0) == "secure aggregation required"
-    assert consent(True, 3.5) == "privacy budget too high"
-    assert consent(True, None) == "privacy budget too high"  # a job without a bound
+    assert consent(True, 3.0) == Consent.ALLOWED
+    assert consent(False, 3.0) == Consent.SECURE_AGGREGATION_REQUIRED
+    assert consent(True, 3.5) == Consent.PRIVACY_BUDGET_TOO_HIGH
+    assert consent(True, None) == Consent.PRIVACY_BUDGET_TOO_HIGH  # a job without a bound
 
 
 def test_only_the_owner_changes_or_revokes_a_policy(chain_net: ChainNet) -> None:
@@ -107,7 +109,7 @@ def test_only_the_owner_changes_or_revokes_a_policy(chain_net: ChainNet) -> None
         stranger.assets.set_policy(asset, ConsentPolicy(("anything",)), "p")
 
     assert revoke.value.reason == update.value.reason == "NotAssetOwner"
-    assert owner.assets.consent_for(asset, "diagnosis") == "allowed"
+    assert owner.assets.consent_for(asset, "diagnosis") == Consent.ALLOWED
 
 
 def test_transferring_the_token_transfers_control_of_consent(chain_net: ChainNet) -> None:
@@ -117,7 +119,7 @@ def test_transferring_the_token_transfers_control_of_consent(chain_net: ChainNet
     owner.assets.transfer(asset, heir.address)
     heir.assets.revoke(asset)
 
-    assert owner.assets.consent_for(asset, "diagnosis") == "revoked"
+    assert owner.assets.consent_for(asset, "diagnosis") == Consent.REVOKED
     with pytest.raises(TransactionRefused):
         owner.assets.set_policy(asset, ConsentPolicy(("diagnosis",)), "p")
 
@@ -147,3 +149,10 @@ def test_only_admitted_members_publish_profiles_and_only_admitters_admit(
 
     assert profile.value.reason == "NotAdmitted"
     assert admit.value.reason == "AccessControlUnauthorizedAccount"
+
+
+def test_consent_answers_are_plain_words_in_the_contract_order() -> None:
+    # the values stay the strings callers compared against before the enum
+    assert Consent.ALLOWED == "allowed" and str(Consent.REVOKED) == "revoked"
+    assert Consent.from_chain(0) is Consent.ALLOWED
+    assert Consent.from_chain(7) is Consent.UNKNOWN_ASSET

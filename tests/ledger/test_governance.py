@@ -96,13 +96,13 @@ def test_a_member_without_gas_votes_by_signature(chain_net: ChainNet) -> None:
     proposal = requester.gov.propose_job_approval(chain_net.propose(requester, 1))
     _open_vote(chain_net)
     ballot = poor.gov.ballot(poor.identity, proposal, Vote.AGAINST)
-    gas_before = poor.web3.eth.get_balance(poor.address)
+    gas_before = poor.gas_balance()
 
     requester.gov.submit_ballot(proposal, Vote.AGAINST, poor.address, ballot)  # a relayer pays
 
     assert poor.gov.has_voted(proposal, poor.address)
     assert poor.gov.tally(proposal).against == 1_000 * TOKEN_UNIT
-    assert poor.web3.eth.get_balance(poor.address) == gas_before
+    assert poor.gas_balance() == gas_before
     with pytest.raises(TransactionRefused):  # the same signature cannot vote again
         requester.gov.submit_ballot(proposal, Vote.AGAINST, poor.address, ballot)
     forged = poor.gov.ballot(requester.identity, proposal, Vote.FOR)  # signed by someone else
@@ -152,5 +152,5 @@ def test_admission_removal_and_parameters_are_proposals(chain_net: ChainNet) -> 
     assert pass_proposal(chain_net.root, removal, [whale]) == ProposalState.EXECUTED
     assert not whale.registry.is_member(newcomer.address)
     with pytest.raises(TransactionRefused) as direct:
-        whale.sender.send("set floor", whale.contracts.jobs.functions.setFloorShareBps(0))
+        whale.caller.send("set the floor share", whale.contracts.jobs.functions.setFloorShareBps(0))
     assert direct.value.reason == "NotGovernance"

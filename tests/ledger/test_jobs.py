@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from dain.ledger import TOKEN_UNIT, JobStatus, Receipt, TransactionRefused
+from dain.ledger import TOKEN_UNIT, Consent, JobStatus, Receipt, TransactionRefused
 from tests.conftest import ChainNet
 from tests.ledger.helpers import aggregator, receipt
 
@@ -149,7 +149,7 @@ def test_receipt_after_expiry_is_refused(chain_net: ChainNet) -> None:
     b.jobs.enroll(job_id, lasting)
     requester.jobs.start(job_id)
     chain_net.chain.advance_time(7_200)
-    assert a.assets.consent_for(expiring, "diagnosis") == "expired"
+    assert a.assets.consent_for(expiring, "diagnosis") == Consent.EXPIRED
 
     elected = aggregator([a, b], job_id, 1)
     with pytest.raises(TransactionRefused) as refused:
@@ -213,7 +213,7 @@ def test_only_governance_approves(chain_net: ChainNet) -> None:
     job_id = chain_net.propose(requester)
 
     with pytest.raises(TransactionRefused) as refused:
-        requester.sender.send("approve", requester.contracts.jobs.functions.approve(job_id))
+        requester.caller.send("approve the job", requester.contracts.jobs.functions.approve(job_id))
 
     assert refused.value.reason == "NotGovernance"
 

@@ -104,7 +104,7 @@ def test_token_supply_is_conserved_across_escrow_payment_and_refund(
         people.append(who)
     requester, owner = people
     price = min(price, pool // rounds)
-    job_id = requester.jobs.propose(JobTerms("diagnosis", rounds, pool * TOKEN_UNIT, "s", "m"))
+    job_id = requester.propose_job(JobTerms("diagnosis", rounds, pool * TOKEN_UNIT, "s", "m"))
     pass_proposal(root, requester.gov.propose_job_approval(job_id), [requester])
     asset = owner.assets.register(
         hashlib.sha256(b"m").digest(),

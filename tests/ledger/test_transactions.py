@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dain.ledger import TOKEN_UNIT, TransactionRefused
-from dain.ledger.transactions import TransactionSender
+from dain.ledger import TOKEN_UNIT, ChainCaller, TransactionRefused
 from tests.conftest import ChainNet
 
 
@@ -14,16 +13,16 @@ def test_send_and_refusal_with_each_gas_strategy(
     chain_net: ChainNet, gas_limit: int | None
 ) -> None:
     member = chain_net.member(10)
-    sender = TransactionSender(member.web3, member.identity, gas_limit=gas_limit)
+    caller = ChainCaller(chain_net.chain.web3, member.identity, gas_limit=gas_limit)
     token = member.contracts.token.functions
-    nonce = member.web3.eth.get_transaction_count(member.address)
+    nonce = caller.transactions_sent(member.address)
 
-    sent = sender.send("transfer", token.transfer(chain_net.root.address, 4 * TOKEN_UNIT))
+    sent = caller.send("transfer tokens", token.transfer(chain_net.root.address, 4 * TOKEN_UNIT))
     with pytest.raises(TransactionRefused) as refused:
-        sender.send("transfer", token.transfer(chain_net.root.address, 100 * TOKEN_UNIT))
+        caller.send("transfer tokens", token.transfer(chain_net.root.address, 100 * TOKEN_UNIT))
 
     assert sent.gas_used > 21_000
     assert member.token.balance_of(member.address) == 6 * TOKEN_UNIT
     assert refused.value.reason == "ERC20InsufficientBalance"
     # the refused call never became a transaction: only one nonce was used
-    assert member.web3.eth.get_transaction_count(member.address) == nonce + 1
+    assert caller.transactions_sent(member.address) == nonce + 1

@@ -23,7 +23,7 @@ def test_participants_rebuild_each_round_model_from_the_half_size_delta() -> Non
               for h, p in zip(hospitals, parts, strict=True)]  # fmt: skip
     spec = JobSpec("delta", ModelSpec("mlp", 30, 2, (64,)), TrainConfig(0.1, 1, 16))
     initial = encode_tensors(init_params(spec.model, 0))
-    job_id = researcher.ledger.jobs.propose(
+    job_id = researcher.ledger.propose_job(
         JobTerms(
             "diagnosis",
             3,

@@ -40,7 +40,7 @@ def running() -> Running:
         )
     ]
     spec = JobSpec("test", ModelSpec("logreg", 30, 2), TrainConfig())
-    job_id = requester.ledger.jobs.propose(
+    job_id = requester.ledger.propose_job(
         JobTerms(
             "diagnosis",
             3,

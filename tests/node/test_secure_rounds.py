@@ -57,7 +57,7 @@ def _network(
         "secure", ModelSpec("logreg", 30, 2, (), mean, scale), TrainConfig(0.1, 1, 16), seed=5,
         privacy=privacy or PrivacySpec(), secagg=SecAggSettings(threshold=3),
     )  # fmt: skip
-    job_id = requester.ledger.jobs.propose(
+    job_id = requester.ledger.propose_job(
         JobTerms(
             "diagnosis", rounds, TOKEN_UNIT, requester.blobs.put(spec.to_bytes()),
             requester.blobs.put(encode_tensors(init_params(spec.model, 5))),

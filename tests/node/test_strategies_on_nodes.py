@@ -40,7 +40,7 @@ def _job(strategy: str, rounds: int = 3, **options: float) -> tuple[Devnet, int,
     model = ModelSpec("logreg", 30, 2, (), mean, scale)
     spec = JobSpec("s", model, TrainConfig(0.05, 1, 32), strategy=strategy,
                    seed=4, strategy_options=dict(options))  # fmt: skip
-    job_id = requester.ledger.jobs.propose(JobTerms(
+    job_id = requester.ledger.propose_job(JobTerms(
         "diagnosis", rounds, TOKEN_UNIT, requester.blobs.put(spec.to_bytes()),
         requester.blobs.put(encode_tensors(init_params(spec.model, 4))),
     ))  # fmt: skip

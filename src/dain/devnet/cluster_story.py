@@ -94,7 +94,7 @@ def run_cluster_story(
     blobs = FileBlobStore(NodeHome(Path(cluster.node(RESEARCHER).home)).blobs)
     spec_cid = blobs.put(spec.to_bytes())
     model_cid = blobs.put(encode_tensors(init_params(spec.model, config.seed)))
-    job_id = researcher.jobs.propose(
+    job_id = researcher.propose_job(
         JobTerms(PURPOSE, config.rounds, config.reward_pool * TOKEN_UNIT, spec_cid, model_cid,
                  round_duration=round_duration)
     )  # fmt: skip

@@ -9,6 +9,7 @@ from dain.identity import Identity
 from dain.ledger import (
     TOKEN_UNIT,
     ChainBackend,
+    Consent,
     EmbeddedChain,
     Ledger,
     NetworkParams,
@@ -105,7 +106,8 @@ class Devnet:
                     if name in stop_after and stop_after[name] in ("start", stage):
                         continue
                     node.secure_participant.step(job, round, asset, elected)
-            expected = sum(1 for a in jobs.enrolled(job_id) if jobs.consent(job, a) == "allowed")
+            enrolled = jobs.enrolled(job_id)
+            expected = sum(1 for a in enrolled if jobs.consent(job, a) == Consent.ALLOWED)
             now = aggregator.rounds.clock()
             record = aggregator.secure_aggregator.progress(job, round, now, expected)
             if record is not None:

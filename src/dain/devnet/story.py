@@ -187,7 +187,7 @@ def run_story(
     spec_cid = researcher.blobs.put(spec.to_bytes())
     model_cid = researcher.blobs.put(encode_tensors(init_params(spec.model, config.seed)))
     pool = config.reward_pool * TOKEN_UNIT
-    job_id = researcher.ledger.jobs.propose(
+    job_id = researcher.ledger.propose_job(
         JobTerms(PURPOSE, config.rounds, pool, spec_cid, model_cid,
                  secure_aggregation=config.secure, max_epsilon=config.epsilon)
     )  # fmt: skip

@@ -1,29 +1,39 @@
-"""Members and data assets: the registry, credentials, asset tokens and consent policies."""
+"""Data assets: asset tokens, their consent policies, and the consent check."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from enum import StrEnum
+from typing import Any
+
+from web3.contract import Contract
 
 from dain.data import ConsentPolicy, bytes32_to_purpose, purpose_to_bytes32
 from dain.identity import did_pkh, parse_did
+from dain.ledger.caller import ChainCaller
+from dain.ledger.events import AssetTransferred, ConsentRevoked, PolicySet
 
-if TYPE_CHECKING:
-    from dain.ledger.client import Ledger
-
-CONSENT = (
-    "allowed",
-    "revoked",
-    "expired",
-    "purpose not allowed",
-    "requester not allowed",
-    "secure aggregation required",
-    "privacy budget too high",
-    "unknown asset",
-)
 EPSILON_SCALE = 1_000_000  # epsilon travels on chain in millionths
 NO_EPSILON_LIMIT = 2**64 - 1
 ZERO_ADDRESS = "0x" + "00" * 20
+
+
+class Consent(StrEnum):
+    """Whether an asset's policy allows a use, or why not: DataAssets' Consent enum, in its
+    order. The values are plain words, so `Consent.ALLOWED == "allowed"`."""
+
+    ALLOWED = "allowed"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+    PURPOSE_NOT_ALLOWED = "purpose not allowed"
+    REQUESTER_NOT_ALLOWED = "requester not allowed"
+    SECURE_AGGREGATION_REQUIRED = "secure aggregation required"
+    PRIVACY_BUDGET_TOO_HIGH = "privacy budget too high"
+    UNKNOWN_ASSET = "unknown asset"
+
+    @classmethod
+    def from_chain(cls, code: int) -> Consent:
+        return list(cls)[code]
 
 
 def epsilon_to_chain(epsilon: float | None) -> int:
@@ -35,15 +45,6 @@ def epsilon_from_chain(raw: int) -> float | None:
 
 
 @dataclass(frozen=True)
-class Member:
-    address: str
-    admitted: bool
-    did: str
-    endpoint: str
-    public_key: bytes
-
-
-@dataclass(frozen=True)
 class OnChainPolicy:
     asset_id: int
     owner: str
@@ -51,46 +52,6 @@ class OnChainPolicy:
     revoked: bool
     policy: ConsentPolicy  # the terms as the chain holds them (no statement)
     policy_cid: str
-
-
-class RegistryClient:
-    def __init__(self, ledger: Ledger) -> None:
-        self._l = ledger
-        self._c = ledger.contracts.registry
-
-    @property
-    def address(self) -> str:
-        return str(self._c.address)
-
-    def admit(self, account: str) -> None:
-        """Only holders of the admitter role: the deployer at genesis, then governance."""
-        self._l.sender.send("admit member", self._c.functions.admit(account))
-
-    def remove(self, account: str) -> None:
-        self._l.sender.send("remove member", self._c.functions.remove(account))
-
-    def register(self, endpoint: str, public_key: bytes = b"") -> None:
-        """Publishes this member's DID, node endpoint and public key."""
-        self._l.sender.send(
-            "publish member profile", self._c.functions.register(self._l.did, endpoint, public_key)
-        )
-
-    def attest(self, subject: str, expiry: int) -> None:
-        """Attests, as issuer, a credential about `subject` until `expiry` (0 revokes)."""
-        self._l.sender.send("attest credential", self._c.functions.attest(subject, expiry))
-
-    def has_credential(self, issuer: str, subject: str) -> bool:
-        return bool(self._c.functions.hasCredential(issuer, subject).call())
-
-    def is_member(self, address: str) -> bool:
-        return bool(self._c.functions.isMember(address).call())
-
-    def member(self, address: str) -> Member:
-        admitted, _joined, did, endpoint, public_key = self._c.functions.member(address).call()
-        return Member(address, bool(admitted), did, endpoint, bytes(public_key))
-
-    def members(self) -> list[str]:
-        return list(self._c.functions.members().call())
 
 
 def policy_to_chain(policy: ConsentPolicy, policy_cid: str) -> tuple[Any, ...]:
@@ -109,16 +70,20 @@ def policy_to_chain(policy: ConsentPolicy, policy_cid: str) -> tuple[Any, ...]:
 
 
 class AssetsClient:
-    def __init__(self, ledger: Ledger) -> None:
-        self._l = ledger
-        self._c = ledger.contracts.assets
+    def __init__(self, contract: Contract, caller: ChainCaller) -> None:
+        self._c = contract
+        self._call = caller
+
+    @property
+    def address(self) -> str:
+        return str(self._c.address)
 
     def register(
         self, manifest_digest: bytes, manifest_cid: str, policy: ConsentPolicy, policy_cid: str
     ) -> int:
         """Mints the asset token to this identity; its id is the manifest digest."""
-        self._l.sender.send(
-            "register data asset",
+        self._call.send(
+            "register the data asset",
             self._c.functions.register(
                 manifest_digest, manifest_cid, policy_to_chain(policy, policy_cid)
             ),
@@ -127,23 +92,23 @@ class AssetsClient:
 
     def set_policy(self, asset_id: int, policy: ConsentPolicy, policy_cid: str) -> int:
         """Replaces the terms (and re-grants consent); returns the new policy version."""
-        self._l.sender.send(
-            "update consent policy",
+        self._call.send(
+            "update the consent policy",
             self._c.functions.setPolicy(asset_id, policy_to_chain(policy, policy_cid)),
         )
         return self.policy(asset_id).version
 
     def revoke(self, asset_id: int) -> int:
         """Revokes consent; returns the block from which it applies."""
-        return self._l.sender.send(
-            "revoke consent", self._c.functions.revoke(asset_id)
-        ).block_number
+        return self._call.send("revoke consent", self._c.functions.revoke(asset_id)).block_number
 
     def policy(self, asset_id: int) -> OnChainPolicy:
         owner = self.owner_of(asset_id)  # refuses an unknown asset with a clear message
-        terms, price, issuer, purposes, requesters, cid = self._c.functions.policy(asset_id).call()
+        terms, price, issuer, purposes, requesters, cid = self._call.read(
+            "the asset's consent policy", self._c.functions.policy(asset_id)
+        )
         expiry, revoked, version, min_participants, secure, max_epsilon = terms
-        chain_id = self._l.chain_id
+        chain_id = self._call.chain_id
         policy = ConsentPolicy(
             purposes=tuple(bytes32_to_purpose(p) for p in purposes),
             expiry=int(expiry),
@@ -164,22 +129,40 @@ class AssetsClient:
         *,
         secure_aggregation: bool = False,
         epsilon: float | None = None,
-    ) -> str:
-        """'allowed', or why not, e.g. 'revoked', 'expired', 'purpose not allowed'."""
-        answer = self._c.functions.consentFor(
-            asset_id,
-            purpose_to_bytes32(purpose),
-            requester or ZERO_ADDRESS,
-            secure_aggregation,
-            epsilon_to_chain(epsilon),
-        ).call()
-        return CONSENT[answer]
+    ) -> Consent:
+        """Consent.ALLOWED, or why not, e.g. Consent.REVOKED, Consent.EXPIRED."""
+        answer = self._call.read(
+            "the asset's consent",
+            self._c.functions.consentFor(
+                asset_id,
+                purpose_to_bytes32(purpose),
+                requester or ZERO_ADDRESS,
+                secure_aggregation,
+                epsilon_to_chain(epsilon),
+            ),
+        )
+        return Consent.from_chain(answer)
 
     def owner_of(self, asset_id: int) -> str:
-        return str(self._l.sender.call("look up asset owner", self._c.functions.ownerOf(asset_id)))
+        return str(self._call.read("the asset's owner", self._c.functions.ownerOf(asset_id)))
 
     def transfer(self, asset_id: int, to: str) -> None:
-        self._l.sender.send(
-            "transfer data asset",
-            self._c.functions.safeTransferFrom(self._l.address, to, asset_id),
+        self._call.send(
+            "transfer the data asset",
+            self._c.functions.safeTransferFrom(self._call.address, to, asset_id),
         )
+
+    def policy_history(self, asset_id: int) -> list[PolicySet]:
+        """Every version of the asset's policy, oldest first."""
+        return self._call.events(
+            "the asset's policy history", self._c, PolicySet, {"assetId": asset_id}
+        )
+
+    def revocations(self, asset_id: int) -> list[ConsentRevoked]:
+        return self._call.events(
+            "the asset's revocations", self._c, ConsentRevoked, {"assetId": asset_id}
+        )
+
+    def transfers_to(self, address: str) -> list[AssetTransferred]:
+        """Asset tokens minted or transferred to `address`, oldest first."""
+        return self._call.events("asset transfers", self._c, AssetTransferred, {"to": address})

@@ -90,47 +90,35 @@ def _jsonable(value: Any) -> Any:
 class Auditor:
     def __init__(self, ledger: Ledger) -> None:
         self._l = ledger
-        self._jobs = ledger.contracts.jobs
-        self._assets = ledger.contracts.assets
         self._times: dict[int, int] = {}
 
     def _timestamp(self, block: int) -> int:
         if block not in self._times:
-            self._times[block] = int(self._l.web3.eth.get_block(block)["timestamp"])
+            self._times[block] = self._l.block_time(block)
         return self._times[block]
 
-    def _payments(self, **filters: int) -> list[Payment]:
-        logs = self._jobs.events.RewardClaimed().get_logs(argument_filters=filters, from_block=0)
+    def _payments(self, **filters: Any) -> list[Payment]:
         return [
-            Payment(int(g["args"]["jobId"]), int(g["args"]["assetId"]), g["args"]["owner"],
-                    int(g["args"]["amount"]), int(g["blockNumber"]))
-            for g in logs
-        ]  # fmt: skip
+            Payment(p.job_id, p.asset_id, p.owner, p.amount, p.block_number)
+            for p in self._l.jobs.rewards_paid(**filters)
+        ]
 
     def asset(self, asset_id: int) -> AssetTrail:
-        trail = AssetTrail(asset_id, self._l.assets.owner_of(asset_id))
-        for log in self._assets.events.PolicySet().get_logs(
-            argument_filters={"assetId": asset_id}, from_block=0
-        ):
+        assets, jobs = self._l.assets, self._l.jobs
+        trail = AssetTrail(asset_id, assets.owner_of(asset_id))
+        for set_ in assets.policy_history(asset_id):
             trail.policy_versions.append(
-                {"version": int(log["args"]["version"]), "policy_cid": log["args"]["policyCid"],
-                 "block": int(log["blockNumber"])}
-            )  # fmt: skip
-        for log in self._assets.events.ConsentRevoked().get_logs(
-            argument_filters={"assetId": asset_id}, from_block=0
-        ):
+                {"version": set_.version, "policy_cid": set_.policy_cid, "block": set_.block_number}
+            )
+        for revoked in assets.revocations(asset_id):
             trail.policy_versions.append(
-                {
-                    "version": int(log["args"]["version"]),
-                    "revoked": True,
-                    "block": int(log["blockNumber"]),
-                }
+                {"version": revoked.version, "revoked": True, "block": revoked.block_number}
             )
         trail.policy_versions.sort(key=lambda v: v["version"])
         requesters: dict[int, str] = {}
-        for use in self._l.jobs.data_used(asset_id=asset_id):
+        for use in jobs.data_used(asset_id=asset_id):
             if use.job_id not in requesters:
-                requesters[use.job_id] = self._l.jobs.job(use.job_id).requester
+                requesters[use.job_id] = jobs.job(use.job_id).requester
             trail.uses.append(
                 Use(
                     job_id=use.job_id,
@@ -144,18 +132,19 @@ class Auditor:
                     tx_hash=use.tx_hash,
                 )
             )
-        trail.paid = self._payments(assetId=asset_id)
+        trail.paid = self._payments(asset_id=asset_id)
         for job_id in requesters:
-            if owed := self._l.jobs.owed(job_id, asset_id):
+            if owed := jobs.owed(job_id, asset_id):
                 trail.owed[job_id] = owed
         return trail
 
     def job(self, job_id: int) -> JobTrail:
-        info = self._l.jobs.job(job_id)
+        jobs = self._l.jobs
+        info = jobs.job(job_id)
         trail = JobTrail(job_id, info.requester, info.purpose, info.status.name.lower())
-        uses = self._l.jobs.data_used(job_id=job_id)
+        uses = jobs.data_used(job_id=job_id)
         for round_no in range(1, info.current_round + 1):
-            record = self._l.jobs.round_record(job_id, round_no)
+            record = jobs.round_record(job_id, round_no)
             trail.rounds.append(
                 {"round": round_no, "model_cid": record.model_cid, "aggregator": record.aggregator,
                  "participants": record.participants, "epsilon": record.epsilon,
@@ -172,37 +161,20 @@ class Auditor:
             }
             for u in uses
         ]
-        trail.paid = self._payments(jobId=job_id)
-        for log in self._jobs.events.JobCancelled().get_logs(
-            argument_filters={"jobId": job_id}, from_block=0
-        ):
-            trail.refunded += int(log["args"]["refund"])
+        trail.paid = self._payments(job_id=job_id)
+        trail.refunded = sum(c.refund for c in jobs.cancellations(job_id))
         return trail
 
     def member(self, address: str) -> MemberTrail:
+        assets, jobs = self._l.assets, self._l.jobs
         entry = self._l.registry.member(address)
         trail = MemberTrail(address, entry.did, entry.admitted)
-        owned = self._assets.events.Transfer().get_logs(
-            argument_filters={"to": address}, from_block=0
-        )
-        for log in owned:
-            asset_id = int(log["args"]["tokenId"])
-            if self._l.assets.owner_of(asset_id) == address and asset_id not in trail.assets:
+        for received in assets.transfers_to(address):
+            asset_id = received.asset_id
+            if asset_id not in trail.assets and assets.owner_of(asset_id) == address:
                 trail.assets.append(asset_id)
-        trail.uses_of_their_data = sum(
-            len(self._l.jobs.data_used(asset_id=a)) for a in trail.assets
-        )
-        trail.jobs_requested = [
-            int(g["args"]["jobId"])
-            for g in self._jobs.events.JobProposed().get_logs(
-                argument_filters={"requester": address}, from_block=0
-            )
-        ]
-        trail.rewards_received = sum(
-            int(g["args"]["amount"])
-            for g in self._jobs.events.RewardClaimed().get_logs(
-                argument_filters={"owner": address}, from_block=0
-            )
-        )
-        trail.reputation = asdict(self._l.jobs.reputation(address))
+        trail.uses_of_their_data = sum(len(jobs.data_used(asset_id=a)) for a in trail.assets)
+        trail.jobs_requested = [p.job_id for p in jobs.proposed_by(address)]
+        trail.rewards_received = sum(p.amount for p in jobs.rewards_paid(owner=address))
+        trail.reputation = asdict(jobs.reputation(address))
         return trail

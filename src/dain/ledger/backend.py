@@ -12,6 +12,7 @@ from typing import Protocol
 from web3 import Web3
 
 from dain.ledger.errors import ChainUnavailable
+from dain.ledger.failures import describe, guarded, translate
 
 
 class ChainBackend(Protocol):
@@ -90,9 +91,12 @@ class RpcChain:
         self.web3 = Web3(HTTPProvider(url, request_kwargs={"timeout": timeout}))
         try:
             self._chain_id = int(self.web3.eth.chain_id)
-        except Exception as exc:  # requests raises several types for an absent node
+        except Exception as exc:
+            if translate("read the chain id", exc) is None:
+                raise  # a bug, not an absent node
             raise ChainUnavailable(
-                f"No EVM node answers at {url} ({type(exc).__name__}).",
+                f"No EVM node answers at {url} ({describe(exc)}).",
+                call="read the chain id",
                 hint="Start one with 'dain chain up', or check the URL.",
             ) from exc
 
@@ -101,10 +105,12 @@ class RpcChain:
         return self._chain_id
 
     def _dev(self, method: str, params: list[object]) -> object:
-        response = self.web3.provider.make_request(method, params)  # type: ignore[arg-type]
+        with guarded(f"call {method}"):
+            response = self.web3.provider.make_request(method, params)  # type: ignore[arg-type]
         if "error" in response:
             raise ChainUnavailable(
                 f"The node at {self.url} does not support {method}: {response['error']}.",
+                call=f"call {method}",
                 hint="Mining, time travel and funding work only on development nodes (anvil).",
             )
         return response.get("result")
@@ -117,8 +123,10 @@ class RpcChain:
         self._dev("evm_mine", [])
 
     def now(self) -> int:
-        return int(self.web3.eth.get_block("latest")["timestamp"])
+        with guarded("read the latest block's time"):
+            return int(self.web3.eth.get_block("latest")["timestamp"])
 
     def fund(self, address: str, wei: int) -> None:
-        balance = self.web3.eth.get_balance(address)  # type: ignore[arg-type]
+        with guarded(f"read the balance of {address}"):
+            balance = self.web3.eth.get_balance(address)  # type: ignore[arg-type]
         self._dev("anvil_setBalance", [address, hex(balance + wei)])

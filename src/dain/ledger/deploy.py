@@ -10,8 +10,8 @@ from web3 import Web3
 
 from dain.identity import Identity
 from dain.ledger.artifacts import load_artifact
+from dain.ledger.caller import ChainCaller
 from dain.ledger.errors import DeploymentError
-from dain.ledger.transactions import TransactionSender
 
 TOKEN_UNIT = 10**18
 ZERO_ADDRESS = "0x" + "00" * 20
@@ -53,10 +53,10 @@ class Deployment:
             raise DeploymentError(f"{path} is not a dain deployment record ({exc}).") from exc
 
 
-def _deploy_one(sender: TransactionSender, name: str, *args: object) -> str:
+def _deploy_one(caller: ChainCaller, web3: Web3, name: str, *args: object) -> str:
     artifact = load_artifact(name)
-    factory = sender.web3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
-    sent = sender.send(f"deploy {name}", factory.constructor(*args))
+    factory = web3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
+    sent = caller.send(f"deploy {name}", factory.constructor(*args))
     address = sent.receipt["contractAddress"]
     if address is None:
         raise DeploymentError(f"Deploying {name} produced no contract address.")
@@ -74,12 +74,13 @@ def deploy(
     timelock to the governor. The deployer holds the whole token supply at first (the
     network's treasury) and may admit founding members until it renounces that role.
     `gas_limit` as in ChainBackend."""
-    sender = TransactionSender(web3, deployer, gas_limit=gas_limit)
+    caller = ChainCaller(web3, deployer, gas_limit=gas_limit)
     me = deployer.address
-    token = _deploy_one(sender, "DainToken", me, params.token_supply)
-    timelock = _deploy_one(sender, "DainTimelock", params.timelock_delay, me)
+    token = _deploy_one(caller, web3, "DainToken", me, params.token_supply)
+    timelock = _deploy_one(caller, web3, "DainTimelock", params.timelock_delay, me)
     governor = _deploy_one(
-        sender,
+        caller,
+        web3,
         "DainGovernor",
         token,
         timelock,
@@ -87,9 +88,9 @@ def deploy(
         params.voting_period,
         params.quorum_percent,
     )
-    registry = _deploy_one(sender, "Registry", me, timelock)
-    assets = _deploy_one(sender, "DataAssets", registry)
-    jobs = _deploy_one(sender, "Jobs", token, assets, timelock)
+    registry = _deploy_one(caller, web3, "Registry", me, timelock)
+    assets = _deploy_one(caller, web3, "DataAssets", registry)
+    jobs = _deploy_one(caller, web3, "Jobs", token, assets, timelock)
 
     roles = web3.eth.contract(address=timelock, abi=load_artifact("DainTimelock").abi).functions
     for role, holder in (
@@ -97,9 +98,9 @@ def deploy(
         ("CANCELLER_ROLE", governor),
         ("EXECUTOR_ROLE", ZERO_ADDRESS),  # anyone may execute what passed and waited
     ):
-        sender.send(f"grant {role}", roles.grantRole(getattr(roles, role)().call(), holder))
+        role_id = caller.read(f"the timelock's {role}", getattr(roles, role)())
+        caller.send(f"grant {role}", roles.grantRole(role_id, holder))
     # from here on only proposals that pass a vote and wait out the delay act as governance
-    sender.send(
-        "renounce timelock admin", roles.renounceRole(roles.DEFAULT_ADMIN_ROLE().call(), me)
-    )
-    return Deployment(web3.eth.chain_id, token, timelock, governor, registry, assets, jobs)
+    admin = caller.read("the timelock's admin role", roles.DEFAULT_ADMIN_ROLE())
+    caller.send("renounce the timelock admin role", roles.renounceRole(admin, me))
+    return Deployment(caller.chain_id, token, timelock, governor, registry, assets, jobs)

@@ -1,10 +1,13 @@
 """Ledger errors.
 
 LedgerError
-├── ChainUnavailable     the chain cannot be reached or is not the expected one
+├── ChainUnavailable     the chain cannot be reached, did not answer, or is not the expected
+│                        one; `call` names what dain was doing, `tx_hash` a transaction
+│                        that was sent but not confirmed
 ├── DeploymentError      the contracts are missing or their addresses are unknown
-└── TransactionRefused   a contract refused a call; `reason` is the Solidity error name,
-                         `args` its decoded arguments, `call` what dain tried to do
+└── TransactionRefused   the chain refused a call: a contract reverted (`reason` is the
+                         Solidity error name, `args` its decoded arguments) or the node
+                         rejected the transaction; `call` is what dain tried to do
 """
 
 from __future__ import annotations
@@ -19,7 +22,17 @@ class LedgerError(DainError):
 
 
 class ChainUnavailable(LedgerError):
-    pass
+    def __init__(
+        self,
+        message: str,
+        *,
+        call: str | None = None,
+        tx_hash: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.call = call
+        self.tx_hash = tx_hash
 
 
 class DeploymentError(LedgerError):

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any, ClassVar
 
 from eth_utils import keccak
-from web3.logs import DISCARD
+from web3.contract import Contract
+from web3.types import EventData
 
 from dain.identity import Identity, sign_typed_data
+from dain.ledger.caller import ChainCaller
 from dain.ledger.errors import LedgerError
-
-if TYPE_CHECKING:
-    from dain.ledger.client import Ledger
+from dain.ledger.events import in_receipt
 
 
 class Vote(IntEnum):
@@ -36,13 +36,27 @@ class ProposalState(IntEnum):
 
 @dataclass(frozen=True)
 class Proposal:
-    """Everything needed to vote on, queue and execute a proposal."""
+    """Everything needed to vote on, queue and execute a proposal; decoded from the
+    governor's ProposalCreated event."""
+
+    EVENT: ClassVar[str] = "ProposalCreated"
 
     proposal_id: int
     targets: tuple[str, ...]
     values: tuple[int, ...]
     calldatas: tuple[bytes, ...]
     description: str
+
+    @classmethod
+    def from_log(cls, log: EventData) -> Proposal:
+        args = log["args"]
+        return cls(
+            int(args["proposalId"]),
+            tuple(args["targets"]),
+            tuple(int(v) for v in args["values"]),
+            tuple(bytes(c) for c in args["calldatas"]),
+            args["description"],
+        )
 
     @property
     def description_hash(self) -> bytes:
@@ -60,53 +74,68 @@ class Tally:
 
 
 class TokenClient:
-    def __init__(self, ledger: Ledger) -> None:
-        self._l = ledger
-        self._c = ledger.contracts.token
+    def __init__(self, contract: Contract, caller: ChainCaller) -> None:
+        self._c = contract
+        self._call = caller
+
+    @property
+    def address(self) -> str:
+        return str(self._c.address)
 
     def balance_of(self, address: str) -> int:
-        return int(self._c.functions.balanceOf(address).call())
+        return int(self._call.read("a token balance", self._c.functions.balanceOf(address)))
 
     def total_supply(self) -> int:
-        return int(self._c.functions.totalSupply().call())
+        return int(self._call.read("the token supply", self._c.functions.totalSupply()))
 
     def transfer(self, to: str, amount: int) -> None:
-        self._l.sender.send("token transfer", self._c.functions.transfer(to, amount))
+        self._call.send("transfer tokens", self._c.functions.transfer(to, amount))
 
     def approve(self, spender: str, amount: int) -> None:
-        self._l.sender.send("token approve", self._c.functions.approve(spender, amount))
+        self._call.send("approve token spending", self._c.functions.approve(spender, amount))
 
     def delegate(self, to: str | None = None) -> None:
         """Voting power counts only once delegated, to oneself included."""
-        self._l.sender.send("delegate votes", self._c.functions.delegate(to or self._l.address))
+        self._call.send("delegate votes", self._c.functions.delegate(to or self._call.address))
 
     def votes(self, address: str, block: int | None = None) -> int:
         """Voting power now, or at a past block (a proposal's snapshot)."""
         if block is None:
-            return int(self._c.functions.getVotes(address).call())
-        return int(self._c.functions.getPastVotes(address, block).call())
+            return int(self._call.read("voting power", self._c.functions.getVotes(address)))
+        return int(
+            self._call.read("past voting power", self._c.functions.getPastVotes(address, block))
+        )
 
 
 class GovernanceClient:
-    def __init__(self, ledger: Ledger) -> None:
-        self._l = ledger
-        self._c = ledger.contracts.governor
+    """The governor and its timelock. Proposals call other contracts, so the client is
+    given the ones its named proposals target (`jobs`, `registry`); it only encodes calls
+    to them, and never reads or sends to them itself."""
+
+    def __init__(
+        self,
+        governor: Contract,
+        caller: ChainCaller,
+        *,
+        timelock: Contract,
+        jobs: Contract,
+        registry: Contract,
+    ) -> None:
+        self._c = governor
+        self._call = caller
+        self._timelock = timelock
+        self._jobs = jobs
+        self._registry = registry
 
     def propose(
         self, targets: list[str], values: list[int], calldatas: list[bytes], description: str
     ) -> Proposal:
-        sent = self._l.sender.send(
-            "governance proposal",
+        sent = self._call.send(
+            "submit the governance proposal",
             self._c.functions.propose(targets, values, calldatas, description),
         )
-        event = self._c.events.ProposalCreated().process_receipt(sent.receipt, errors=DISCARD)[0]
-        return Proposal(
-            int(event["args"]["proposalId"]),
-            tuple(targets),
-            tuple(values),
-            tuple(calldatas),
-            description,
-        )
+        (proposal,) = in_receipt(self._c, sent.receipt, Proposal)
+        return proposal
 
     def propose_call(
         self, contract: Any, function: str, args: list[Any], description: str
@@ -117,26 +146,26 @@ class GovernanceClient:
 
     def propose_job_approval(self, job_id: int, description: str | None = None) -> Proposal:
         text = description or f"Approve training job #{job_id}"
-        return self.propose_call(self._l.contracts.jobs, "approve", [job_id], text)
+        return self.propose_call(self._jobs, "approve", [job_id], text)
 
     def propose_admission(self, account: str, description: str | None = None) -> Proposal:
         text = description or f"Admit {account} as a member"
-        return self.propose_call(self._l.contracts.registry, "admit", [account], text)
+        return self.propose_call(self._registry, "admit", [account], text)
 
     def propose_removal(self, account: str, description: str | None = None) -> Proposal:
         text = description or f"Remove member {account}"
-        return self.propose_call(self._l.contracts.registry, "remove", [account], text)
+        return self.propose_call(self._registry, "remove", [account], text)
 
     def propose_floor_share(self, bps: int, description: str | None = None) -> Proposal:
         text = description or f"Set the reward floor share to {bps / 100:.2f}%"
-        return self.propose_call(self._l.contracts.jobs, "setFloorShareBps", [bps], text)
+        return self.propose_call(self._jobs, "setFloorShareBps", [bps], text)
 
     def vote(self, proposal: Proposal, support: Vote) -> None:
-        self._l.sender.send("vote", self._c.functions.castVote(proposal.proposal_id, int(support)))
+        self._call.send("vote", self._c.functions.castVote(proposal.proposal_id, int(support)))
 
     def ballot(self, voter: Identity, proposal: Proposal, support: Vote) -> bytes:
         """A vote signed off chain (EIP-712) that anyone can submit: voting without gas."""
-        nonce = int(self._c.functions.nonces(voter.address).call())
+        nonce = int(self._call.read("the voter's nonce", self._c.functions.nonces(voter.address)))
         typed = {
             "types": {
                 "EIP712Domain": [
@@ -154,9 +183,9 @@ class GovernanceClient:
             },
             "primaryType": "Ballot",
             "domain": {
-                "name": self._c.functions.name().call(),
-                "version": self._c.functions.version().call(),
-                "chainId": self._l.chain_id,
+                "name": self._call.read("the governor's name", self._c.functions.name()),
+                "version": self._call.read("the governor's version", self._c.functions.version()),
+                "chainId": self._call.chain_id,
                 "verifyingContract": self._c.address,
             },
             "message": {
@@ -172,31 +201,23 @@ class GovernanceClient:
         self, proposal: Proposal, support: Vote, voter: str, signature: bytes
     ) -> None:
         """Relays someone's signed vote; the relayer pays the gas, the vote is the voter's."""
-        self._l.sender.send(
-            "relay signed vote",
+        self._call.send(
+            "relay a signed vote",
             self._c.functions.castVoteBySig(proposal.proposal_id, int(support), voter, signature),
         )
 
     def queue(self, proposal: Proposal) -> None:
         """Moves a succeeded proposal into the timelock; it executes after the delay."""
-        self._l.sender.send("queue proposal", self._c.functions.queue(*proposal._args()))
+        self._call.send("queue the proposal", self._c.functions.queue(*proposal._args()))
 
     def execute(self, proposal: Proposal) -> None:
-        self._l.sender.send("execute proposal", self._c.functions.execute(*proposal._args()))
+        self._call.send("execute the proposal", self._c.functions.execute(*proposal._args()))
 
     def proposal(self, proposal_id: int) -> Proposal:
         """A proposal rebuilt from its ProposalCreated event, so only its id is needed."""
-        logs = self._c.events.ProposalCreated().get_logs(from_block=0)
-        for log in logs:
-            args = log["args"]
-            if int(args["proposalId"]) == proposal_id:
-                return Proposal(
-                    proposal_id,
-                    tuple(args["targets"]),
-                    tuple(int(v) for v in args["values"]),
-                    tuple(bytes(c) for c in args["calldatas"]),
-                    args["description"],
-                )
+        for proposal in self._call.events("the governance proposals", self._c, Proposal):
+            if proposal.proposal_id == proposal_id:
+                return proposal
         raise LedgerError(
             f"No proposal {proposal_id} on this chain.",
             hint="Check the id 'dain gov propose' printed.",
@@ -204,30 +225,52 @@ class GovernanceClient:
 
     def cancel(self, proposal: Proposal) -> None:
         """The proposer withdraws a proposal before its vote opens."""
-        self._l.sender.send("cancel proposal", self._c.functions.cancel(*proposal._args()))
+        self._call.send("cancel the proposal", self._c.functions.cancel(*proposal._args()))
 
     def state(self, proposal: Proposal) -> ProposalState:
-        return ProposalState(self._c.functions.state(proposal.proposal_id).call())
+        return ProposalState(
+            self._call.read("the proposal's state", self._c.functions.state(proposal.proposal_id))
+        )
 
     def tally(self, proposal: Proposal) -> Tally:
-        against, for_, abstain = self._c.functions.proposalVotes(proposal.proposal_id).call()
+        against, for_, abstain = self._call.read(
+            "the proposal's votes", self._c.functions.proposalVotes(proposal.proposal_id)
+        )
         return Tally(int(against), int(for_), int(abstain))
 
     def has_voted(self, proposal: Proposal, voter: str) -> bool:
-        return bool(self._c.functions.hasVoted(proposal.proposal_id, voter).call())
+        return bool(
+            self._call.read(
+                "whether a member voted", self._c.functions.hasVoted(proposal.proposal_id, voter)
+            )
+        )
 
     def deadline(self, proposal: Proposal) -> int:
-        return int(self._c.functions.proposalDeadline(proposal.proposal_id).call())
+        return int(
+            self._call.read(
+                "the proposal's deadline",
+                self._c.functions.proposalDeadline(proposal.proposal_id),
+            )
+        )
 
     def snapshot(self, proposal: Proposal) -> int:
-        return int(self._c.functions.proposalSnapshot(proposal.proposal_id).call())
+        return int(
+            self._call.read(
+                "the proposal's snapshot",
+                self._c.functions.proposalSnapshot(proposal.proposal_id),
+            )
+        )
 
     def eta(self, proposal: Proposal) -> int:
         """When a queued proposal may execute (unix seconds)."""
-        return int(self._c.functions.proposalEta(proposal.proposal_id).call())
+        return int(
+            self._call.read(
+                "when the proposal may execute", self._c.functions.proposalEta(proposal.proposal_id)
+            )
+        )
 
     def quorum(self, block: int) -> int:
-        return int(self._c.functions.quorum(block).call())
+        return int(self._call.read("the quorum", self._c.functions.quorum(block)))
 
     def timelock_delay(self) -> int:
-        return int(self._l.contracts.timelock.functions.getMinDelay().call())
+        return int(self._call.read("the timelock delay", self._timelock.functions.getMinDelay()))

@@ -5,17 +5,28 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import TYPE_CHECKING
 
-from web3.logs import DISCARD
+from web3.contract import Contract
 
 from dain.data import bytes32_to_purpose, purpose_to_bytes32
-from dain.ledger.assets import EPSILON_SCALE, epsilon_from_chain, epsilon_to_chain
+from dain.ledger.assets import (
+    EPSILON_SCALE,
+    AssetsClient,
+    Consent,
+    epsilon_from_chain,
+    epsilon_to_chain,
+)
+from dain.ledger.caller import ChainCaller
+from dain.ledger.events import (
+    DataUsed,
+    JobCancelled,
+    JobProposed,
+    RewardPaid,
+    RoundAborted,
+    in_receipt,
+)
 from dain.ledger.receipts import Receipt
 from dain.ledger.transactions import Sent
-
-if TYPE_CHECKING:
-    from dain.ledger.client import Ledger
 
 
 def round_epsilon_to_chain(epsilon: float) -> int:
@@ -94,45 +105,24 @@ class RoundInfo:
     block_number: int
 
 
-@dataclass(frozen=True)
-class DataUsed:
-    """One accepted receipt: the audit trail's unit."""
-
-    job_id: int
-    asset_id: int
-    owner: str
-    round: int
-    purpose: str
-    policy_version: int
-    num_examples: int
-    update_hash: bytes
-    block_number: int
-    tx_hash: str
-
-
-@dataclass(frozen=True)
-class RewardPaid:
-    job_id: int
-    asset_id: int
-    owner: str
-    amount: int
-    block_number: int
-
-
 class JobsClient:
-    def __init__(self, ledger: Ledger) -> None:
-        self._l = ledger
-        self._c = ledger.contracts.jobs
+    """The Jobs contract. Consent is judged by DataAssets against a job's terms, so the
+    client is given the assets client it asks."""
+
+    def __init__(self, contract: Contract, caller: ChainCaller, assets: AssetsClient) -> None:
+        self._c = contract
+        self._call = caller
+        self._assets = assets
 
     @property
     def address(self) -> str:
         return str(self._c.address)
 
     def propose(self, terms: JobTerms) -> int:
-        """Escrows the reward pool and proposes the job; returns its id."""
-        self._l.token.approve(self.address, terms.reward_pool)
-        sent = self._l.sender.send(
-            "propose job",
+        """Proposes the job and escrows its pool, which this identity must first have
+        approved the Jobs contract to take (Ledger.propose_job does both); returns its id."""
+        sent = self._call.send(
+            "propose the job",
             self._c.functions.propose(
                 (
                     purpose_to_bytes32(terms.purpose),
@@ -146,11 +136,8 @@ class JobsClient:
                 )
             ),
         )
-        return int(
-            self._c.events.JobProposed().process_receipt(sent.receipt, errors=DISCARD)[0]["args"][
-                "jobId"
-            ]
-        )
+        (proposed,) = in_receipt(self._c, sent.receipt, JobProposed)
+        return proposed.job_id
 
     def enroll(self, job_id: int, asset_id: int, agreement_key: bytes = b"") -> None:
         """Enrolls the asset; a secure-aggregation job also needs the owner's X25519
@@ -158,44 +145,46 @@ class JobsClient:
         if agreement_key and len(agreement_key) != 32:
             raise ValueError("An agreement key is 32 bytes.")
         key = agreement_key or bytes(32)
-        self._l.sender.send("enroll asset", self._c.functions.enroll(job_id, asset_id, key))
+        self._call.send("enroll the asset", self._c.functions.enroll(job_id, asset_id, key))
 
     def agreement_keys(self, job_id: int) -> dict[int, bytes]:
         """The X25519 keys published at enrollment, by asset (zero bytes when none)."""
         return {
-            asset: bytes(self._c.functions.agreementKey(job_id, asset).call())
+            asset: bytes(
+                self._call.read("an agreement key", self._c.functions.agreementKey(job_id, asset))
+            )
             for asset in self.enrolled(job_id)
         }
 
     def abort_round(self, job_id: int, round: int, survivors: int) -> Sent:
         """Closes a secure-aggregation round that too few clients survived: no new model."""
-        return self._l.sender.send(
-            "abort round", self._c.functions.abortRound(job_id, round, survivors)
+        return self._call.send(
+            "abort the round", self._c.functions.abortRound(job_id, round, survivors)
         )
+
+    def aborts(self, job_id: int) -> list[RoundAborted]:
+        return self._call.events("the aborted rounds", self._c, RoundAborted, {"jobId": job_id})
 
     def rounds_aborted(self, job_id: int) -> list[int]:
-        events = self._c.events.RoundAborted().get_logs(
-            from_block=0, argument_filters={"jobId": job_id}
-        )
-        return sorted(int(e["args"]["round"]) for e in events)
+        return sorted(a.round for a in self.aborts(job_id))
 
     def start(self, job_id: int) -> None:
-        self._l.sender.send("start job", self._c.functions.start(job_id))
+        self._call.send("start the job", self._c.functions.start(job_id))
 
     def cancel(self, job_id: int) -> None:
-        self._l.sender.send("cancel job", self._c.functions.cancel(job_id))
+        self._call.send("cancel the job", self._c.functions.cancel(job_id))
 
     def aggregator_at(self, job_id: int, round: int, at: float) -> str:
         """Who aggregates at time `at` (unix seconds): the chain's answer by a node's clock."""
         return str(
-            self._l.sender.call(
-                "elect aggregator", self._c.functions.aggregatorAt(job_id, round, int(at))
+            self._call.read(
+                "the round's aggregator", self._c.functions.aggregatorAt(job_id, round, int(at))
             )
         )
 
     def aggregator_of(self, job_id: int, round: int) -> str:
         return str(
-            self._l.sender.call("elect aggregator", self._c.functions.aggregatorOf(job_id, round))
+            self._call.read("the round's aggregator", self._c.functions.aggregatorOf(job_id, round))
         )
 
     def record_round(
@@ -210,8 +199,8 @@ class JobsClient:
         rejected: list[str] | None = None,
     ) -> Sent:
         ordered = sorted(receipts, key=lambda r: r.asset_id)
-        return self._l.sender.send(
-            "record round",
+        return self._call.send(
+            "record the round",
             self._c.functions.recordRound(
                 job_id,
                 round,
@@ -223,17 +212,21 @@ class JobsClient:
             ),
         )
 
+    def data_used_in(self, sent: Sent) -> list[DataUsed]:
+        """The receipts a round's record accepted, from its transaction receipt."""
+        return in_receipt(self._c, sent.receipt, DataUsed)
+
     def complete(self, job_id: int, shares_bps: dict[int, int]) -> None:
         """Shares in basis points over exactly the assets that took part, summing to 10,000."""
         assets = sorted(shares_bps)
-        self._l.sender.send(
-            "complete job",
+        self._call.send(
+            "complete the job",
             self._c.functions.complete(job_id, assets, [shares_bps[a] for a in assets]),
         )
 
-    def consent(self, job: JobInfo, asset_id: int) -> str:
-        """Whether the asset's current policy allows this job: 'allowed', or why not."""
-        return self._l.assets.consent_for(
+    def consent(self, job: JobInfo, asset_id: int) -> Consent:
+        """Whether the asset's current policy allows this job: Consent.ALLOWED, or why not."""
+        return self._assets.consent_for(
             asset_id,
             job.purpose,
             job.requester,
@@ -242,16 +235,14 @@ class JobsClient:
         )
 
     def claim(self, job_id: int, asset_id: int) -> int:
-        sent = self._l.sender.send("claim reward", self._c.functions.claim(job_id, asset_id))
-        return int(
-            self._c.events.RewardClaimed().process_receipt(sent.receipt, errors=DISCARD)[0]["args"][
-                "amount"
-            ]
-        )
+        sent = self._call.send("claim the reward", self._c.functions.claim(job_id, asset_id))
+        (paid,) = in_receipt(self._c, sent.receipt, RewardPaid)
+        return paid.amount
 
     def job(self, job_id: int) -> JobInfo:
         (requester, purpose, rounds, current, status, secure, duration, opened, max_eps, spent,
-         pool, price, seed, spec, model) = self._c.functions.job(job_id).call()  # fmt: skip
+         pool, price, seed, spec, model) = self._call.read(
+            "the job", self._c.functions.job(job_id))  # fmt: skip
         return JobInfo(
             job_id=job_id,
             requester=requester,
@@ -272,32 +263,41 @@ class JobsClient:
         )
 
     def enrollment(self, job_id: int, asset_id: int) -> Enrollment:
-        enrolled, version, minimum, used = self._c.functions.enrollment(job_id, asset_id).call()
+        enrolled, version, minimum, used = self._call.read(
+            "the asset's enrollment", self._c.functions.enrollment(job_id, asset_id)
+        )
         return Enrollment(bool(enrolled), int(version), int(minimum), int(used))
 
     def candidates(self, job_id: int) -> list[str]:
         """Owners who may be elected aggregator, in the order the election walks them."""
-        return list(self._c.functions.candidates(job_id).call())
+        return list(
+            self._call.read("the aggregator candidates", self._c.functions.candidates(job_id))
+        )
 
     def reputation(self, member: str) -> Reputation:
-        return Reputation(*(int(v) for v in self._c.functions.reputation(member).call()))
+        raw = self._call.read("a member's reputation", self._c.functions.reputation(member))
+        return Reputation(*(int(v) for v in raw))
 
     def floor_share_bps(self) -> int:
-        return int(self._c.functions.floorShareBps().call())
+        return int(self._call.read("the reward floor share", self._c.functions.floorShareBps()))
 
     def count(self) -> int:
         """How many jobs were ever proposed; ids run from 1."""
-        return int(self._c.functions.jobCount().call())
+        return int(self._call.read("the number of jobs", self._c.functions.jobCount()))
 
     def enrolled(self, job_id: int) -> list[int]:
-        return [int(a) for a in self._c.functions.enrolled(job_id).call()]
+        return [
+            int(a)
+            for a in self._call.read("the enrolled assets", self._c.functions.enrolled(job_id))
+        ]
 
     def owed(self, job_id: int, asset_id: int) -> int:
-        return int(self._c.functions.owed(job_id, asset_id).call())
+        return int(self._call.read("the reward owed", self._c.functions.owed(job_id, asset_id)))
 
     def round_record(self, job_id: int, round: int) -> RoundInfo:
-        record = self._c.functions.roundRecord(job_id, round).call()
-        cid, digest, aggregator, participants, epsilon, block = record
+        cid, digest, aggregator, participants, epsilon, block = self._call.read(
+            "the round's record", self._c.functions.roundRecord(job_id, round)
+        )
         return RoundInfo(
             job_id,
             round,
@@ -314,34 +314,22 @@ class JobsClient:
     ) -> list[DataUsed]:
         """Every accepted receipt, from chain events alone, oldest first."""
         filters = {k: v for k, v in (("jobId", job_id), ("assetId", asset_id)) if v is not None}
-        logs = self._c.events.DataUsed().get_logs(argument_filters=filters or None, from_block=0)
-        return [
-            DataUsed(
-                job_id=int(log["args"]["jobId"]),
-                asset_id=int(log["args"]["assetId"]),
-                owner=log["args"]["owner"],
-                round=int(log["args"]["round"]),
-                purpose=bytes32_to_purpose(log["args"]["purpose"]),
-                policy_version=int(log["args"]["policyVersion"]),
-                num_examples=int(log["args"]["numExamples"]),
-                update_hash=bytes(log["args"]["updateHash"]),
-                block_number=int(log["blockNumber"]),
-                tx_hash=log["transactionHash"].hex(),
-            )
-            for log in logs
-        ]
+        return self._call.events("the data-use records", self._c, DataUsed, filters)
 
-    def rewards_paid(self, job_id: int) -> list[RewardPaid]:
-        logs = self._c.events.RewardClaimed().get_logs(
-            argument_filters={"jobId": job_id}, from_block=0
+    def rewards_paid(
+        self, job_id: int | None = None, *, asset_id: int | None = None, owner: str | None = None
+    ) -> list[RewardPaid]:
+        filters = {
+            k: v
+            for k, v in (("jobId", job_id), ("assetId", asset_id), ("owner", owner))
+            if v is not None
+        }
+        return self._call.events("the rewards paid", self._c, RewardPaid, filters)
+
+    def proposed_by(self, requester: str) -> list[JobProposed]:
+        return self._call.events(
+            "the jobs proposed", self._c, JobProposed, {"requester": requester}
         )
-        return [
-            RewardPaid(
-                int(log["args"]["jobId"]),
-                int(log["args"]["assetId"]),
-                log["args"]["owner"],
-                int(log["args"]["amount"]),
-                int(log["blockNumber"]),
-            )
-            for log in logs
-        ]
+
+    def cancellations(self, job_id: int) -> list[JobCancelled]:
+        return self._call.events("the job's cancellation", self._c, JobCancelled, {"jobId": job_id})

@@ -195,7 +195,7 @@ def explain(call: str, name: str, args: tuple[Any, ...]) -> tuple[str, str | Non
             return ("This data asset is already registered.", None)
         case "ERC721NonexistentToken", (asset,):
             return (f"There is no data asset {_short(asset)}.", None)
-    return (f"The chain refused {call}: {name}{args}.", None)
+    return (f"The chain refused to {call}: {name}{args}.", None)
 
 
 def refusal(call: str, exc: BaseException) -> TransactionRefused | None:

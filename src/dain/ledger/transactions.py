@@ -1,5 +1,8 @@
-"""Sending contract calls as one identity: build, estimate, sign locally, send, confirm.
-Reverts are translated here, where they enter dain."""
+"""Sending a contract call as one identity: build, estimate, sign locally, send, confirm.
+
+Each request to the chain runs guarded (see failures.py): reverts and the node's refusals
+become TransactionRefused, an unreachable node ChainUnavailable. Signing is local and not
+guarded: a failure there is a bug in dain."""
 
 from __future__ import annotations
 
@@ -7,12 +10,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from web3 import Web3
-from web3.contract.contract import ContractFunction
-from web3.types import TxReceipt
+from web3.types import TxParams, TxReceipt
 
 from dain.identity import Identity
-from dain.ledger.errors import ChainUnavailable, TransactionRefused
-from dain.ledger.revert import refusal
+from dain.ledger.errors import LedgerError, TransactionRefused
+from dain.ledger.failures import guarded
 
 _CALL_FIELDS = ("from", "to", "data", "value", "gas")
 
@@ -53,66 +55,57 @@ class TransactionSender:
         self.call_block = call_block  # the block whose time dry runs and estimates use
         self.poll_latency = poll_latency
 
-    def call(self, name: str, fn: ContractFunction) -> Any:
-        try:
-            return fn.call({"from": self.identity.address})
-        except Exception as exc:
-            raise self._translate(name, exc) from exc
+    def send(self, call: str, fn: Any, *, value: int = 0) -> Sent:
+        """Sends `fn` (a contract function or constructor); `call` says what it does, as a
+        verb phrase ("enroll the asset") that messages name."""
+        with guarded(call, sending=True):  # estimation or the dry run runs the call: reverts
+            tx = self._build(fn, value)
+        signed = self.identity.account.sign_transaction(tx)
+        with guarded(call, sending=True):
+            sent_hash = self.web3.eth.send_raw_transaction(signed.raw_transaction)
+        tx_hash = sent_hash.hex()
+        with guarded(call, sending=True, tx_hash=tx_hash):
+            receipt = self.web3.eth.wait_for_transaction_receipt(
+                sent_hash, poll_latency=self.poll_latency
+            )
+        if receipt["status"] != 1:
+            raise self._reverted(call, tx, tx_hash)
+        return Sent(tx_hash, receipt)
 
-    def send(self, name: str, fn: ContractFunction, *, value: int = 0) -> Sent:
+    def _build(self, fn: Any, value: int) -> TxParams:
         address = self.identity.address
         params: dict[str, object] = {
             "from": address,
             "value": value,
             "nonce": self.web3.eth.get_transaction_count(address, "pending"),
         }
-        try:
-            if self.gas_limit is None:
-                # estimates sit at the edge: with storage refunds (clearing a slot) anvil's
-                # estimate ran out of gas 400 below it, so leave headroom (unused gas is not paid)
-                # on a node, "pending": the next block's time, which deadlines are judged by
-                estimate = fn.estimate_gas({"from": address, "value": value}, self.call_block)  # type: ignore[arg-type]
-                params["gas"] = int(estimate * 1.25) + 20_000
-            else:
-                params["gas"] = self.gas_limit
-            tx = fn.build_transaction(params)  # type: ignore[arg-type]
-            if self.gas_limit is not None:  # dry run once, so reverts surface before sending
-                self.web3.eth.call(_call_fields(tx), self.call_block)
-        except Exception as exc:  # estimation or the dry run runs the call: reverts surface here
-            raise self._translate(name, exc) from exc
-        signed = self.identity.account.sign_transaction(tx)
-        try:
-            tx_hash = self.web3.eth.send_raw_transaction(signed.raw_transaction)
-            receipt = self.web3.eth.wait_for_transaction_receipt(
-                tx_hash, poll_latency=self.poll_latency
-            )
-        except Exception as exc:
-            raise self._translate(name, exc) from exc
-        if receipt["status"] != 1:
-            # the state moved between the dry run and the block (a vote closing, say):
-            # replaying the call now usually recovers the contract's reason
-            try:
-                self.web3.eth.call(_call_fields(tx), self.call_block)
-            except Exception as exc:
-                refused = refusal(name, exc)
-                if refused is not None:
-                    refused.tx_hash = tx_hash.hex()
-                    raise refused from exc
-            raise TransactionRefused(
-                f"The chain reverted {name} (transaction {tx_hash.hex()}).",
-                call=name,
-                reason="Reverted",
-                tx_hash=tx_hash.hex(),
-            )
-        return Sent(tx_hash.hex(), receipt)
+        if self.gas_limit is None:
+            # estimates sit at the edge: with storage refunds (clearing a slot) anvil's
+            # estimate ran out of gas 400 below it, so leave headroom (unused gas is not paid)
+            # on a node, "pending": the next block's time, which deadlines are judged by
+            estimate = fn.estimate_gas({"from": address, "value": value}, self.call_block)
+            params["gas"] = int(estimate * 1.25) + 20_000
+        else:
+            params["gas"] = self.gas_limit
+        tx: TxParams = fn.build_transaction(params)
+        if self.gas_limit is not None:  # dry run once, so reverts surface before sending
+            self.web3.eth.call(_call_fields(tx), self.call_block)
+        return tx
 
-    @staticmethod
-    def _translate(name: str, exc: Exception) -> Exception:
-        refused = refusal(name, exc)
-        if refused is not None:
-            return refused
-        if isinstance(exc, (ConnectionError, OSError)):
-            return ChainUnavailable(f"Cannot reach the chain while sending {name} ({exc}).")
+    def _reverted(self, call: str, tx: TxParams, tx_hash: str) -> LedgerError:
+        """Why a mined transaction failed. The state moved between the dry run and the block
+        (a vote closing, say): replaying the call now usually recovers the contract's reason."""
+        try:
+            with guarded(call, sending=True, tx_hash=tx_hash):
+                self.web3.eth.call(_call_fields(tx), self.call_block)
+        except TransactionRefused as refused:
+            if refused.reason != "Reverted":
+                return refused
+        except LedgerError:
+            pass  # the replay could not run: the receipt still says it reverted
         return TransactionRefused(
-            f"The chain refused {name}: {exc}.", call=name, reason=type(exc).__name__
+            f"The chain reverted the transaction to {call} ({tx_hash}).",
+            call=call,
+            reason="Reverted",
+            tx_hash=tx_hash,
         )

@@ -1,0 +1,197 @@
+"""The contract events dain reads, each decoded in one place: its dataclass's `from_log`
+turns a log, from a transaction's receipt or from the chain's log search alike, into it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Protocol, Self, TypeVar
+
+from web3.contract import Contract
+from web3.logs import DISCARD
+from web3.types import EventData, TxReceipt
+
+from dain.data import bytes32_to_purpose
+
+
+class ChainEvent(Protocol):
+    EVENT: ClassVar[str]  # the event's name in the contract's ABI
+
+    @classmethod
+    def from_log(cls, log: EventData) -> Self: ...
+
+
+E = TypeVar("E", bound=ChainEvent)
+
+
+def in_receipt(contract: Contract, receipt: TxReceipt, kind: type[E]) -> list[E]:
+    """The events of one type a transaction emitted. Decoding only: no chain request."""
+    logs = getattr(contract.events, kind.EVENT)().process_receipt(receipt, errors=DISCARD)
+    return [kind.from_log(log) for log in logs]
+
+
+@dataclass(frozen=True)
+class DataUsed:
+    """One accepted receipt: the audit trail's unit."""
+
+    EVENT: ClassVar[str] = "DataUsed"
+
+    job_id: int
+    asset_id: int
+    owner: str
+    round: int
+    purpose: str
+    policy_version: int
+    num_examples: int
+    update_hash: bytes
+    block_number: int
+    tx_hash: str
+
+    @classmethod
+    def from_log(cls, log: EventData) -> DataUsed:
+        args = log["args"]
+        return cls(
+            job_id=int(args["jobId"]),
+            asset_id=int(args["assetId"]),
+            owner=args["owner"],
+            round=int(args["round"]),
+            purpose=bytes32_to_purpose(args["purpose"]),
+            policy_version=int(args["policyVersion"]),
+            num_examples=int(args["numExamples"]),
+            update_hash=bytes(args["updateHash"]),
+            block_number=int(log["blockNumber"]),
+            tx_hash=log["transactionHash"].hex(),
+        )
+
+
+@dataclass(frozen=True)
+class RewardPaid:
+    """A claimed reward (the RewardClaimed event)."""
+
+    EVENT: ClassVar[str] = "RewardClaimed"
+
+    job_id: int
+    asset_id: int
+    owner: str
+    amount: int
+    block_number: int
+
+    @classmethod
+    def from_log(cls, log: EventData) -> RewardPaid:
+        args = log["args"]
+        return cls(
+            int(args["jobId"]),
+            int(args["assetId"]),
+            args["owner"],
+            int(args["amount"]),
+            int(log["blockNumber"]),
+        )
+
+
+@dataclass(frozen=True)
+class JobProposed:
+    EVENT: ClassVar[str] = "JobProposed"
+
+    job_id: int
+    requester: str
+    purpose: str
+    reward_pool: int
+    block_number: int
+
+    @classmethod
+    def from_log(cls, log: EventData) -> JobProposed:
+        args = log["args"]
+        return cls(
+            int(args["jobId"]),
+            args["requester"],
+            bytes32_to_purpose(args["purpose"]),
+            int(args["rewardPool"]),
+            int(log["blockNumber"]),
+        )
+
+
+@dataclass(frozen=True)
+class RoundAborted:
+    """A secure-aggregation round closed without a model: too few clients survived."""
+
+    EVENT: ClassVar[str] = "RoundAborted"
+
+    job_id: int
+    round: int
+    aggregator: str
+    survivors: int
+    block_number: int
+
+    @classmethod
+    def from_log(cls, log: EventData) -> RoundAborted:
+        args = log["args"]
+        return cls(
+            int(args["jobId"]),
+            int(args["round"]),
+            args["aggregator"],
+            int(args["survivors"]),
+            int(log["blockNumber"]),
+        )
+
+
+@dataclass(frozen=True)
+class JobCancelled:
+    EVENT: ClassVar[str] = "JobCancelled"
+
+    job_id: int
+    refund: int
+    block_number: int
+
+    @classmethod
+    def from_log(cls, log: EventData) -> JobCancelled:
+        args = log["args"]
+        return cls(int(args["jobId"]), int(args["refund"]), int(log["blockNumber"]))
+
+
+@dataclass(frozen=True)
+class PolicySet:
+    """An asset's consent policy granted or replaced (a new version)."""
+
+    EVENT: ClassVar[str] = "PolicySet"
+
+    asset_id: int
+    version: int
+    policy_cid: str
+    block_number: int
+
+    @classmethod
+    def from_log(cls, log: EventData) -> PolicySet:
+        args = log["args"]
+        return cls(
+            int(args["assetId"]), int(args["version"]), args["policyCid"], int(log["blockNumber"])
+        )
+
+
+@dataclass(frozen=True)
+class ConsentRevoked:
+    EVENT: ClassVar[str] = "ConsentRevoked"
+
+    asset_id: int
+    version: int
+    block_number: int
+
+    @classmethod
+    def from_log(cls, log: EventData) -> ConsentRevoked:
+        args = log["args"]
+        return cls(int(args["assetId"]), int(args["version"]), int(log["blockNumber"]))
+
+
+@dataclass(frozen=True)
+class AssetTransferred:
+    """An asset token changing hands (ERC-721 Transfer); minting comes from the zero address."""
+
+    EVENT: ClassVar[str] = "Transfer"
+
+    asset_id: int
+    sender: str
+    recipient: str
+    block_number: int
+
+    @classmethod
+    def from_log(cls, log: EventData) -> AssetTransferred:
+        args = log["args"]
+        return cls(int(args["tokenId"]), args["from"], args["to"], int(log["blockNumber"]))

@@ -1,0 +1,63 @@
+"""Members: admission, their DID, node endpoint and public key, and credentials."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from web3.contract import Contract
+
+from dain.ledger.caller import ChainCaller
+
+
+@dataclass(frozen=True)
+class Member:
+    address: str
+    admitted: bool
+    did: str
+    endpoint: str
+    public_key: bytes
+
+
+class RegistryClient:
+    def __init__(self, contract: Contract, caller: ChainCaller) -> None:
+        self._c = contract
+        self._call = caller
+
+    @property
+    def address(self) -> str:
+        return str(self._c.address)
+
+    def admit(self, account: str) -> None:
+        """Only holders of the admitter role: the deployer at genesis, then governance."""
+        self._call.send("admit a member", self._c.functions.admit(account))
+
+    def remove(self, account: str) -> None:
+        self._call.send("remove a member", self._c.functions.remove(account))
+
+    def register(self, endpoint: str, public_key: bytes = b"") -> None:
+        """Publishes this member's DID, node endpoint and public key."""
+        self._call.send(
+            "publish the member profile",
+            self._c.functions.register(self._call.did, endpoint, public_key),
+        )
+
+    def attest(self, subject: str, expiry: int) -> None:
+        """Attests, as issuer, a credential about `subject` until `expiry` (0 revokes)."""
+        self._call.send("attest a credential", self._c.functions.attest(subject, expiry))
+
+    def has_credential(self, issuer: str, subject: str) -> bool:
+        return bool(
+            self._call.read("a credential", self._c.functions.hasCredential(issuer, subject))
+        )
+
+    def is_member(self, address: str) -> bool:
+        return bool(self._call.read("a membership", self._c.functions.isMember(address)))
+
+    def member(self, address: str) -> Member:
+        admitted, _joined, did, endpoint, public_key = self._call.read(
+            "a member's profile", self._c.functions.member(address)
+        )
+        return Member(address, bool(admitted), did, endpoint, bytes(public_key))
+
+    def members(self) -> list[str]:
+        return list(self._call.read("the member list", self._c.functions.members()))
