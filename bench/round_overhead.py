@@ -22,11 +22,12 @@ import httpx
 from dain.data import ConsentPolicy, Dataset, load_csv
 from dain.devnet.cluster import HOSPITALS, RESEARCHER, Cluster
 from dain.devnet.cluster_story import member_ledger
-from dain.devnet.home import NetworkHome, treasury_ledger
+from dain.devnet.home import treasury_ledger
 from dain.devnet.network import Devnet, pass_proposal
 from dain.learning import ModelSpec, TrainConfig, feature_statistics, init_params
 from dain.ledger import TOKEN_UNIT, JobTerms
 from dain.node.home import NodeHome
+from dain.node.network_home import NetworkHome
 from dain.node.spec import JobSpec
 from dain.storage import FileBlobStore, encode_tensors
 

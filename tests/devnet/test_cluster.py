@@ -17,7 +17,7 @@ import pytest
 from dain.data import ConsentPolicy
 from dain.devnet.cluster import HOSPITALS, RESEARCHER, Cluster
 from dain.devnet.cluster_story import member_ledger
-from dain.devnet.home import NetworkHome, admit_founder, treasury_ledger
+from dain.devnet.home import admit_founder, treasury_ledger
 from dain.devnet.network import pass_proposal
 from dain.identity import Identity
 from dain.learning import ModelSpec, TrainConfig, init_params
@@ -25,6 +25,7 @@ from dain.ledger import TOKEN_UNIT, JobStatus, JobTerms, Ledger
 from dain.ledger.anvil import stop_pid
 from dain.node.clock import ChainClock
 from dain.node.home import NodeHome
+from dain.node.network_home import NetworkHome
 from dain.node.spec import JobSpec
 from dain.storage import FileBlobStore, encode_tensors
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from dain.cli.context import Home, JsonFlag, Rpc, Session, console, emit, parse_asset_id, short
-from dain.devnet.home import DEFAULT_HOME
-from dain.ledger import TOKEN_UNIT, AssetTrail, Auditor, JobTrail, MemberTrail
+from dain.node.network_home import DEFAULT_HOME
+
+if TYPE_CHECKING:  # the ledger (web3) loads only when a command reads the chain
+    from dain.ledger import AssetTrail, Auditor, JobTrail, MemberTrail
 
 app = typer.Typer(
     help="Who used which data, when, for what, and what was paid.", no_args_is_help=True
@@ -18,6 +21,8 @@ app = typer.Typer(
 
 
 def _tokens(amount: int) -> str:
+    from dain.ledger import TOKEN_UNIT
+
     return f"{amount / TOKEN_UNIT:,.4f}"
 
 
@@ -96,6 +101,12 @@ def show_member(trail: MemberTrail) -> None:
     console.print(table)
 
 
+def _auditor(home: Path, rpc: str | None) -> Auditor:
+    from dain.ledger import Auditor
+
+    return Auditor(Session(home, rpc).ledger(sign=False))
+
+
 @app.command()
 def asset(
     asset_id: Annotated[str, typer.Argument(help="The asset id (0x…).")],
@@ -104,7 +115,7 @@ def asset(
     as_json: JsonFlag = False,
 ) -> None:
     """Every use of one data asset, under which terms, and what it earned."""
-    trail = Auditor(Session(home, rpc).ledger(sign=False)).asset(parse_asset_id(asset_id))
+    trail = _auditor(home, rpc).asset(parse_asset_id(asset_id))
     emit(as_json, trail.to_dict(), lambda: show_asset(trail))
 
 
@@ -116,7 +127,7 @@ def job(
     as_json: JsonFlag = False,
 ) -> None:
     """A job's rounds, the data each used, and who was paid."""
-    trail = Auditor(Session(home, rpc).ledger(sign=False)).job(job_id)
+    trail = _auditor(home, rpc).job(job_id)
     emit(as_json, trail.to_dict(), lambda: show_job(trail))
 
 
@@ -128,5 +139,5 @@ def member(
     as_json: JsonFlag = False,
 ) -> None:
     """A member's assets, the uses of their data, their rewards and reputation."""
-    trail = Auditor(Session(home, rpc).ledger(sign=False)).member(address)
+    trail = _auditor(home, rpc).member(address)
     emit(as_json, trail.to_dict(), lambda: show_member(trail))

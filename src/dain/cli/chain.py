@@ -8,16 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from dain.devnet.home import (
-    DEFAULT_HOME,
-    NetworkHome,
-    admit_founder,
-    chain_down,
-    chain_up,
-    running_chain,
-    treasury_ledger,
-)
-from dain.ledger import RpcChain
+from dain.node.network_home import DEFAULT_HOME, NetworkHome, running_chain
 
 app = typer.Typer(help="Run a local chain (anvil) for a dain network.", no_args_is_help=True)
 console = Console()
@@ -41,6 +32,8 @@ def up(
     password: PasswordOption = "devnet",
 ) -> None:
     """Start anvil with its state kept in the home folder; deploy dain's contracts once."""
+    from dain.devnet.home import chain_up  # the dev harness and web3: only when used
+
     record, deployment, fresh = chain_up(NetworkHome(home), port, password)
     if not fresh:
         console.print(f"Chain up at {record.url} (pid {record.pid}); contracts as recorded.")
@@ -53,6 +46,8 @@ def up(
 @app.command()
 def down(home: HomeOption = DEFAULT_HOME) -> None:
     """Stop the home's anvil by its pid; its state is written to the home folder."""
+    from dain.devnet.home import chain_down
+
     where = NetworkHome(home)
     record = chain_down(where)
     if record is None:
@@ -68,6 +63,8 @@ def status(home: HomeOption = DEFAULT_HOME) -> None:
     if record is None:
         console.print(f"No chain runs for {home}.")
         raise typer.Exit(3)
+    from dain.ledger import RpcChain  # web3: only when there is a chain to ask
+
     chain = RpcChain(record.url)
     block = chain.web3.eth.block_number
     console.print(f"Chain {chain.chain_id} at {record.url} (pid {record.pid}), block {block}.")
@@ -84,5 +81,7 @@ def admit(
 ) -> None:
     """On a local test chain: the treasury admits a founding member, gives it gas money and
     tokens. On a live network, members are admitted by vote ('dain gov propose --admit')."""
+    from dain.devnet.home import admit_founder, treasury_ledger
+
     admit_founder(treasury_ledger(NetworkHome(home), password), address, tokens)
     console.print(f"Admitted {address} with {tokens} DAIN and gas money.")

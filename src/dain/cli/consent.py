@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -19,10 +19,12 @@ from dain.cli.context import (
     emit,
     parse_asset_id,
 )
-from dain.data import ConsentPolicy
-from dain.devnet.home import DEFAULT_HOME
 from dain.errors import ConfigError
-from dain.ledger import OnChainPolicy
+from dain.node.network_home import DEFAULT_HOME
+
+if TYPE_CHECKING:  # policies and the ledger (web3) load only when a command needs them
+    from dain.data import ConsentPolicy
+    from dain.ledger import OnChainPolicy
 
 app = typer.Typer(
     help="Grant, change, revoke and read consent for your data assets.", no_args_is_help=True
@@ -68,6 +70,8 @@ def build_policy(
     purposes: list[str], expiry: str, price: int, requesters: list[str] | None, issuer: str | None,
     min_participants: int, max_epsilon: float | None, secure_aggregation: bool, statement: str,
 ) -> ConsentPolicy:  # fmt: skip
+    from dain.data import ConsentPolicy
+
     return ConsentPolicy(
         purposes=tuple(purposes),
         expiry=parse_expiry(expiry),

@@ -1,5 +1,8 @@
 """What a command needs to act on a network: the chain, the contracts, and whose key signs.
-Options are declared once here and shared by every command group."""
+Options are declared once here and shared by every command group.
+
+Every command group imports this module, so it stays light: web3, keys and blob storage
+load only when a command reaches for the chain (`dain --help` must start at once)."""
 
 from __future__ import annotations
 
@@ -7,16 +10,17 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
-from dain.devnet.home import NetworkHome
 from dain.errors import ConfigError
-from dain.identity import Identity
-from dain.ledger import Deployment, Ledger, RpcChain
-from dain.storage import FileBlobStore
+from dain.node.network_home import NetworkHome
+
+if TYPE_CHECKING:
+    from dain.ledger import Ledger, RpcChain
+    from dain.storage import FileBlobStore
 
 console = Console()
 
@@ -49,6 +53,8 @@ class Session:
         return NetworkHome(self.home)
 
     def chain(self) -> RpcChain:
+        from dain.ledger import RpcChain
+
         if self.rpc:
             return RpcChain(self.rpc)
         record = self.network.read_chain()
@@ -61,6 +67,9 @@ class Session:
 
     def ledger(self, *, sign: bool = True) -> Ledger:
         """A client on the network's contracts, signing with the keystore when `sign`."""
+        from dain.identity import Identity
+        from dain.ledger import Deployment, Ledger
+
         if sign and self.keystore is None:
             raise ConfigError(
                 "This command acts on chain and needs your key.",
@@ -72,6 +81,8 @@ class Session:
         return Ledger(self.chain(), Deployment.load(self.network.deployment), identity)  # type: ignore[arg-type]
 
     def blobs(self) -> FileBlobStore:
+        from dain.storage import FileBlobStore
+
         return FileBlobStore(self.home / "blobs")
 
 

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from dain.cli.context import JsonFlag, console, emit
-from dain.devnet.home import NetworkHome
+from dain.node.network_home import NetworkHome
 
 app = typer.Typer(help="A network of real node processes on 127.0.0.1.", no_args_is_help=True)
 

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from dain.cli.context import Home, JsonFlag, Keystore, Password, Rpc, Session, console, emit
-from dain.devnet.home import DEFAULT_HOME
 from dain.errors import ConfigError
-from dain.ledger import TOKEN_UNIT, Ledger, Proposal, Vote
+from dain.node.network_home import DEFAULT_HOME
+
+if TYPE_CHECKING:  # the ledger (web3) loads only when a command acts on the chain
+    from dain.ledger import Ledger, Proposal
 
 app = typer.Typer(help="Propose, vote on and carry out network decisions.", no_args_is_help=True)
 
@@ -51,6 +53,8 @@ def status_dict(ledger: Ledger, proposal: Proposal) -> dict[str, object]:
 
 
 def show_status(data: dict[str, object]) -> None:
+    from dain.ledger import TOKEN_UNIT
+
     table = Table(title=f"Proposal {data['proposal_id']}", show_header=False, title_justify="left")
     for key, value in data.items():
         if key.startswith("votes_") or key == "quorum":
@@ -106,6 +110,8 @@ def vote(
     as_json: JsonFlag = False,
 ) -> None:
     """Cast your vote, weighted by your delegated tokens at the proposal's snapshot."""
+    from dain.ledger import Vote
+
     try:
         support = Vote[choice.upper()]
     except KeyError:
@@ -130,6 +136,8 @@ def delegate(
     as_json: JsonFlag = False,
 ) -> None:
     """Give your tokens' voting power to yourself or someone else; it counts from then on."""
+    from dain.ledger import TOKEN_UNIT
+
     ledger = Session(home, rpc, keystore, password).ledger()
     ledger.token.delegate(to)
     target = to or ledger.address

@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from dain.cli.context import JsonFlag, Password, console, emit
-from dain.identity import Identity
 
 app = typer.Typer(help="Create and inspect keys.", no_args_is_help=True)
 
@@ -21,6 +20,8 @@ def new(
     as_json: JsonFlag = False,
 ) -> None:
     """Create a key; print its address and DID."""
+    from dain.identity import Identity  # eth_account: only when a key is made
+
     identity = Identity.create()
     identity.save_keystore(out, password)
     data = {"address": identity.address, "did": identity.did(chain_id), "keystore": str(out)}

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import httpx
 import typer
 from rich.table import Table
 
@@ -23,10 +22,10 @@ from dain.cli.consent import (
     build_policy,
 )  # fmt: skip
 from dain.cli.context import JsonFlag, Password, console, emit
-from dain.data import AssetManifest, load_csv
 from dain.errors import ConfigError
-from dain.node.home import NodeConfig, NodeHome
-from dain.node.state import StoredAsset
+
+if TYPE_CHECKING:  # a node's home opens keys (eth_account): loaded by the commands using it
+    from dain.node.home import NodeHome
 
 app = typer.Typer(help="Create, run and watch a node.", no_args_is_help=True)
 data_app = typer.Typer(
@@ -39,6 +38,8 @@ NodeHomeOption = Annotated[
 
 
 def _home(home: Path | None, name: str | None = None) -> NodeHome:
+    from dain.node.home import NodeHome
+
     if home is None and name is None:
         raise ConfigError("Say which node: pass --home.")
     return NodeHome(home or Path.home() / ".dain" / str(name))
@@ -57,6 +58,8 @@ def init(
     as_json: JsonFlag = False,
 ) -> None:
     """Create a node home: key, settings, blob store and state database."""
+    from dain.node.home import NodeConfig
+
     where = _home(home, name)
     if not deployment.exists():
         raise ConfigError(f"No deployment record at {deployment}.", hint="Pass --deployment.")
@@ -86,6 +89,8 @@ def start(home: NodeHomeOption = None, password: Password = "") -> None:
 @app.command()
 def status(home: NodeHomeOption = None, as_json: JsonFlag = False) -> None:
     """What a running node is doing."""
+    import httpx
+
     where = _home(home)
     config = where.config()
     try:
@@ -127,7 +132,9 @@ def register(
 ) -> None:
     """Register a CSV file as a data asset with a consent policy. Only its manifest (schema,
     size, a salted commitment) and the policy go on chain; the file stays where it is."""
+    from dain.data import AssetManifest, load_csv
     from dain.node.service import open_node
+    from dain.node.state import StoredAsset
 
     where = _home(home)
     policy = build_policy(purpose, expiry, price, requester, credential_issuer, min_participants,

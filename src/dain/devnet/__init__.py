@@ -1,7 +1,7 @@
 """A whole network on one machine: in one process (`Devnet`, the demo story) or as real
 processes (a local chain and node processes, see `home` and `cluster`).
 
-Names load on first use, so commands that only need a network home don't import PyTorch.
+Names load on first use, so importing one light part doesn't import PyTorch.
 """
 
 from dain.lazy import lazy_exports
@@ -12,7 +12,6 @@ _EXPORTS = {
     "StoryConfig": "dain.devnet.story",
     "StoryResult": "dain.devnet.story",
     "run_story": "dain.devnet.story",
-    "NetworkHome": "dain.devnet.home",
 }
 
 __all__ = sorted(_EXPORTS)

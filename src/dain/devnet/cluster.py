@@ -25,10 +25,11 @@ from dain.data import (
     partition_stratified,
     stratified_split,
 )
-from dain.devnet.home import NetworkHome, admit_founder, chain_down, chain_up, treasury_ledger
+from dain.devnet.home import admit_founder, chain_down, chain_up, treasury_ledger
 from dain.errors import ConfigError
 from dain.ledger.anvil import free_port, stop_pid
 from dain.node.home import NodeConfig, NodeHome
+from dain.node.network_home import NetworkHome
 from dain.node.service import open_node
 from dain.node.state import StoredAsset
 

@@ -1,79 +1,13 @@
-"""The network home: where a local chain keeps its process record, state and contracts."""
+"""A local test chain for a network home: start and stop anvil, deploy the contracts once,
+and act as the treasury that admits founding members. Dev networks only; what a user's
+commands read (the chain's URL, the deployment) is `dain.node.network_home`."""
 
 from __future__ import annotations
-
-import json
-import os
-from dataclasses import asdict, dataclass
-from pathlib import Path
 
 from dain.errors import ConfigError
 from dain.identity import Identity
 from dain.ledger import TOKEN_UNIT, Deployment, Ledger, RpcChain, deploy
-
-DEFAULT_HOME = Path(os.environ.get("DAIN_HOME", Path.home() / ".dain" / "devnet"))
-
-
-@dataclass(frozen=True)
-class NetworkHome:
-    root: Path
-
-    @property
-    def chain_record(self) -> Path:
-        return self.root / "chain.json"
-
-    @property
-    def deployment(self) -> Path:
-        return self.root / "deployment.json"
-
-    @property
-    def treasury_keystore(self) -> Path:
-        return self.root / "treasury.json"
-
-    @property
-    def anvil_state(self) -> Path:
-        return self.root / "anvil-state.json"
-
-    @property
-    def anvil_log(self) -> Path:
-        return self.root / "anvil.log"
-
-    def read_chain(self) -> ChainRecord | None:
-        try:
-            return ChainRecord(**json.loads(self.chain_record.read_text()))
-        except FileNotFoundError:
-            return None
-        except (json.JSONDecodeError, TypeError) as exc:
-            raise ConfigError(
-                f"{self.chain_record} is damaged ({exc}).",
-                hint="Stop anvil by hand if it runs, then delete that file.",
-            ) from exc
-
-    def write_chain(self, record: ChainRecord) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.chain_record.write_text(json.dumps(asdict(record), indent=2) + "\n")
-
-
-@dataclass(frozen=True)
-class ChainRecord:
-    """A running local chain: its RPC URL and the pid that `dain chain down` stops."""
-
-    url: str
-    pid: int
-    port: int
-
-
-def running_chain(home: NetworkHome) -> ChainRecord | None:
-    """The home's chain if its anvil still runs; a stale record is removed."""
-    from dain.ledger.anvil import AnvilProcess
-
-    record = home.read_chain()
-    if record is None:
-        return None
-    if not AnvilProcess(record.pid, record.port, None).alive():
-        home.chain_record.unlink()
-        return None
-    return record
+from dain.node.network_home import ChainRecord, NetworkHome, running_chain
 
 
 def chain_up(home: NetworkHome, port: int, password: str) -> tuple[ChainRecord, Deployment, bool]:

@@ -26,6 +26,7 @@ _EXPORTS = {
     "Transport": "dain.node.transport",
     "NodeConfig": "dain.node.home",
     "NodeHome": "dain.node.home",
+    "NetworkHome": "dain.node.network_home",
     "NodeState": "dain.node.state",
     "JobRunner": "dain.node.runner",
     "HttpTransport": "dain.node.http",
