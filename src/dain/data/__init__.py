@@ -1,41 +1,37 @@
-"""Datasets, partitioning among owners, asset manifests and consent policies."""
+"""Datasets, partitioning among owners, asset manifests and consent policies.
 
-from dain.data.datasets import BUNDLED, CsvSchema, Dataset, load_bundled, load_csv
-from dain.data.errors import DataError, DatasetError, PartitionError, PolicyError
-from dain.data.manifest import AssetManifest, data_commitment
-from dain.data.partition import (
-    dirichlet_partition,
-    iid_partition,
-    partition_stratified,
-    quantity_skew_partition,
-    stratified_split,
-    unequal_sizes,
-)
-from dain.data.policy import ConsentPolicy, bytes32_to_purpose, check_purpose, purpose_to_bytes32
-from dain.data.synthetic import card_fraud, smart_city_load
+Names load on first use: a simulation that needs datasets and partitions does not load
+the key and content-id libraries that manifests and policies use.
+"""
 
-__all__ = [
-    "BUNDLED",
-    "AssetManifest",
-    "ConsentPolicy",
-    "CsvSchema",
-    "DataError",
-    "Dataset",
-    "DatasetError",
-    "PartitionError",
-    "PolicyError",
-    "bytes32_to_purpose",
-    "card_fraud",
-    "check_purpose",
-    "data_commitment",
-    "dirichlet_partition",
-    "iid_partition",
-    "load_bundled",
-    "load_csv",
-    "partition_stratified",
-    "purpose_to_bytes32",
-    "quantity_skew_partition",
-    "smart_city_load",
-    "stratified_split",
-    "unequal_sizes",
-]
+from dain.lazy import lazy_exports
+
+_EXPORTS = {
+    "BUNDLED": "dain.data.bundled",
+    "load_bundled": "dain.data.bundled",
+    "CsvSchema": "dain.data.datasets",
+    "Dataset": "dain.data.datasets",
+    "load_csv": "dain.data.datasets",
+    "DataError": "dain.data.errors",
+    "DatasetError": "dain.data.errors",
+    "PartitionError": "dain.data.errors",
+    "PolicyError": "dain.data.errors",
+    "AssetManifest": "dain.data.manifest",
+    "data_commitment": "dain.data.manifest",
+    "dirichlet_partition": "dain.data.partition",
+    "iid_partition": "dain.data.partition",
+    "partition_stratified": "dain.data.partition",
+    "quantity_skew_partition": "dain.data.partition",
+    "stratified_split": "dain.data.partition",
+    "unequal_sizes": "dain.data.partition",
+    "ConsentPolicy": "dain.data.policy",
+    "bytes32_to_purpose": "dain.data.policy",
+    "check_purpose": "dain.data.policy",
+    "purpose_to_bytes32": "dain.data.policy",
+    "card_fraud": "dain.data.synthetic",
+    "smart_city_load": "dain.data.synthetic",
+}
+
+__all__ = sorted(_EXPORTS)
+
+__getattr__ = lazy_exports("dain.data", _EXPORTS)

@@ -1,4 +1,5 @@
-"""Tabular datasets: sklearn's bundled ones and CSV files with a named target column."""
+"""Tabular datasets, and CSV files with a named target column (the bundled datasets are
+in `dain.data.bundled`)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,6 @@ from pathlib import Path
 import numpy as np
 
 from dain.data.errors import DatasetError
-
-BUNDLED = ("breast_cancer", "digits", "wine", "iris", "diabetes")
 
 
 @dataclass(frozen=True)
@@ -61,37 +60,6 @@ class Dataset:
             self.target,
             self.classes,
         )
-
-
-def load_bundled(name: str) -> Dataset:
-    """One of the datasets that ship inside scikit-learn (no download)."""
-    from sklearn import datasets as sk  # heavy import, only when asked
-
-    loaders = {
-        "breast_cancer": sk.load_breast_cancer,
-        "digits": sk.load_digits,
-        "wine": sk.load_wine,
-        "iris": sk.load_iris,
-        "diabetes": sk.load_diabetes,  # regression: disease progression after a year
-    }
-    if name not in loaders:
-        raise DatasetError(
-            f"Unknown dataset '{name}'.", hint=f"Choose one of: {', '.join(BUNDLED)}."
-        )
-    bunch = loaders[name]()
-    features = tuple(str(f) for f in bunch.feature_names)
-    if name == "diabetes":
-        return Dataset(name, bunch.data.astype(np.float32), bunch.target.astype(np.float32),
-                       features, "progression", ())  # fmt: skip
-    classes = tuple(str(c) for c in getattr(bunch, "target_names", np.unique(bunch.target)))
-    return Dataset(
-        name,
-        bunch.data.astype(np.float32),
-        bunch.target.astype(np.int64),
-        features,
-        "target",
-        classes,
-    )
 
 
 @dataclass(frozen=True)
