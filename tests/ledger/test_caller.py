@@ -224,7 +224,9 @@ def test_an_rpc_chain_where_no_node_listens_is_unavailable() -> None:
 
 def test_the_dev_chain_methods_are_guarded_too(gone: Gone) -> None:
     chain = gone.ledger.backend
-    for use in (chain.now, chain.mine, lambda: chain.fund(gone.ledger.address, 1)):
+    uses = (chain.now, chain.mine, chain.block_number, lambda: chain.code(gone.ledger.address),
+            lambda: chain.fund(gone.ledger.address, 1))  # fmt: skip
+    for use in uses:
         with pytest.raises(ChainUnavailable, match="Cannot reach the chain"):
             use()
 
@@ -364,3 +366,11 @@ def test_a_caller_for_another_identity_shares_the_chain(chain_net: ChainNet) -> 
     assert caller.address == other.address
     assert caller.chain_id == chain_net.root.chain_id
     assert caller.block_number() == chain_net.root.block_number()
+
+
+def test_the_backend_answers_block_number_and_code(chain_net: ChainNet) -> None:
+    chain, root = chain_net.chain, chain_net.root
+
+    assert chain.block_number() == root.block_number()
+    assert chain.code(root.jobs.address) == root.caller.code(root.jobs.address) != b""
+    assert chain.code(root.address) == b""  # an account, not a contract

@@ -31,6 +31,10 @@ class ChainBackend(Protocol):
 
     def now(self) -> int: ...
 
+    def block_number(self) -> int: ...
+
+    def code(self, address: str) -> bytes: ...
+
     def advance_time(self, seconds: int) -> None: ...
 
     def fund(self, address: str, wei: int) -> None: ...
@@ -70,6 +74,12 @@ class EmbeddedChain:
 
     def now(self) -> int:
         return int(self.web3.eth.get_block("latest")["timestamp"])
+
+    def block_number(self) -> int:
+        return int(self.web3.eth.block_number)
+
+    def code(self, address: str) -> bytes:
+        return bytes(self.web3.eth.get_code(address))  # type: ignore[arg-type]
 
     def fund(self, address: str, wei: int) -> None:
         tx = self.web3.eth.send_transaction({"from": self._faucet, "to": address, "value": wei})
@@ -125,6 +135,15 @@ class RpcChain:
     def now(self) -> int:
         with guarded("read the latest block's time"):
             return int(self.web3.eth.get_block("latest")["timestamp"])
+
+    def block_number(self) -> int:
+        with guarded("read the latest block number"):
+            return int(self.web3.eth.block_number)
+
+    def code(self, address: str) -> bytes:
+        """The contract code at `address`; empty where no contract is deployed."""
+        with guarded(f"read the code at {address}"):
+            return bytes(self.web3.eth.get_code(address))  # type: ignore[arg-type]
 
     def fund(self, address: str, wei: int) -> None:
         with guarded(f"read the balance of {address}"):
