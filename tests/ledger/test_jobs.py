@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from dain.ledger import TOKEN_UNIT, Consent, JobStatus, Receipt, TransactionRefused
+from dain.ledger import TOKEN_UNIT, Consent, JobStatus, JobTerms, Receipt, TransactionRefused
 from tests.conftest import ChainNet
 from tests.ledger.helpers import aggregator, receipt
 
@@ -435,3 +435,16 @@ def test_only_secure_jobs_abort_rounds(chain_net: ChainNet) -> None:
         a.jobs.abort_round(job_id, 1, survivors=0)
 
     assert refused.value.reason == "NotSecureAggregation"
+
+
+def test_a_job_is_proposed_in_two_steps_the_ledger_takes_together(chain_net: ChainNet) -> None:
+    requester = chain_net.member(100)
+    terms = JobTerms("diagnosis", 1, 10 * TOKEN_UNIT, "bafkreispec", "bafkreimodel")
+
+    with pytest.raises(TransactionRefused) as refused:
+        requester.jobs.propose(terms)  # the Jobs call alone: the pool is not approved yet
+    job_id = requester.propose_job(terms)  # approve the pool, then propose
+
+    assert refused.value.reason == "ERC20InsufficientAllowance"
+    assert requester.jobs.job(job_id).reward_pool == 10 * TOKEN_UNIT
+    assert requester.token.balance_of(requester.jobs.address) == 10 * TOKEN_UNIT
