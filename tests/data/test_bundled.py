@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -54,6 +55,19 @@ def test_loading_a_dataset_imports_no_scikit_learn() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_loading_works_when_the_working_folder_is_gone(tmp_path: Path) -> None:
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    code = (
+        "import os; os.rmdir(os.getcwd()); from dain.data import load_bundled; "
+        "print(len(load_bundled('digits')), len(load_bundled('diabetes')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=gone, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == ["1797", "442"]
 
 
 def _sklearn_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

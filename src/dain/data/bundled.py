@@ -7,6 +7,7 @@ reads them. The result is the same arrays, names and classes as scikit-learn's l
 
 from __future__ import annotations
 
+import gzip
 import importlib.util
 from pathlib import Path
 
@@ -50,12 +51,12 @@ def load_bundled(name: str) -> Dataset:
         )
     folder = data_dir()
     if name == "digits":
-        table = np.loadtxt(folder / "digits.csv.gz", delimiter=",")
+        table = _read_gzipped(folder / "digits.csv.gz", delimiter=",")
         x, y = table[:, :-1], table[:, -1].astype(np.int64)
         return _classes(name, x, y, _DIGITS, tuple(str(c) for c in range(10)))
     if name == "diabetes":  # regression: disease progression after a year
-        x = np.loadtxt(folder / "diabetes_data_raw.csv.gz")
-        y = np.loadtxt(folder / "diabetes_target.csv.gz")
+        x = _read_gzipped(folder / "diabetes_data_raw.csv.gz")
+        y = _read_gzipped(folder / "diabetes_target.csv.gz")
         return Dataset(name, _standardized(x).astype(np.float32), y.astype(np.float32),
                        _DIABETES, "progression", ())  # fmt: skip
     file, features = {
@@ -83,6 +84,12 @@ def _read_headed_csv(path: Path) -> tuple[np.ndarray, np.ndarray, tuple[str, ...
     if table.shape != (rows, features + 1):
         raise DatasetError(f"{path} holds {table.shape} values, not {rows} x {features + 1}.")
     return table[:, :-1], table[:, -1].astype(np.int64), tuple(header[2:])
+
+
+def _read_gzipped(path: Path, delimiter: str | None = None) -> np.ndarray:
+    # opened here: numpy's own .gz handling resolves the working folder, which may be gone
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        return np.loadtxt(handle, delimiter=delimiter)
 
 
 def _standardized(x: np.ndarray) -> np.ndarray:
