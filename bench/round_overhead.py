@@ -56,12 +56,12 @@ def in_process_overhead(spec: JobSpec, data: dict[str, Dataset]) -> list[float]:
         job = net.root.jobs.job(job_id)
         aggregator = net.root.jobs.aggregator_of(job_id, round_no)
         for node in hospitals.values():
-            for asset in node.rounds.eligible_assets(job):
+            for asset in node.trainer.eligible_assets(job):
                 trained = time.perf_counter()
-                update = node.rounds.make_update(job, round_no, asset)
+                update = node.participant.make_update(job, round_no, asset)
                 training += time.perf_counter() - trained
-                node.rounds.deliver(aggregator, job_id, round_no, update)
-        net.node_of(aggregator).rounds.finish_round(job_id, round_no)
+                node.participant.deliver(aggregator, job_id, round_no, update)
+        net.node_of(aggregator).aggregator.finish_round(job_id, round_no)
         overheads.append(time.perf_counter() - began - training)
     return overheads
 

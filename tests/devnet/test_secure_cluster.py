@@ -22,9 +22,9 @@ from dain.devnet.network import pass_proposal
 from dain.learning import ModelSpec, TrainConfig, init_params
 from dain.ledger import TOKEN_UNIT, JobTerms
 from dain.ledger.anvil import stop_pid
+from dain.node import MASKED, agreement_public_key
 from dain.node.home import NodeHome
 from dain.node.network_home import NetworkHome
-from dain.node.secure import MASKED, agreement_public_key
 from dain.node.spec import JobSpec, SecAggSettings
 from dain.storage import FileBlobStore, decode_tensors, encode_tensors, read_metadata
 

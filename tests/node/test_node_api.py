@@ -109,7 +109,7 @@ def test_oversized_body_is_refused(running: Running) -> None:
     status, answer = _send(
         running, "POST", "/blobs", b"\0" * (running.aggregator.max_body_bytes + 1)
     )
-    assert status == 400 and "exceeds" in answer["error"]
+    assert status == 413 and "exceeds" in answer["error"]
     _assert_still_serving(running)
 
 
@@ -193,6 +193,6 @@ def test_a_peer_answering_garbage_is_a_peer_error_not_a_crash(running: Running) 
     running.net.transport.register(liar.endpoint, lambda _request: Response(200, b"\x00garbage"))
     try:
         with pytest.raises(PeerError, match="non-JSON"):
-            running.aggregator.post(liar.address, "/updates", b"{}")
+            running.aggregator.peers.post(liar.address, "/updates", b"{}")
     finally:
         running.net.transport.register(liar.endpoint, liar.handle)

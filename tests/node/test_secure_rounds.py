@@ -16,7 +16,7 @@ from dain.learning import ModelSpec, TrainConfig, accuracy, feature_statistics, 
 from dain.learning.privacy import PrivacyLevel, PrivacySpec
 from dain.ledger import TOKEN_UNIT, JobInfo, JobTerms
 from dain.node import JobSpec, Node, ProtocolError
-from dain.node.secure import MASKED
+from dain.node import MASKED
 from dain.node.spec import SecAggSettings
 from dain.storage import UINT32, decode_tensors, encode_tensors
 
@@ -78,7 +78,7 @@ def _plain_mean(n: Network, job: JobInfo, round: int, names: list[str]) -> dict[
     deltas, weights = [], []
     for name in names:
         node = n.hospitals[name]
-        delta, examples = node.rounds.train_delta(job, round, node.assets[n.assets[name]])
+        delta, examples = node.trainer.train_delta(job, round, node.assets[n.assets[name]])
         deltas.append(delta)
         weights.append(examples)
     total = sum(weights)

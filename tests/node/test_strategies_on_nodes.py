@@ -22,7 +22,7 @@ from dain.learning import (
 from dain.learning.errors import AggregationError
 from dain.ledger import TOKEN_UNIT, JobTerms
 from dain.node import JobSpec
-from dain.node.rounds import _seed
+from dain.node.training import client_seed
 from dain.storage import decode_tensors, encode_tensors, read_metadata
 
 
@@ -75,7 +75,7 @@ def test_server_adam_state_travels_with_the_model_between_aggregators() -> None:
     shapes = {"0.weight": (2, 30), "0.bias": (2,)}
     for node in (n for name, n in net.nodes.items() if name != "researcher"):
         if not node.blobs.has(final):  # (the aggregator made it)
-            node.rounds._apply_model_delta(final, shapes)
+            assert node.models.rebuild(final, shapes)
         assert node.blobs.has(final)
 
 
@@ -92,10 +92,10 @@ def test_fedprox_pulls_client_updates_towards_the_global_model() -> None:
     node = net.nodes["h0"]
     job = net.root.jobs.job(job_id)
     asset = node.assets[assets["h0"]]
-    delta, _ = node.rounds.train_delta(job, 1, asset)
-    spec = node.rounds.job_spec(job)
-    start = node.rounds.global_model(job, spec)
-    seed = _seed(spec.seed, 1, asset.asset_id)
+    delta, _ = node.trainer.train_delta(job, 1, asset)
+    spec = node.models.spec(job)
+    start = node.models.global_model(job, spec)
+    seed = client_seed(spec.seed, 1, asset.asset_id)
     x, y = asset.dataset.x, asset.dataset.y
     pulled = subtract(train_local(spec.model, start, x, y, spec.train, seed,
                                   proximal_mu=5.0).params, start)  # fmt: skip

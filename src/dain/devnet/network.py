@@ -9,7 +9,6 @@ from dain.identity import Identity
 from dain.ledger import (
     TOKEN_UNIT,
     ChainBackend,
-    Consent,
     EmbeddedChain,
     Ledger,
     NetworkParams,
@@ -77,10 +76,10 @@ class Devnet:
     def run_round(self, job_id: int, round: int) -> tuple[RoundInfo | None, dict[str, list[int]]]:
         """Every node trains what it may; the elected aggregator records the round."""
         took_part = {
-            name: node.rounds.train_round(job_id, round) for name, node in self.nodes.items()
+            name: node.participant.train_round(job_id, round) for name, node in self.nodes.items()
         }
         aggregator = self.node_of(self.root.jobs.aggregator_of(job_id, round))
-        return aggregator.rounds.finish_round(job_id, round), {
+        return aggregator.aggregator.finish_round(job_id, round), {
             k: v for k, v in took_part.items() if v
         }
 
@@ -99,16 +98,15 @@ class Devnet:
         aggregator = self.node_of(elected)
         for _ in range(12):
             for name, node in self.nodes.items():
-                for asset in node.rounds.eligible_assets(job):
+                for asset in node.trainer.eligible_assets(job):
                     stage = node.secure_participant.stages().get(
                         f"{job_id}/{round}/{asset.asset_id:x}"
                     )
                     if name in stop_after and stop_after[name] in ("start", stage):
                         continue
                     node.secure_participant.step(job, round, asset, elected)
-            enrolled = jobs.enrolled(job_id)
-            expected = sum(1 for a in enrolled if jobs.consent(job, a) == Consent.ALLOWED)
-            now = aggregator.rounds.clock()
+            expected = len(aggregator.ctx.chain.allowed(job, jobs.enrolled(job_id)))
+            now = aggregator.ctx.clock.now()
             record = aggregator.secure_aggregator.progress(job, round, now, expected)
             if record is not None:
                 return record

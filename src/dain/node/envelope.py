@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -119,11 +120,14 @@ def seal(
 
 
 class ReplayGuard:
-    """Refuses envelopes older than `max_age` seconds, from the future, or seen before."""
+    """Refuses envelopes older than `max_age` seconds, from the future, or seen before.
+    Safe to share between the threads that handle requests: checking and remembering a
+    nonce is one step, so two copies of one envelope arriving at once cannot both pass."""
 
     def __init__(self, max_age: int = 300) -> None:
         self.max_age = max_age
         self._seen: dict[str, int] = {}
+        self._lock = threading.Lock()
 
     def check(self, envelope: Envelope, now: float | None = None) -> None:
         now = time.time() if now is None else now
@@ -132,7 +136,9 @@ class ReplayGuard:
         if envelope.timestamp > now + 30:
             raise EnvelopeError("The envelope is dated in the future; its sender's clock is wrong.")
         key = f"{envelope.sender}/{envelope.nonce}"
-        if key in self._seen:
-            raise EnvelopeError("This envelope was already received (replay refused).")
-        self._seen = {k: t for k, t in self._seen.items() if t >= now - self.max_age}
-        self._seen[key] = envelope.timestamp
+        with self._lock:
+            if key in self._seen:
+                raise EnvelopeError("This envelope was already received (replay refused).")
+            if len(self._seen) > 1024:  # forget what has gone stale, now and then
+                self._seen = {k: t for k, t in self._seen.items() if t >= now - self.max_age}
+            self._seen[key] = envelope.timestamp

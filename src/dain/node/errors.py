@@ -2,30 +2,62 @@
 
     NodeError
     ├── EnvelopeError     a message is malformed, badly signed, stale or replayed
-    ├── PeerError         a peer cannot be reached or answered with a refusal
-    └── ProtocolError     a message breaks the round protocol (wrong round, not enrolled)
+    ├── ProtocolError     a message breaks the round protocol (wrong round, not enrolled)
+    ├── StageOpen         what was asked for does not exist yet: a stage is still open
+    ├── BodyTooLarge      a request body is over the node's limit
+    └── PeerError         talking to another node failed
+        ├── PeerUnavailable   it did not answer, or failed on its side: try again later
+        ├── PeerNotReady      it answered "not yet" (a stage still open): ask again later
+        ├── PeerConflict      its view of the round differs from ours (it is not collecting
+        │                     that round, or not elected): may pass as the chain moves on
+        └── PeerRefused       it refused the message itself: sending it again cannot help
 
-Each carries `status`, the HTTP status a node answers with when a peer caused it.
+Which HTTP status each error is answered with lives in one table, `dain.node.routes`; the
+client side turns statuses back into these classes in one place, `dain.node.peers`.
 """
+
+from __future__ import annotations
 
 from dain.errors import DainError
 
 
 class NodeError(DainError):
-    status = 400
+    pass
 
 
 class EnvelopeError(NodeError):
-    status = 401
+    pass
+
+
+class ProtocolError(NodeError):
+    pass
+
+
+class StageOpen(NodeError):
+    pass
+
+
+class BodyTooLarge(NodeError):
+    pass
 
 
 class PeerError(NodeError):
-    status = 502
-
     def __init__(self, message: str, *, peer_status: int | None = None) -> None:
         super().__init__(message)
         self.peer_status = peer_status  # the peer's HTTP status; None if it did not answer
 
 
-class ProtocolError(NodeError):
-    status = 409
+class PeerUnavailable(PeerError):
+    pass
+
+
+class PeerNotReady(PeerError):
+    pass
+
+
+class PeerConflict(PeerError):
+    pass
+
+
+class PeerRefused(PeerError):
+    pass

@@ -4,6 +4,7 @@
 <home>/node.toml       settings (below)
 <home>/blobs/          content-addressed blobs (models, updates, documents)
 <home>/state.db        SQLite: assets, updates trained, deliveries made
+<home>/hold.json       only in tests: a secure round to stop in (see `service.open_node`)
 """
 
 from __future__ import annotations
@@ -64,6 +65,10 @@ class NodeHome:
     @property
     def state(self) -> Path:
         return self.root / "state.db"
+
+    @property
+    def hold(self) -> Path:
+        return self.root / "hold.json"
 
     @property
     def pid_file(self) -> Path:

@@ -1,44 +1,31 @@
-"""A dain node: one participant's identity, chain client, blob store and data assets,
-serving its peers through a request handler that any transport can carry."""
+"""A dain node: one participant's identity, chain client, blob store and data assets. This
+module only wires the parts together and says which handler answers which route; each
+part does one job (see the package's modules)."""
 
 from __future__ import annotations
 
-import json
-import logging
-import re
 import threading
-from dataclasses import dataclass
+from typing import Any
 
 from dain.data import AssetManifest, ConsentPolicy, Dataset
-from dain.errors import DainError
 from dain.ledger import Ledger
-from dain.node.errors import NodeError, PeerError
-from dain.node.rounds import RoundState
-from dain.node.secure import SecureAggregator, SecureParticipant, agreement_public_key
+from dain.node.aggregator import Aggregator
+from dain.node.chain_view import ChainView
+from dain.node.clock import ChainClock
+from dain.node.context import LocalAsset, NodeContext
+from dain.node.intake import Intake, MessageKind
+from dain.node.models import JobModels
+from dain.node.participant import Participant
+from dain.node.peers import Peers
+from dain.node.recorder import Recorder
+from dain.node.routes import Dispatcher, Handler, json_response
+from dain.node.runner import JobRunner, Roles
+from dain.node.secure_aggregator import SecureAggregator
+from dain.node.secure_participant import HoldAfter, SecureParticipant, agreement_public_key
+from dain.node.state import NodeState
+from dain.node.training import LocalTrainer
 from dain.node.transport import Request, Response, Transport
-from dain.storage import BlobNotFound, BlobStore, StorageError, verify
-
-log = logging.getLogger(__name__)
-_BLOB_PATH = re.compile(r"^/blobs/(?P<cid>[a-z2-7]{59})$")
-_SECAGG_PATH = re.compile(
-    r"^/secagg/(?P<job>[0-9]{1,18})/(?P<round>[0-9]{1,9})/(?P<what>roster|unmask)$"
-)
-_SECAGG_POSTS = {
-    "/secagg/shares": "secagg-shares",
-    "/secagg/inputs": "secagg-input",
-    "/secagg/unmask": "secagg-unmask",
-}
-
-
-@dataclass(frozen=True)
-class LocalAsset:
-    """A data asset this node holds. The rows never leave the node."""
-
-    asset_id: int
-    title: str
-    dataset: Dataset
-    manifest: AssetManifest
-    policy: ConsentPolicy
+from dain.storage import BlobStore
 
 
 class Node:
@@ -51,24 +38,56 @@ class Node:
         endpoint: str,
         *,
         max_body_bytes: int = 16 * 2**20,
+        hold_after: HoldAfter | None = None,
     ) -> None:
-        self.name = name
-        self.ledger = ledger
-        self.blobs = blobs
-        self.transport = transport
         self.endpoint = endpoint
-        self.max_body_bytes = max_body_bytes
-        self.assets: dict[int, LocalAsset] = {}
-        self.rounds = RoundState(self)
-        self.secure_participant = SecureParticipant(self)
-        self.secure_aggregator = SecureAggregator(self)
-        self.activity = threading.Event()  # set when a peer hands us a blob or an update
-        self._endpoints: dict[str, str] = {}
+        clock = ChainClock(ledger.pending_time)
+        peers = Peers(ledger.address, transport, blobs,
+                      lambda address: ledger.registry.member(address).endpoint)  # fmt: skip
+        self.ctx = NodeContext(name, ledger, blobs, peers, clock, ChainView(ledger, clock))
+        self.models = JobModels(self.ctx)
+        self.trainer = LocalTrainer(self.ctx, self.models)
+        self.participant = Participant(self.ctx, self.trainer)
+        self.secure_participant = SecureParticipant(self.ctx, self.trainer, hold_after)
+        self.intake = Intake(self.ctx)
+        self.recorder = Recorder(self.ctx, self.models)
+        self.aggregator = Aggregator(self.ctx, self.intake, self.models, self.recorder)
+        self.secure_aggregator = SecureAggregator(self.ctx, self.intake, self.models,
+                                                  self.recorder)  # fmt: skip
+        self.runner: JobRunner | None = None
         self.bytes_served = 0
+        self._served = threading.Lock()
+        self.dispatcher = Dispatcher(name, self._handlers(), max_body_bytes)
+
+    # ---- who it is ---------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self.ctx.name
+
+    @property
+    def ledger(self) -> Ledger:
+        return self.ctx.ledger
+
+    @property
+    def blobs(self) -> BlobStore:
+        return self.ctx.blobs
 
     @property
     def address(self) -> str:
-        return self.ledger.address
+        return self.ctx.address
+
+    @property
+    def assets(self) -> dict[int, LocalAsset]:
+        return self.ctx.assets
+
+    @property
+    def peers(self) -> Peers:
+        return self.ctx.peers
+
+    @property
+    def max_body_bytes(self) -> int:
+        return self.dispatcher.max_body_bytes
 
     # ---- setup -------------------------------------------------------------------
 
@@ -99,104 +118,89 @@ class Node:
         """Revokes consent on chain; later rounds will not use the asset."""
         return self.ledger.assets.revoke(asset_id)
 
+    def fetch_blob(self, cid: str, holders: list[str]) -> bytes:
+        """The blob with content id `cid`, from here or the first holder that has it."""
+        return self.peers.fetch_blob(cid, holders)
+
+    def make_runner(self, state: NodeState, poll_seconds: float = 0.3) -> JobRunner:
+        """The job runner that drives this node's part in every job (not started)."""
+        roles = Roles(self.trainer, self.participant, self.secure_participant, self.aggregator,
+                      self.secure_aggregator, self.models)  # fmt: skip
+        self.runner = JobRunner(self.ctx, roles, state, poll_seconds)
+        return self.runner
+
     # ---- serving peers -----------------------------------------------------------
 
     def handle(self, request: Request) -> Response:
         """Answers a peer. Bad input gets a 4xx with a reason; the node keeps running."""
-        try:
-            if len(request.body) > self.max_body_bytes:
-                raise NodeError(f"The request body exceeds {self.max_body_bytes} bytes.")
-            if request.method == "GET" and request.path == "/health":
-                return _json(200, {"status": "ok", "node": self.name, "address": self.address})
-            match = _BLOB_PATH.match(request.path)
-            if request.method == "GET" and match:
-                blob = self.blobs.get(match["cid"])
+        return self.dispatcher.handle(request)
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        found: dict[str, Any] = {"status": "ok", "node": self.name, "address": self.address}
+        if self.runner is not None:
+            health = self.runner.health()
+            found["runner"] = str(health)
+            if not health.ok:
+                found["status"] = "degraded"
+                found["last_error"] = self.runner.status.last_error
+            return health.ok, found
+        return True, found
+
+    def status(self) -> dict[str, Any]:
+        transport = self.peers.transport
+        found: dict[str, Any] = {
+            "node": self.name, "address": self.address, "endpoint": self.endpoint,
+            "assets": [hex(a) for a in self.assets],
+            "chain_time": round(self.ctx.clock.now(), 3),
+            "secure_stages": self.secure_participant.stages(),
+            "secure_held": self.secure_participant.held(),
+            "secure_rounds": self.secure_aggregator.summaries,
+            "bytes_sent": getattr(transport, "bytes_sent", 0) + self.bytes_served,
+        }  # fmt: skip
+        if self.runner is not None:
+            found |= self.runner.report()
+        return found
+
+    def _handlers(self) -> dict[str, Handler]:
+        signals = self.ctx.signals
+
+        def written(answer: dict[str, Any], status: int) -> Response:
+            signals.activity.set()  # a peer wrote to us: the runner looks at once
+            return json_response(answer, status)
+
+        def health(request: Request, params: dict[str, str]) -> Response:
+            ok, found = self.health()
+            return json_response(found, 200 if ok else 503)
+
+        def get_blob(request: Request, params: dict[str, str]) -> Response:
+            blob = self.blobs.get(params["cid"])
+            with self._served:
                 self.bytes_served += len(blob)
-                return Response(200, blob, "application/octet-stream")
-            if request.method == "POST" and request.path == "/blobs":
-                answer = _json(201, {"cid": self.rounds.accept_blob(request.body)})
-                self.activity.set()
-                return answer
-            if request.method == "POST" and request.path == "/updates":
-                answer = _json(202, self.rounds.accept_update(request.body))
-                self.activity.set()
-                return answer
-            if request.method == "POST" and request.path in _SECAGG_POSTS:
-                kind = _SECAGG_POSTS[request.path]
-                answer = _json(202, self.secure_aggregator.accept(kind, request.body))
-                self.activity.set()
-                return answer
-            stage = _SECAGG_PATH.match(request.path)
-            if request.method == "GET" and stage:
-                job_id, round = int(stage["job"]), int(stage["round"])
-                secure = self.secure_aggregator
-                found = (secure.roster if stage["what"] == "roster" else secure.unmask_request)(
-                    job_id, round
-                )
-                if found is None:
-                    return _json(409, {"error": "That stage of the round is still open."})
-                return _json(200, found)
-            return _json(404, {"error": f"No route {request.method} {request.path}."})
-        except BlobNotFound as exc:
-            return _json(404, {"error": str(exc)})
-        except NodeError as exc:
-            log.info("%s refused %s %s: %s", self.name, request.method, request.path, exc)
-            return _json(exc.status, {"error": str(exc)})
-        except DainError as exc:
-            log.info("%s refused %s %s: %s", self.name, request.method, request.path, exc)
-            return _json(400, {"error": str(exc)})
+            return Response(200, blob, "application/octet-stream")
 
-    # ---- talking to peers --------------------------------------------------------
-
-    def fetch_blob(self, cid: str, peers: list[str]) -> bytes:
-        """The blob with content id `cid`, from here or the first peer that has it."""
-        if self.blobs.has(cid):
-            return self.blobs.get(cid)
-        for address in peers:
-            if address == self.address:
-                continue
-            endpoint = self.endpoint_of(address)
-            try:
-                response = self.transport.send(endpoint, Request("GET", f"/blobs/{cid}"))
-            except PeerError:
-                continue
-            if not response.ok:
-                continue
-            try:
-                verify(cid, response.body)
-            except StorageError as exc:
-                log.warning("%s: peer %s sent a corrupt blob: %s", self.name, address, exc)
-                continue
-            self.blobs.put(response.body)
-            return response.body
-        raise PeerError(f"No peer could provide blob {cid}.")
-
-    def endpoint_of(self, address: str) -> str:
-        """A member's node URL from the registry, remembered until a request to it fails."""
-        if address not in self._endpoints:
-            self._endpoints[address] = self.ledger.registry.member(address).endpoint
-        return self._endpoints[address]
-
-    def post(self, address: str, path: str, body: bytes) -> dict[str, object]:
-        endpoint = self.endpoint_of(address)
-        try:
-            response = self.transport.send(endpoint, Request("POST", path, body))
-        except PeerError:
-            self._endpoints.pop(address, None)  # it may have moved: look it up again next time
-            raise
-        try:
-            payload = json.loads(response.body or b"{}")
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise PeerError(f"{endpoint} answered {path} with non-JSON.") from None
-        if not isinstance(payload, dict):
-            raise PeerError(f"{endpoint} answered {path} with JSON that is not an object.")
-        if not response.ok:
-            raise PeerError(
-                f"{endpoint} refused {path}: {payload.get('error', response.status)}",
-                peer_status=response.status,
+        def secure(kind: MessageKind) -> Handler:
+            return lambda request, params: written(
+                self.secure_aggregator.accept(kind, request.body), 202
             )
-        return payload
 
+        def stage(request: Request, params: dict[str, str]) -> Response:
+            job_id, round = int(params["job_id"]), int(params["round"])
+            if params["stage"] == "roster":
+                return json_response(self.secure_aggregator.roster(job_id, round))
+            return json_response(self.secure_aggregator.unmask_request(job_id, round))
 
-def _json(status: int, payload: dict[str, object]) -> Response:
-    return Response(status, json.dumps(payload).encode())
+        return {
+            "health": health,
+            "status": lambda request, params: json_response(self.status()),
+            "get_blob": get_blob,
+            "put_blob": lambda request, params: written(
+                {"cid": self.models.accept_blob(request.body)}, 201
+            ),
+            "update": lambda request, params: written(
+                self.aggregator.accept_update(request.body), 202
+            ),
+            "secagg_shares": secure(MessageKind.SHARES),
+            "secagg_inputs": secure(MessageKind.MASKED),
+            "secagg_unmask": secure(MessageKind.UNMASK),
+            "secagg_stage": stage,
+        }

@@ -1,7 +1,10 @@
 """The job runner: follows chain state and drives the round protocol for every job this
 node takes part in, as participant and, when elected, as aggregator. It keeps what it
 trained and delivered in the state database, so a restart resumes without doing either
-twice."""
+twice.
+
+Nothing a step raises stops the runner: a failure is logged with its job and round, the
+runner backs off and goes on, and its health says it is not stepping until a step works."""
 
 from __future__ import annotations
 
@@ -9,15 +12,38 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
 
 from dain.errors import DainError
 from dain.ledger import JobInfo, JobStatus
-from dain.node.errors import PeerError
-from dain.node.node import LocalAsset, Node
-from dain.node.rounds import TrainedUpdate
+from dain.node.aggregator import Aggregator
+from dain.node.context import LocalAsset, NodeContext
+from dain.node.errors import PeerConflict, PeerError, PeerNotReady, PeerUnavailable
+from dain.node.models import JobModels
+from dain.node.participant import Participant, TrainedUpdate
+from dain.node.secure_aggregator import SecureAggregator
+from dain.node.secure_participant import SecureParticipant
 from dain.node.state import NodeState, StoredUpdate
+from dain.node.training import LocalTrainer
 
 log = logging.getLogger(__name__)
+# a peer that is down, busy or not there yet may answer the same message later
+TRY_AGAIN = (PeerUnavailable, PeerNotReady, PeerConflict)
+MAX_BACKOFF_SECONDS = 5.0
+_EXPECTED = (DainError,)  # failures of the world outside (chain, peers), not of this code
+
+
+class Health(StrEnum):
+    STARTING = "starting"  # has not finished a step yet
+    STEPPING = "stepping"
+    FAILING = "failing"  # its steps raise: see last_error; it backs off and tries again
+    STALLED = "stalled"  # no step has finished for too long
+    STOPPED = "stopped"
+
+    @property
+    def ok(self) -> bool:
+        return self in (Health.STARTING, Health.STEPPING)
 
 
 @dataclass
@@ -27,48 +53,134 @@ class RunnerStatus:
     updates_delivered: int = 0
     train_seconds: dict[str, float] = field(default_factory=dict)  # "job/round" -> seconds
     last_error: str = ""
+    failures: int = 0  # steps failed in a row
+    last_step_at: float | None = None  # monotonic time the last step finished, failed or not
+    training: str = ""  # what it trains now: a step may take as long as training does
+
+
+@dataclass(frozen=True)
+class Roles:
+    """The parts of a node the runner drives."""
+
+    trainer: LocalTrainer
+    participant: Participant
+    secure_participant: SecureParticipant
+    aggregator: Aggregator
+    secure_aggregator: SecureAggregator
+    models: JobModels
 
 
 class JobRunner:
-    def __init__(self, node: Node, state: NodeState, poll_seconds: float = 0.3) -> None:
-        self.node = node
+    def __init__(
+        self,
+        ctx: NodeContext,
+        roles: Roles,
+        state: NodeState,
+        poll_seconds: float = 0.3,
+        stall_seconds: float = 60.0,
+    ) -> None:
+        self.ctx = ctx
+        self.roles = roles
         self.state = state
         self.poll_seconds = poll_seconds
+        self.stall_seconds = stall_seconds
         self.status = RunnerStatus()
         self._stop = threading.Event()
         self._finished: set[int] = set()
         self._rounds: dict[int, tuple[int, str]] = {}  # job -> (round collecting, its model)
         self._recorded = threading.Event()
-        # (job, round) -> (when read, assets with live consent)
-        self._expected: dict[tuple[int, int], tuple[float, int]] = {}
+
+    # ---- health ----------------------------------------------------------------------
+
+    def health(self) -> Health:
+        status = self.status
+        if self._stop.is_set():
+            return Health.STOPPED
+        if status.failures:
+            return Health.FAILING
+        if status.last_step_at is None:
+            return Health.STARTING
+        idle = time.monotonic() - status.last_step_at
+        return Health.STALLED if idle > self.stall_seconds and not status.training else (
+            Health.STEPPING
+        )
+
+    def report(self) -> dict[str, Any]:
+        status = self.status
+        since = None if status.last_step_at is None else time.monotonic() - status.last_step_at
+        return {
+            "runner": str(self.health()),
+            "seconds_since_step": None if since is None else round(since, 3),
+            "failed_steps_in_a_row": status.failures,
+            "training": status.training,
+            "jobs": status.jobs,
+            "updates_delivered": status.updates_delivered,
+            "rounds_aggregated": status.rounds_aggregated,
+            "deliveries_recorded": self.state.deliveries(),
+            "last_error": status.last_error,
+            "train_seconds": status.train_seconds,
+        }
+
+    # ---- the loop --------------------------------------------------------------------
 
     def run(self) -> None:
         woken, last_block, last_step = True, -1, 0.0
+        signals = self.ctx.signals
         while not self._stop.is_set():
             try:
                 # a full step costs a dozen chain reads: only when a peer wrote to us, a
                 # block was mined, or time alone may have changed the election
-                block = self.node.ledger.block_number()
-                busy = self.node.secure_participant.busy() or self.node.secure_aggregator.busy()
+                block = self.ctx.ledger.block_number()
+                roles = self.roles
+                busy = roles.secure_participant.busy() or roles.secure_aggregator.busy()
                 idle_for = time.monotonic() - last_step
                 if woken or busy or block != last_block or idle_for >= 1.0:
                     last_block, last_step = block, time.monotonic()
                     self.step()
-            except DainError as exc:  # the chain or a peer misbehaved: report, keep going
-                self.status.last_error = str(exc)
-                log.warning("%s: %s", self.node.name, exc)
+                self._stepped()
+            except _AlreadyReported:
+                pass
+            except Exception as exc:  # the chain, a peer or a bug: report, back off, go on
+                self._failed(exc, "")
+            if self.status.failures:
+                self._back_off()
+                woken = True  # then a full step: only a step that works clears the failure
+                continue
             if self._recorded.is_set():  # we just recorded a round: start the next at once
                 self._recorded.clear()
                 woken = True
                 continue
-            if self.node.rounds.handout.is_set():
-                self.node.rounds.handout.clear()
+            if signals.handout.is_set():
+                signals.handout.clear()
                 self._await_record()
                 woken = True
                 continue
             # a peer's blob or update wakes us at once; otherwise read the chain again soon
-            woken = self.node.activity.wait(self.poll_seconds)
-            self.node.activity.clear()
+            woken = signals.activity.wait(self.poll_seconds)
+            signals.activity.clear()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.ctx.signals.activity.set()
+
+    def _stepped(self) -> None:
+        self.status.last_step_at = time.monotonic()
+        self.status.failures = 0
+
+    def _failed(self, exc: Exception, where: str) -> None:
+        status = self.status
+        status.failures += 1
+        status.last_step_at = time.monotonic()
+        status.last_error = f"{where}{exc}" if str(exc) else f"{where}{type(exc).__name__}"
+        # a bug deserves its traceback in the log; the chain or a peer failing does not
+        log.warning("%s: %s%s", self.ctx.name, where, exc,
+                    exc_info=not isinstance(exc, _EXPECTED))  # fmt: skip
+
+    def _back_off(self) -> None:
+        """Waits longer after each failed step in a row (up to a few seconds); a stop
+        request ends the wait early."""
+        delay = min(MAX_BACKOFF_SECONDS, self.poll_seconds * 2 ** min(self.status.failures, 8))
+        self._stop.wait(delay)
 
     def _await_record(self, quick: float = 0.02, patience: float = 2.0) -> None:
         """An aggregator handed us a round's model and is recording the round now: watch
@@ -78,25 +190,27 @@ class JobRunner:
         waiting = {
             job_id: round_no
             for job_id, (round_no, model_cid) in self._rounds.items()
-            if job_id not in self._finished and self.node.rounds.handed_out(model_cid)
+            if job_id not in self._finished and self.roles.models.handed_out(model_cid)
         }
         deadline = time.monotonic() + patience
         seen = -1
+        jobs = self.ctx.ledger.jobs
         while waiting and time.monotonic() < deadline and not self._stop.is_set():
-            block = self.node.ledger.block_number()
+            block = self.ctx.ledger.block_number()
             if block != seen:
                 seen = block
-                jobs = self.node.ledger.jobs
                 if any(jobs.job(j).current_round >= r for j, r in waiting.items()):
                     return
             time.sleep(quick)
 
-    def stop(self) -> None:
-        self._stop.set()
-        self.node.activity.set()
+    # ---- one step ----------------------------------------------------------------------
 
     def step(self) -> None:
-        jobs = self.node.ledger.jobs
+        """One pass over every job. A job whose step fails does not hold up the others:
+        its failure is logged with the job and round, and the whole step counts as
+        failed (so the runner backs off and its health says so)."""
+        jobs = self.ctx.ledger.jobs
+        failed: Exception | None = None
         for job_id in range(1, jobs.count() + 1):
             if job_id in self._finished:
                 continue
@@ -105,106 +219,116 @@ class JobRunner:
                 job.status == JobStatus.RUNNING and job.current_round >= job.rounds
             ):
                 self._finished.add(job_id)  # nothing more to train or record, ever
-                self.node.secure_aggregator.forget_before(job_id, 2**32)
-                self.node.secure_participant.forget_job(job_id)
-            elif job.status == JobStatus.RUNNING and self._involved(job):
+                self.roles.secure_aggregator.forget_before(job_id, 2**32)
+                self.roles.secure_participant.forget_job(job_id)
+                continue
+            if job.status != JobStatus.RUNNING or not self._involved(job):
+                continue
+            try:
                 self._step_job(job)
+            except Exception as exc:
+                self._failed(exc, f"job {job_id}, round {job.current_round + 1}: ")
+                failed = exc
+        if failed is not None:
+            raise _AlreadyReported() from failed
 
     def _involved(self, job: JobInfo) -> bool:
-        return bool(set(self.node.assets) & set(self.node.rounds.enrolled(job)))
+        return bool(set(self.ctx.assets) & set(self.ctx.chain.enrolled(job)))
 
     def _step_job(self, job: JobInfo) -> None:
-        rounds = self.node.rounds
+        ctx, roles = self.ctx, self.roles
         round_no = job.current_round + 1
-        now = rounds.clock()
-        aggregator = self.node.ledger.jobs.aggregator_at(job.job_id, round_no, now)
+        now = ctx.clock.now()
+        aggregator = ctx.ledger.jobs.aggregator_at(job.job_id, round_no, now)
         self._rounds[job.job_id] = (round_no, job.model_cid)
-        eligible = rounds.eligible_assets(job)
+        eligible = roles.trainer.eligible_assets(job)
         if job.secure_aggregation:
-            self.node.secure_aggregator.forget_before(job.job_id, round_no)
+            roles.secure_aggregator.forget_before(job.job_id, round_no)
             self._step_secure(job, round_no, eligible, aggregator)
-            eligible = []
-        for asset in eligible:
-            if self.state.delivered(job.job_id, round_no, asset.asset_id, aggregator):
-                continue
-            stored = self.state.update(job.job_id, round_no, asset.asset_id)
-            if stored is None:
-                began = time.perf_counter()
-                made = rounds.make_update(job, round_no, asset)
-                self.status.train_seconds[f"{job.job_id}/{round_no}"] = time.perf_counter() - began
-                stored = StoredUpdate(made.update_cid, made.num_examples, made.receipt_signature)
-                self.state.save_update(job.job_id, round_no, asset.asset_id, stored)
-            update = TrainedUpdate(asset.asset_id, stored.update_cid, stored.num_examples,
-                                   stored.receipt_signature)  # fmt: skip
-            try:
-                rounds.deliver(aggregator, job.job_id, round_no, update)
-                self.status.updates_delivered += 1
-            except PeerError as exc:
-                if exc.peer_status != 400:  # down, slow or not yet ready: retry, or fail over
-                    log.info("%s: delivery to %s failed: %s", self.node.name, aggregator, exc)
-                    continue
-                # the aggregator refused the update itself: sending it again cannot help
-                self.status.last_error = str(exc)
-                log.warning("%s: %s", self.node.name, exc)
-            self.state.mark_delivered(job.job_id, round_no, asset.asset_id, aggregator)
+        else:
+            for asset in eligible:
+                self._step_plain(job, round_no, asset, aggregator)
         self.status.jobs[job.job_id] = {"round": round_no, "aggregator": aggregator,
                                         "assets_taking_part": len(eligible)}  # fmt: skip
-        if aggregator != self.node.address:
+        if aggregator != ctx.address:
             return
         if job.secure_aggregation:
-            expected = self._expected_updates(job, round_no)
-            if self.node.secure_aggregator.progress(job, round_no, now, expected) is not None:
+            expected = ctx.chain.live_assets(job, round_no)
+            if roles.secure_aggregator.progress(job, round_no, now, expected) is not None:
                 self.status.rounds_aggregated += 1
                 self._recorded.set()
         else:
             self._maybe_finish(job, round_no, now)
+
+    def _step_plain(self, job: JobInfo, round_no: int, asset: LocalAsset, aggregator: str) -> None:
+        """Trains the asset's update once (kept in the state database) and delivers it to
+        the round's aggregator, once per aggregator."""
+        state, job_id = self.state, job.job_id
+        if state.delivered(job_id, round_no, asset.asset_id, aggregator):
+            return
+        stored = state.update(job_id, round_no, asset.asset_id)
+        if stored is None:
+            self.status.training = f"job {job_id}, round {round_no}, asset {asset.asset_id:x}"
+            began = time.perf_counter()
+            try:
+                made = self.roles.participant.make_update(job, round_no, asset)
+            finally:
+                self.status.training = ""
+            self.status.train_seconds[f"{job_id}/{round_no}"] = time.perf_counter() - began
+            stored = StoredUpdate(made.update_cid, made.num_examples, made.receipt_signature)
+            state.save_update(job_id, round_no, asset.asset_id, stored)
+        update = TrainedUpdate(asset.asset_id, stored.update_cid, stored.num_examples,
+                               stored.receipt_signature)  # fmt: skip
+        try:
+            self.roles.participant.deliver(aggregator, job_id, round_no, update)
+            self.status.updates_delivered += 1
+        except TRY_AGAIN as exc:  # down, slow or not yet ready: retry, or fail over
+            log.info("%s: delivery to %s failed: %s", self.ctx.name, aggregator, exc)
+            return
+        except PeerError as exc:  # the aggregator refused the update itself: sending it
+            self.status.last_error = str(exc)  # again cannot help
+            log.warning("%s: %s", self.ctx.name, exc)
+        state.mark_delivered(job_id, round_no, asset.asset_id, aggregator)
 
     def _step_secure(
         self, job: JobInfo, round_no: int, eligible: list[LocalAsset], aggregator: str
     ) -> None:
         """Moves each asset's part in a secure round on by one stage. A masked update is
         sent once: after a restart the round's secrets are gone and the asset sits out."""
-        secure = self.node.secure_participant
+        secure, job_id = self.roles.secure_participant, job.job_id
         for asset in eligible:
-            sent = self.state.delivered(job.job_id, round_no, asset.asset_id, aggregator)
-            if sent and not secure.holds(job.job_id, round_no, asset.asset_id, aggregator):
+            sent = self.state.delivered(job_id, round_no, asset.asset_id, aggregator)
+            if sent and not secure.holds(job_id, round_no, asset.asset_id, aggregator):
                 continue
             try:
-                stage = secure.step(job, round_no, asset, aggregator)
-            except PeerError as exc:
-                if exc.peer_status in (None, 409, 502, 503):  # down or not ready: try again
-                    log.info("%s: secure round at %s: %s", self.node.name, aggregator, exc)
-                    continue
-                self.status.last_error = str(exc)
-                log.warning("%s: %s", self.node.name, exc)
-                secure.give_up(job.job_id, round_no, asset.asset_id)
+                progress = secure.step(job, round_no, asset, aggregator)
+            except TRY_AGAIN as exc:
+                log.info("%s: secure round at %s: %s", self.ctx.name, aggregator, exc)
                 continue
-            if stage == "sent":
-                self.state.mark_delivered(job.job_id, round_no, asset.asset_id, aggregator)
+            except DainError as exc:  # refused, or the aggregator's answer does not hold up
+                self.status.last_error = str(exc)
+                log.warning("%s: sits out round %d of job %d: %s", self.ctx.name, round_no,
+                            job_id, exc)  # fmt: skip
+                secure.give_up(job_id, round_no, asset.asset_id)
+                continue
+            if progress.sent_update:
+                self.state.mark_delivered(job_id, round_no, asset.asset_id, aggregator)
                 self.status.updates_delivered += 1
 
     def _maybe_finish(self, job: JobInfo, round_no: int, now: float) -> None:
         """Records the round once every live participant's update arrived, or when half
         of this attempt's window has passed with at least one update."""
-        received = self.node.rounds.received(job.job_id, round_no)
+        aggregator = self.roles.aggregator
+        received = aggregator.received(job.job_id, round_no)
         if received == 0:
             return
-        expected = self._expected_updates(job, round_no)
+        expected = self.ctx.chain.live_assets(job, round_no)
         into_attempt = (now - job.round_opened_at) % job.round_duration
         ready = received >= expected or into_attempt >= job.round_duration / 2
-        if ready and self.node.rounds.finish_round(job.job_id, round_no) is not None:
+        if ready and aggregator.finish_round(job.job_id, round_no) is not None:
             self.status.rounds_aggregated += 1
             self._recorded.set()
 
-    def _expected_updates(self, job: JobInfo, round_no: int, fresh: float = 1.0) -> int:
-        """How many enrolled assets have live consent; read again at most every `fresh`
-        seconds while updates come in, since each read is one chain call per asset."""
-        key = (job.job_id, round_no)
-        read_at, count = self._expected.get(key, (-fresh, 0))
-        if time.monotonic() - read_at >= fresh:
-            count = sum(
-                1 for asset_id in self.node.rounds.enrolled(job)
-                if self.node.ledger.jobs.consent(job, asset_id) == "allowed"
-            )  # fmt: skip
-            self._expected = {key: (time.monotonic(), count)}
-        return count
+
+class _AlreadyReported(Exception):
+    """A step failed and its failures were logged where they happened."""

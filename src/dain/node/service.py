@@ -3,6 +3,7 @@ publishes its endpoint and public key on chain, serves peers over HTTP and runs 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -14,10 +15,11 @@ from dain.errors import ConfigError
 from dain.identity import Identity
 from dain.learning import warm_up
 from dain.ledger import Deployment, Ledger, RpcChain
+from dain.node.context import LocalAsset
 from dain.node.home import NodeHome
 from dain.node.http import HttpTransport, create_app
-from dain.node.node import LocalAsset, Node
-from dain.node.runner import JobRunner
+from dain.node.node import Node
+from dain.node.secure_participant import HoldAfter, Stage
 from dain.node.state import NodeState
 from dain.storage import FileBlobStore
 
@@ -31,7 +33,7 @@ def open_node(home: NodeHome, password: str) -> tuple[Node, NodeState]:
     ledger = Ledger(RpcChain(config.rpc), Deployment.load(Path(config.deployment)), identity)
     node = Node(
         config.name, ledger, FileBlobStore(home.blobs), HttpTransport(config.peer_timeout_seconds),
-        config.endpoint, max_body_bytes=config.max_body_bytes,
+        config.endpoint, max_body_bytes=config.max_body_bytes, hold_after=_hold_file(home.hold),
     )  # fmt: skip
     state = NodeState(home.state)
     for stored in state.assets():
@@ -49,6 +51,24 @@ def open_node(home: NodeHome, password: str) -> tuple[Node, NodeState]:
         node.assets[stored.asset_id] = LocalAsset(stored.asset_id, stored.title, dataset, manifest,
                                                   stored.policy)  # fmt: skip
     return node, state
+
+
+def _hold_file(path: Path) -> HoldAfter:
+    """A test hook: while `path` holds {"job": J, "round": R, "after": STAGE}, the node
+    stops its part in that secure round after that stage, as a crash there would, and its
+    status says so; a test can then wait for that instead of racing the node. Absent on
+    real nodes (an unreadable file holds nothing)."""
+
+    def hold_after(job_id: int, round: int) -> Stage | None:
+        try:
+            wanted = json.loads(path.read_text())
+            if (wanted["job"], wanted["round"]) == (job_id, round):
+                return Stage(wanted["after"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        return None
+
+    return hold_after
 
 
 def serve(home: NodeHome, password: str) -> None:
@@ -70,21 +90,7 @@ def serve(home: NodeHome, password: str) -> None:
             "'dain chain admit'.",
         )
     node.ledger.registry.register(node.endpoint, node.ledger.identity.public_key)
-    runner = JobRunner(node, state, config.poll_seconds)
-
-    def status() -> dict[str, Any]:
-        return {
-            "node": node.name, "address": node.address, "endpoint": node.endpoint,
-            "assets": [hex(a) for a in node.assets], "jobs": runner.status.jobs,
-            "updates_delivered": runner.status.updates_delivered,
-            "rounds_aggregated": runner.status.rounds_aggregated,
-            "deliveries_recorded": state.deliveries(), "last_error": runner.status.last_error,
-            "chain_time": round(node.rounds.clock(), 3),
-            "train_seconds": runner.status.train_seconds,
-            "secure_stages": node.secure_participant.stages(),
-            "secure_rounds": node.secure_aggregator.summaries,
-            "bytes_sent": getattr(node.transport, "bytes_sent", 0) + node.bytes_served,
-        }  # fmt: skip
+    runner = node.make_runner(state, config.poll_seconds)
 
     class NodeServer(uvicorn.Server):
         def handle_exit(self, sig: int, frame: Any) -> None:
@@ -93,9 +99,10 @@ def serve(home: NodeHome, password: str) -> None:
 
     server = NodeServer(
         uvicorn.Config(
-            create_app(node, status), host=config.host, port=config.port, log_level="warning"
+            create_app(node.dispatcher, f"dain node {node.name}"), host=config.host,
+            port=config.port, log_level="warning",
         )
-    )
+    )  # fmt: skip
     thread = threading.Thread(target=runner.run, name=f"{node.name}-runner", daemon=True)
     home.pid_file.write_text(str(os.getpid()))
     thread.start()

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from dain.node.errors import PeerError
+from dain.node.errors import PeerUnavailable
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ class InMemoryTransport:
     def send(self, endpoint: str, request: Request) -> Response:
         handler = self._handlers.get(endpoint)
         if handler is None:
-            raise PeerError(f"No node answers at {endpoint}.")
+            raise PeerUnavailable(f"No node answers at {endpoint}.")
         response = handler(request)
         if self.record:
             self.carried.append(Carried(endpoint, request, response))

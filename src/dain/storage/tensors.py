@@ -112,3 +112,16 @@ def to_single(
             raise CodecError(f"The scale of tensor '{name}' must be a positive number.")
         out[name] = (t.astype(np.float32) * np.float32(scale)).astype(np.float32)
     return out
+
+
+def encode_half(tensors: Mapping[str, np.ndarray], metadata: dict[str, str] | None = None) -> bytes:
+    """float16 safetensors, with a power-of-two scale for tensors too large for float16:
+    how updates and model deltas travel."""
+    scales = half_scales(tensors)
+    return encode_tensors(to_half(tensors, scales), metadata={**scales, **(metadata or {})})
+
+
+def decode_half(data: bytes, expected: Shapes) -> Tensors:
+    """float32 values of an `encode_half` document; refuses other names, shapes, dtypes,
+    NaN or infinity."""
+    return to_single(decode_tensors(data, expected=expected, dtype=FLOAT16), read_metadata(data))

@@ -1,0 +1,99 @@
+"""What a node reads from the chain while a round runs, read as seldom as is safe.
+
+Every update of a round asks the same questions (the job, the elected aggregator, whether
+the sender is a member, who owns the asset); asking the chain once a second instead of once
+an update keeps the aggregator from being the round's bottleneck. Consent is never cached:
+a revocation counts from the block it is mined in. Recording or aborting a round forgets
+every cached answer, since the round on chain is about to change."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from dain.ledger import Consent, JobInfo, JobStatus, Ledger
+from dain.node.clock import ChainClock
+
+T = TypeVar("T")
+FRESH_SECONDS = 1.0
+
+
+class ChainView:
+    def __init__(self, ledger: Ledger, clock: ChainClock, fresh: float = FRESH_SECONDS) -> None:
+        self.ledger = ledger
+        self.clock = clock
+        self.fresh = fresh
+        self._reads: dict[tuple[object, ...], tuple[float, Any]] = {}
+        self._enrolled: dict[int, list[int]] = {}
+        self._lock = threading.Lock()  # request handlers and the runner share the caches
+
+    def _recent(self, key: tuple[object, ...], read: Callable[[], T]) -> T:
+        """A chain read at most `fresh` seconds old (read outside the lock: reads are I/O)."""
+        now = time.monotonic()
+        with self._lock:
+            found = self._reads.get(key)
+        if found is not None and now - found[0] < self.fresh:
+            return found[1]
+        value = read()
+        with self._lock:
+            self._reads[key] = (now, value)
+        return value
+
+    def forget(self) -> None:
+        """The round on chain is about to change: recent reads of it are stale."""
+        with self._lock:
+            self._reads.clear()
+
+    def job(self, job_id: int) -> JobInfo:
+        return self._recent(("job", job_id), lambda: self.ledger.jobs.job(job_id))
+
+    def enrolled(self, job: JobInfo) -> list[int]:
+        """The job's enrolled assets; fixed once it runs, so read from chain once."""
+        with self._lock:
+            found = self._enrolled.get(job.job_id)
+        if found is not None:
+            return found
+        assets = self.ledger.jobs.enrolled(job.job_id)
+        if job.status == JobStatus.RUNNING:
+            with self._lock:
+                self._enrolled[job.job_id] = assets
+        return assets
+
+    def aggregator(self, job_id: int, round: int) -> str:
+        """Who is elected to aggregate the round now, by the chain's clock."""
+        return self._recent(
+            ("aggregator", job_id, round),
+            lambda: self.ledger.jobs.aggregator_at(job_id, round, self.clock.now()),
+        )
+
+    def is_member(self, address: str) -> bool:
+        return self._recent(("member", address), lambda: self.ledger.registry.is_member(address))
+
+    def owner_of(self, asset_id: int) -> str:
+        return self._recent(("owner", asset_id), lambda: self.ledger.assets.owner_of(asset_id))
+
+    def consent(self, job: JobInfo, asset_id: int) -> Consent:
+        """Whether the asset's policy on chain allows the job now (never cached)."""
+        return self.ledger.jobs.consent(job, asset_id)
+
+    def allowed(self, job: JobInfo, asset_ids: list[int]) -> list[int]:
+        """Those of `asset_ids` whose consent is live now."""
+        return [a for a in asset_ids if self.consent(job, a) is Consent.ALLOWED]
+
+    def live_assets(self, job: JobInfo, round: int) -> int:
+        """How many enrolled assets have live consent: the updates a round can expect.
+        Read at most once a `fresh` interval, as it costs one chain call per asset."""
+        return self._recent(
+            ("live", job.job_id, round), lambda: len(self.allowed(job, self.enrolled(job)))
+        )
+
+    def holders(self, job: JobInfo) -> list[str]:
+        """Who likely holds the job's blobs: the last aggregator, the requester, then every
+        member. Asked only when a blob is not here, since finding them costs chain reads."""
+        peers = [job.requester, *self.ledger.registry.members()]
+        if job.current_round > 0:
+            last = self.ledger.jobs.round_record(job.job_id, job.current_round).aggregator
+            peers.insert(0, last)
+        return list(dict.fromkeys(peers))

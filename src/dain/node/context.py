@@ -1,0 +1,51 @@
+"""What every part of a node shares: who it is, its chain client and view, its blob store,
+its peers, the chain's clock, the assets it holds, and the signals that wake its runner.
+Services receive this instead of the node itself, so none of them can reach into another."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from dain.data import AssetManifest, ConsentPolicy, Dataset
+from dain.ledger import Ledger
+from dain.node.chain_view import ChainView
+from dain.node.clock import ChainClock
+from dain.node.peers import Peers
+from dain.storage import BlobStore
+
+
+@dataclass(frozen=True)
+class LocalAsset:
+    """A data asset this node holds. The rows never leave the node."""
+
+    asset_id: int
+    title: str
+    dataset: Dataset
+    manifest: AssetManifest
+    policy: ConsentPolicy
+
+
+@dataclass
+class Signals:
+    """Events the request handlers set and the job runner waits on."""
+
+    activity: threading.Event = field(default_factory=threading.Event)  # a peer wrote to us
+    # an aggregator handed us a round's model: its record is about to be mined
+    handout: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
+class NodeContext:
+    name: str
+    ledger: Ledger
+    blobs: BlobStore
+    peers: Peers
+    clock: ChainClock
+    chain: ChainView
+    assets: dict[int, LocalAsset] = field(default_factory=dict)
+    signals: Signals = field(default_factory=Signals)
+
+    @property
+    def address(self) -> str:
+        return self.ledger.address

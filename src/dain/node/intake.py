@@ -1,0 +1,125 @@
+"""Every check a round message passes at its aggregator, written once for plain and secure
+rounds: a fresh envelope of the right kind, signed by a member who owns an enrolled asset
+with live consent, for a round this node was elected to aggregate; and, for an update, a
+receipt its owner signed over exactly that update."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from dain.ledger import Consent, JobInfo, JobStatus, Receipt
+from dain.node.context import NodeContext
+from dain.node.envelope import Envelope, ReplayGuard
+from dain.node.errors import EnvelopeError, ProtocolError
+from dain.storage import digest_of
+
+
+class MessageKind(StrEnum):
+    UPDATE = "update"  # a plain update
+    SHARES = "secagg-shares"  # secure round, stage 1: encrypted key shares
+    MASKED = "secagg-input"  # stage 2: a masked update
+    UNMASK = "secagg-unmask"  # stage 3: the answer to the unmask request
+
+    @property
+    def secure(self) -> bool:
+        return self is not MessageKind.UPDATE
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A message that passed every check: who sent it, for which job, round and asset."""
+
+    envelope: Envelope
+    sender: str
+    job: JobInfo
+    asset_id: int
+
+    @property
+    def round(self) -> int:
+        return self.envelope.round
+
+
+@dataclass(frozen=True)
+class UpdateFields:
+    """What an update message (plain or masked) names besides its asset."""
+
+    update_cid: str
+    num_examples: int
+    receipt_signature: bytes
+
+    def to_body(self, asset_id: int) -> dict[str, Any]:
+        return {
+            "asset_id": str(asset_id),
+            "update_cid": self.update_cid,
+            "num_examples": self.num_examples,
+            "receipt_signature": "0x" + self.receipt_signature.hex(),
+        }
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any]) -> UpdateFields:
+        try:
+            fields = cls(
+                str(body["update_cid"]),
+                int(body["num_examples"]),
+                bytes.fromhex(str(body["receipt_signature"]).removeprefix("0x")),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ProtocolError(f"The update message is malformed ({exc!r}).") from exc
+        if not 0 < fields.num_examples < 2**32:
+            raise ProtocolError("num_examples must be a positive 32-bit number.")
+        return fields
+
+
+class Intake:
+    def __init__(self, ctx: NodeContext) -> None:
+        self.ctx = ctx
+        self.guard = ReplayGuard()
+
+    def check(self, body: bytes, kind: MessageKind) -> Incoming:
+        """The message in `body` if it passes every check; else the error that says why."""
+        ctx, chain = self.ctx, self.ctx.chain
+        envelope = Envelope.from_bytes(body)
+        sender = envelope.signer_address(ctx.ledger.chain_id)
+        self.guard.check(envelope)
+        if envelope.kind != kind:
+            raise ProtocolError(f"Expected a '{kind}' message, got a '{envelope.kind}' one.")
+        if not chain.is_member(sender):
+            raise EnvelopeError(f"{sender} is not a registered member.")
+        job = chain.job(envelope.job_id)
+        round = envelope.round
+        if job.status != JobStatus.RUNNING or round != job.current_round + 1:
+            raise ProtocolError(f"Job {job.job_id} is not collecting updates for round {round}.")
+        if job.secure_aggregation != kind.secure:
+            raise ProtocolError(
+                f"Job {job.job_id} takes "
+                + ("masked updates only." if job.secure_aggregation else "plain updates only.")
+            )
+        if chain.aggregator(job.job_id, round) != ctx.address:
+            raise ProtocolError(
+                f"This node is not the aggregator of job {job.job_id}, round {round}."
+            )
+        try:
+            asset_id = int(envelope.body["asset_id"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ProtocolError(f"The message names no asset ({exc!r}).") from exc
+        if asset_id not in chain.enrolled(job):
+            raise ProtocolError(f"Asset {asset_id:x} is not enrolled in job {job.job_id}.")
+        if chain.owner_of(asset_id) != sender:
+            raise ProtocolError(f"{sender} does not own asset {asset_id:x}.")
+        # answering an unmask request uses no data: only the shares others gave this node
+        if kind != MessageKind.UNMASK and chain.consent(job, asset_id) is not Consent.ALLOWED:
+            raise ProtocolError(f"Asset {asset_id:x} has no live consent for '{job.purpose}'.")
+        return Incoming(envelope, sender, job, asset_id)
+
+    def receipt(self, incoming: Incoming, fields: UpdateFields) -> Receipt:
+        """The update's receipt, if its asset's owner signed it for this job and round."""
+        ledger = self.ctx.ledger
+        receipt = Receipt(
+            incoming.job.job_id, incoming.round, incoming.asset_id, fields.num_examples,
+            digest_of(fields.update_cid), fields.receipt_signature,
+        )  # fmt: skip
+        if receipt.signer(ledger.chain_id, ledger.jobs.address) != incoming.sender:
+            raise EnvelopeError("The receipt is not signed by the asset's owner for this round.")
+        return receipt

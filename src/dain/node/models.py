@@ -1,0 +1,120 @@
+"""A job's documents and models as a node holds them: the job spec, the current global
+model (rebuilt from the half-size delta its aggregator handed out when possible), the
+strategy's server state, and the blobs peers post to this node."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import numpy as np
+
+from dain.learning import Params, param_shapes
+from dain.learning.strategy import Strategy, make_strategy
+from dain.ledger import JobInfo
+from dain.node.context import NodeContext
+from dain.node.spec import JobSpec
+from dain.storage import (
+    Shapes,
+    cid_of,
+    decode_half,
+    decode_tensors,
+    encode_tensors,
+    read_metadata,
+)
+
+log = logging.getLogger(__name__)
+MODEL_DELTA = "model-delta"  # the `kind` of a hand-out: the change from one model to the next
+
+
+def apply_delta(base: Params, delta: Params) -> Params:
+    """base + delta in float32: the one way every node computes a round's model."""
+    return {name: (base[name] + delta[name]).astype(np.float32) for name in base}
+
+
+class JobModels:
+    def __init__(self, ctx: NodeContext) -> None:
+        self.ctx = ctx
+        self._specs: dict[int, JobSpec] = {}
+        self._deltas: dict[str, tuple[str, str]] = {}  # result cid -> (base cid, delta cid)
+        self._lock = threading.Lock()  # handlers record hand-outs while the runner reads them
+
+    def blob(self, cid: str, job: JobInfo) -> bytes:
+        """A job's blob from here, else from the peers likely to hold it."""
+        blobs = self.ctx.blobs
+        if blobs.has(cid):
+            return blobs.get(cid)
+        return self.ctx.peers.fetch_blob(cid, self.ctx.chain.holders(job))
+
+    def spec(self, job: JobInfo) -> JobSpec:
+        """The job's spec, checked against its on-chain terms; read once per job."""
+        with self._lock:
+            found = self._specs.get(job.job_id)
+        if found is None:
+            found = JobSpec.from_bytes(self.blob(job.spec_cid, job))
+            found.check_terms(job.secure_aggregation)
+            with self._lock:
+                self._specs[job.job_id] = found
+        return found
+
+    def global_model(self, job: JobInfo, spec: JobSpec) -> Params:
+        shapes = param_shapes(spec.model)
+        if not self.ctx.blobs.has(job.model_cid):
+            self.rebuild(job.model_cid, shapes)
+        return decode_tensors(self.blob(job.model_cid, job), expected=shapes)
+
+    def strategy(self, job: JobInfo, spec: JobSpec) -> Strategy:
+        """The job's strategy with its server state as the last aggregator left it: the
+        current model names the state's blob, wherever the state was made."""
+        strategy = make_strategy(spec.strategy, **spec.strategy_options)
+        state_cid = read_metadata(self.blob(job.model_cid, job)).get("strategy_state")
+        if state_cid:
+            strategy.load_state(decode_tensors(self.blob(state_cid, job)))
+        return strategy
+
+    # ---- blobs peers post ----------------------------------------------------------
+
+    def accept_blob(self, body: bytes) -> str:
+        """Stores an update or model-delta blob; only safetensors are taken. A model delta
+        names the model it applies to and the model it makes."""
+        decode_tensors(body, dtype=None)
+        cid = self.ctx.blobs.put(body)
+        metadata = read_metadata(body)
+        if metadata.get("kind") == MODEL_DELTA and {"base", "result"} <= set(metadata):
+            with self._lock:
+                self._deltas[metadata["result"]] = (metadata["base"], cid)
+            self.ctx.signals.handout.set()
+        return cid
+
+    def handed_out(self, base_cid: str) -> bool:
+        """Whether an aggregator handed us the model that follows `base_cid`."""
+        with self._lock:
+            return any(base == base_cid for base, _ in self._deltas.values())
+
+    def rebuild(self, model_cid: str, shapes: Shapes) -> bool:
+        """Rebuilds a round's model from the previous one and the float16 delta its
+        aggregator handed out; keeps it only if it hashes to the recorded content id.
+        Returns whether it did."""
+        blobs = self.ctx.blobs
+        with self._lock:
+            found = self._deltas.get(model_cid)
+        if found is None or not blobs.has(found[0]):
+            return False
+        base_cid, delta_cid = found
+        base = decode_tensors(blobs.get(base_cid), expected=shapes)
+        handout = blobs.get(delta_cid)
+        rebuilt = encode_tensors(
+            apply_delta(base, decode_half(handout, shapes)), model_metadata(handout)
+        )
+        if cid_of(rebuilt) != model_cid:
+            log.warning("%s: a model delta did not rebuild %s; fetching it instead",
+                        self.ctx.name, model_cid)  # fmt: skip
+            return False
+        blobs.put(rebuilt)
+        return True
+
+
+def model_metadata(handout: bytes) -> dict[str, str] | None:
+    """The metadata the model a hand-out builds carries (its strategy state), if any."""
+    state = read_metadata(handout).get("strategy_state")
+    return {"strategy_state": state} if state else None

@@ -1,0 +1,62 @@
+"""A participant in a plain round: train on an asset, keep the update as a float16 blob,
+sign its receipt, and send both to the round's aggregator."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dain.ledger import JobInfo, JobStatus, Receipt
+from dain.node.context import LocalAsset, NodeContext
+from dain.node.envelope import seal
+from dain.node.intake import MessageKind, UpdateFields
+from dain.node.training import LocalTrainer
+from dain.storage import digest_of, encode_half
+
+
+@dataclass(frozen=True)
+class TrainedUpdate:
+    """An update this node made and signed for one asset in one round."""
+
+    asset_id: int
+    update_cid: str
+    num_examples: int
+    receipt_signature: bytes
+
+
+class Participant:
+    def __init__(self, ctx: NodeContext, trainer: LocalTrainer) -> None:
+        self.ctx = ctx
+        self.trainer = trainer
+
+    def make_update(self, job: JobInfo, round: int, asset: LocalAsset) -> TrainedUpdate:
+        """Trains on the asset; stores the update blob here and signs its receipt."""
+        ledger = self.ctx.ledger
+        delta, num_examples = self.trainer.train_delta(job, round, asset)
+        # updates travel as float16: half the bytes, well within SGD's noise
+        update_cid = self.ctx.blobs.put(encode_half(delta))
+        receipt = Receipt(
+            job.job_id, round, asset.asset_id, num_examples, digest_of(update_cid)
+        ).signed_by(ledger.identity, ledger.chain_id, ledger.jobs.address)
+        return TrainedUpdate(asset.asset_id, update_cid, num_examples, receipt.signature)
+
+    def deliver(self, aggregator: str, job_id: int, round: int, update: TrainedUpdate) -> None:
+        """Sends the update blob, then its signed envelope, to the aggregator."""
+        ctx = self.ctx
+        ctx.peers.post(aggregator, "/blobs", ctx.blobs.get(update.update_cid))
+        fields = UpdateFields(update.update_cid, update.num_examples, update.receipt_signature)
+        envelope = seal(ctx.ledger.identity, ctx.ledger.chain_id, MessageKind.UPDATE, job_id,
+                        round, fields.to_body(update.asset_id))  # fmt: skip
+        ctx.peers.post(aggregator, "/updates", envelope.to_bytes())
+
+    def train_round(self, job_id: int, round: int) -> list[int]:
+        """Lockstep form for in-process networks: trains every eligible asset and sends each
+        update to the round's aggregator. Returns the assets used."""
+        ledger = self.ctx.ledger
+        job = ledger.jobs.job(job_id)
+        if job.status != JobStatus.RUNNING or round != job.current_round + 1:
+            return []
+        mine = self.trainer.eligible_assets(job)
+        aggregator = ledger.jobs.aggregator_of(job_id, round) if mine else ""
+        for asset in mine:
+            self.deliver(aggregator, job_id, round, self.make_update(job, round, asset))
+        return [a.asset_id for a in mine]

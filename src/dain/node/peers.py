@@ -1,0 +1,149 @@
+"""The client side of talking to other nodes: where a member's node answers, sending it a
+message, asking it for a closed stage or a blob, and handing a blob to many at once.
+
+A peer's HTTP status becomes a typed error here and nowhere else, so callers decide what
+to do from the kind of failure (try again, ask later, give up), never from numbers."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from dain.errors import DainError
+from dain.node.errors import (
+    PeerConflict,
+    PeerError,
+    PeerNotReady,
+    PeerRefused,
+    PeerUnavailable,
+)
+from dain.node.transport import Request, Response, Transport
+from dain.storage import BlobStore, StorageError, verify
+
+log = logging.getLogger(__name__)
+
+NOT_READY = 425  # "too early": what was asked for does not exist yet
+CONFLICT = 409  # the peer's view of the round differs from the sender's
+
+
+def refusal(endpoint: str, path: str, response: Response) -> PeerError:
+    """The error a peer's non-2xx answer stands for."""
+    reason = _reason(response) or f"status {response.status}"
+    message = f"{endpoint} refused {path}: {reason}"
+    kind: type[PeerError]
+    if response.status == NOT_READY:
+        kind = PeerNotReady
+    elif response.status == CONFLICT:
+        kind = PeerConflict
+    elif 400 <= response.status < 500 and response.status != 404:
+        kind = PeerRefused
+    else:  # 404 (an older or other program), 5xx: it may answer later, or another may
+        kind = PeerUnavailable
+    return kind(message, peer_status=response.status)
+
+
+def _reason(response: Response) -> str:
+    try:
+        payload = json.loads(response.body)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        return ""
+    return str(payload.get("error", ""))[:300] if isinstance(payload, dict) else ""
+
+
+class Peers:
+    """Talks to members' nodes through `transport`; `lookup` reads a member's endpoint from
+    the registry (remembered until a request to it fails: it may have moved)."""
+
+    def __init__(
+        self, me: str, transport: Transport, blobs: BlobStore, lookup: Callable[[str], str]
+    ) -> None:
+        self.me = me
+        self.transport = transport
+        self._blobs = blobs
+        self._lookup = lookup
+        self._endpoints: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def endpoint_of(self, address: str) -> str:
+        with self._lock:
+            found = self._endpoints.get(address)
+        if found is None:
+            found = self._lookup(address)
+            with self._lock:
+                self._endpoints[address] = found
+        return found
+
+    def _send(self, address: str, request: Request) -> tuple[str, Response]:
+        endpoint = self.endpoint_of(address)
+        try:
+            return endpoint, self.transport.send(endpoint, request)
+        except PeerError:
+            with self._lock:
+                self._endpoints.pop(address, None)  # look it up again next time
+            raise
+
+    def post(self, address: str, path: str, body: bytes) -> dict[str, Any]:
+        """Sends `body`; the peer's JSON answer, or the PeerError its refusal stands for."""
+        endpoint, response = self._send(address, Request("POST", path, body))
+        if not response.ok:
+            raise refusal(endpoint, path, response)
+        return _json_object(endpoint, path, response)
+
+    def get(self, address: str, path: str) -> dict[str, Any]:
+        """The peer's JSON answer to a GET; PeerNotReady while it has none yet."""
+        endpoint, response = self._send(address, Request("GET", path))
+        if not response.ok:
+            raise refusal(endpoint, path, response)
+        return _json_object(endpoint, path, response)
+
+    def fetch_blob(self, cid: str, holders: Iterable[str]) -> bytes:
+        """The blob with content id `cid`, from this node's store or the first of `holders`
+        that has it; what arrives is checked against the content id and kept."""
+        if self._blobs.has(cid):
+            return self._blobs.get(cid)
+        for address in holders:
+            if address == self.me:
+                continue
+            try:
+                endpoint, response = self._send(address, Request("GET", f"/blobs/{cid}"))
+            except DainError:  # unreachable, or not a member any more: ask the next one
+                continue
+            if not response.ok:
+                continue
+            try:
+                verify(cid, response.body)
+            except StorageError as exc:
+                log.warning("peer %s sent a corrupt blob: %s", endpoint, exc)
+                continue
+            self._blobs.put(response.body)
+            return response.body
+        raise PeerUnavailable(f"No peer could provide blob {cid}.")
+
+    def hand_out(self, blob: bytes, addresses: Iterable[str]) -> None:
+        """Posts `blob` to every address but this node's, all at once, so one slow peer
+        costs one timeout, not several; a peer that is down fetches it later."""
+
+        def hand(address: str) -> None:
+            try:
+                self.post(address, "/blobs", blob)
+            except DainError as exc:
+                log.info("could not hand a blob to %s: %s", address, exc)
+
+        others = sorted(set(addresses) - {self.me})
+        if others:
+            with ThreadPoolExecutor(max_workers=len(others)) as pool:
+                list(pool.map(hand, others))
+
+
+def _json_object(endpoint: str, path: str, response: Response) -> dict[str, Any]:
+    try:
+        payload = json.loads(response.body or b"{}")
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        raise PeerUnavailable(f"{endpoint} answered {path} with non-JSON.") from None
+    if not isinstance(payload, dict):
+        raise PeerUnavailable(f"{endpoint} answered {path} with JSON that is not an object.")
+    return payload

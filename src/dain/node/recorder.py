@@ -1,0 +1,70 @@
+"""The end of a round at its aggregator: the new model is stored and handed to the round's
+participants and the requester, then the round is recorded on chain with every receipt
+(or, when a secure round cannot be unmasked, aborted with no new model)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dain.learning import Params, param_shapes
+from dain.ledger import JobInfo, Receipt, RoundInfo
+from dain.node.context import NodeContext
+from dain.node.models import MODEL_DELTA, JobModels, apply_delta
+from dain.storage import decode_half, digest_of, encode_half, encode_tensors
+
+
+@dataclass(frozen=True)
+class RoundOutcome:
+    """What an aggregator puts on chain for a round it closes."""
+
+    change: Params  # the new global model minus the current one
+    receipts: list[Receipt]
+    owners: set[str]  # whose data the round used: they get the new model first
+    epsilon: float  # the round's privacy loss
+    rejected: list[str] = field(default_factory=list)  # senders of unusable updates
+    state: Params | None = None  # the strategy's server state after the round
+
+
+class Recorder:
+    def __init__(self, ctx: NodeContext, models: JobModels) -> None:
+        self.ctx = ctx
+        self.models = models
+
+    def record(self, job: JobInfo, round: int, outcome: RoundOutcome) -> RoundInfo:
+        """Applies the round's change to the global model, hands it out, and records the
+        round. A strategy's server state is stored as a blob the new model names, for
+        the next aggregator. Hand-outs go before the record, so the job goes on even if
+        this node dies right after recording."""
+        ctx = self.ctx
+        spec = self.models.spec(job)
+        global_params = self.models.global_model(job, spec)
+        audience = outcome.owners | {job.requester}
+        meta = {}
+        if outcome.state:
+            state_blob = encode_tensors(outcome.state)
+            meta["strategy_state"] = ctx.blobs.put(state_blob)
+            ctx.peers.hand_out(state_blob, audience)
+        # the change is rounded to float16 and applied exactly so, which lets every node
+        # rebuild the new model bit for bit from a half-size delta
+        shapes = param_shapes(spec.model)
+        rounded = decode_half(encode_half(outcome.change), shapes)
+        model = encode_tensors(apply_delta(global_params, rounded), meta or None)
+        model_cid = ctx.blobs.put(model)
+        handout = encode_half(
+            outcome.change, {"kind": MODEL_DELTA, "base": job.model_cid, "result": model_cid,
+                             **meta},
+        )  # fmt: skip
+        ctx.blobs.put(handout)
+        ctx.peers.hand_out(handout, audience)
+        ctx.chain.forget()
+        ctx.ledger.jobs.record_round(
+            job.job_id, round, model_cid, digest_of(model_cid), outcome.receipts,
+            epsilon=outcome.epsilon, rejected=outcome.rejected,
+        )  # fmt: skip
+        return ctx.ledger.jobs.round_record(job.job_id, round)
+
+    def abort(self, job: JobInfo, round: int, survivors: int) -> RoundInfo:
+        """Closes a secure round too few clients survived: the model stays as it was."""
+        self.ctx.chain.forget()
+        self.ctx.ledger.jobs.abort_round(job.job_id, round, survivors)
+        return self.ctx.ledger.jobs.round_record(job.job_id, round)

@@ -1,0 +1,86 @@
+"""Local training for a job: which of this node's assets may take part in a round, and
+each one's change to the global model. The node is the last guard of its own data: its own
+copy of the policy and the chain must both agree before a row is touched."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+import numpy as np
+
+from dain.identity import did_pkh
+from dain.learning import Params, subtract, train_local
+from dain.learning.dp_sgd import train_local_dp
+from dain.learning.privacy import PrivacyLevel, budget_allows, clip_and_noise
+from dain.learning.strategy import make_strategy
+from dain.ledger import Consent, JobInfo
+from dain.node.context import LocalAsset, NodeContext
+from dain.node.models import JobModels
+
+log = logging.getLogger(__name__)
+
+
+class LocalTrainer:
+    def __init__(self, ctx: NodeContext, models: JobModels) -> None:
+        self.ctx = ctx
+        self.models = models
+
+    def eligible_assets(self, job: JobInfo) -> list[LocalAsset]:
+        """This node's assets enrolled in the job that may take part now."""
+        ctx, ledger = self.ctx, self.ctx.ledger
+        now = ledger.now()
+        mine = []
+        for asset_id in ctx.chain.enrolled(job):
+            asset = ctx.assets.get(asset_id)
+            if asset is None:
+                continue
+            allowed_here = asset.policy.allows(
+                job.purpose,
+                now,
+                requester=did_pkh(ledger.chain_id, job.requester),
+                secure_aggregation=job.secure_aggregation,
+                epsilon=job.max_epsilon,
+            )
+            if not (allowed_here and ctx.chain.consent(job, asset_id) is Consent.ALLOWED):
+                log.info("%s: asset %x sits out job %d: no live consent", ctx.name,
+                         asset_id, job.job_id)  # fmt: skip
+            elif not self._within_budget(job, asset):
+                log.info("%s: asset %x sits out job %d: its privacy budget is spent",
+                         ctx.name, asset_id, job.job_id)  # fmt: skip
+            else:
+                mine.append(asset)
+        return mine
+
+    def _within_budget(self, job: JobInfo, asset: LocalAsset) -> bool:
+        """Whether one more round keeps the asset within its policy's maximum epsilon (the
+        rounds it already took part in are counted on chain)."""
+        if asset.policy.max_epsilon is None:
+            return True
+        spec = self.models.spec(job)
+        taken = self.ctx.ledger.jobs.enrollment(job.job_id, asset.asset_id).rounds_used
+        return budget_allows(spec.privacy, taken, asset.policy.max_epsilon)
+
+    def train_delta(self, job: JobInfo, round: int, asset: LocalAsset) -> tuple[Params, int]:
+        """The asset's change to the current global model, with the job's privacy applied
+        (DP-SGD, or a clipped update with its share of noise), and its example count.
+        Deterministic per (job seed, round, asset)."""
+        spec = self.models.spec(job)
+        global_params = self.models.global_model(job, spec)
+        seed = client_seed(spec.seed, round, asset.asset_id)
+        x, y = asset.dataset.x, asset.dataset.y
+        if spec.privacy.level == PrivacyLevel.RECORD:
+            result = train_local_dp(spec.model, global_params, x, y, spec.train, seed, spec.privacy)
+        else:
+            mu = make_strategy(spec.strategy, **spec.strategy_options).proximal_mu
+            result = train_local(spec.model, global_params, x, y, spec.train, seed, proximal_mu=mu)
+        delta = subtract(result.params, global_params)
+        if spec.privacy.level == PrivacyLevel.CLIENT:
+            delta, _ = clip_and_noise(delta, spec.privacy, np.random.default_rng(seed))
+        return delta, result.num_examples
+
+
+def client_seed(job_seed: int, round: int, asset_id: int) -> int:
+    """A per-client, per-round seed, so runs are reproducible and clients independent."""
+    digest = hashlib.sha256(f"{job_seed}/{round}/{asset_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
