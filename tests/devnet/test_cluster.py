@@ -1,5 +1,8 @@
 """Real node processes on 127.0.0.1 with anvil: jobs complete with correct DataUsed events,
-and the network survives participants and aggregators killed by pid, and restarts."""
+and the network survives participants and aggregators killed by pid, and restarts.
+
+The tests share one network (starting it costs seconds), but none depends on another: each
+begins with every node up, and kills what it needs killed itself."""
 
 from __future__ import annotations
 
@@ -92,6 +95,12 @@ class Net:
             if u.round == round_no
         }
 
+    def all_up(self) -> None:
+        """Starts again every node an earlier test stopped."""
+        for node in self.cluster.nodes():
+            if not self.alive(node.name):
+                self.cluster.restart(node.name)
+
     def alive(self, name: str) -> bool:
         try:
             return (
@@ -113,6 +122,11 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
         cluster.down()
         for pid in pids:
             stop_pid(pid)
+
+
+@pytest.fixture(autouse=True)
+def every_node_up(net: Net) -> None:
+    net.all_up()
 
 
 def test_a_job_completes_across_processes_with_correct_data_used(net: Net) -> None:
@@ -160,10 +174,11 @@ def test_a_killed_participant_is_left_out_and_the_job_goes_on(net: Net) -> None:
 
 
 def test_a_killed_aggregator_is_replaced_after_the_deadline(net: Net) -> None:
-    # the participant killed above stays down, so each aggregator waits half its window
-    # for it; that leaves time to kill the elected aggregator before it records the round
+    # with one enrolled participant down, each aggregator waits half its window for it;
+    # that leaves time to kill the elected aggregator before it records the round
     hospitals = list(HOSPITALS[:4])
-    live = [h for h in hospitals if net.alive(h)]
+    net.cluster.kill(hospitals[3])
+    live = hospitals[:3]
     job_id = net.start_job(hospitals, rounds=1)
     clock = ChainClock(net.root.pending_time)
     deadline = time.monotonic() + 3 * ROUND_SECONDS
@@ -186,9 +201,6 @@ def test_a_killed_aggregator_is_replaced_after_the_deadline(net: Net) -> None:
 
 
 def test_a_restarted_node_resumes_without_submitting_twice(net: Net) -> None:
-    for name in HOSPITALS[:4]:
-        if not net.alive(name):
-            net.cluster.restart(name)
     hospitals = list(HOSPITALS[:4])
     rounds = 40  # a round takes under half a second; a restart, a few seconds
     job_id = net.start_job(hospitals, rounds=rounds)
@@ -231,9 +243,6 @@ class _Liar(BaseHTTPRequestHandler):
 
 
 def test_a_slow_garbage_peer_does_not_stall_the_others(net: Net) -> None:
-    for name in HOSPITALS[:3]:
-        if not net.alive(name):
-            net.cluster.restart(name)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Liar)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -245,19 +254,23 @@ def test_a_slow_garbage_peer_does_not_stall_the_others(net: Net) -> None:
             hashlib.sha256(b"liar").digest(), "m", ConsentPolicy(("diagnosis",)), "p"
         )
         honest = list(HOSPITALS[:3])
+        missed = {h: _missed(net, h) for h in honest}
         job_id = net.start_job(honest, rounds=3, extra=[(liar, liar_asset)])
-        started = time.monotonic()
 
         net.wait_round(job_id, 3, timeout=120)
 
-        elapsed = time.monotonic() - started
         for round_no in (1, 2, 3):
             assert net.users(job_id, round_no) == set(honest)
         aggregators = {net.root.jobs.round_record(job_id, r).aggregator for r in (1, 2, 3)}
         assert liar.address not in aggregators
-        # a round ends by its deadline at worst: the liar never holds it up for longer
-        assert elapsed < 3 * 2 * ROUND_SECONDS + 10
+        # the liar never made an honest aggregator miss its deadline (the chain counts
+        # every failover against the aggregator that missed it)
+        assert {h: _missed(net, h) for h in honest} == missed
     finally:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+def _missed(net: Net, name: str) -> int:
+    return net.root.jobs.reputation(net.ledgers[name].address).aggregations_missed

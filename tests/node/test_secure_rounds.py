@@ -15,8 +15,7 @@ from dain.devnet import Devnet
 from dain.learning import ModelSpec, TrainConfig, accuracy, feature_statistics, init_params
 from dain.learning.privacy import PrivacyLevel, PrivacySpec
 from dain.ledger import TOKEN_UNIT, JobInfo, JobTerms
-from dain.node import JobSpec, Node, ProtocolError
-from dain.node import MASKED
+from dain.node import MASKED, JobSpec, Node, ProtocolError
 from dain.node.spec import SecAggSettings
 from dain.storage import UINT32, decode_tensors, encode_tensors
 

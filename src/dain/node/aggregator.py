@@ -12,7 +12,7 @@ from typing import Any
 
 from dain.errors import DainError
 from dain.learning import ClientUpdate, Params, param_shapes, subtract
-from dain.ledger import Receipt, RoundInfo
+from dain.ledger import JobInfo, Receipt, RoundInfo
 from dain.node.context import NodeContext
 from dain.node.errors import ProtocolError
 from dain.node.intake import Intake, MessageKind, UpdateFields
@@ -71,6 +71,14 @@ class Aggregator:
             return answer | {"duplicate": True}
         raise ProtocolError(f"Asset {update.asset_id:x} already sent an update for round {round}.")
 
+    def forget_before(self, job_id: int, round: int) -> None:
+        """Drops what arrived for rounds of the job before `round`: they are over."""
+        with self._lock:
+            for key in [k for k in self._pending if k[0] == job_id and k[1] < round]:
+                del self._pending[key]
+            for key in [k for k in self._rejected if k[0] == job_id and k[1] < round]:
+                del self._rejected[key]
+
     def received(self, job_id: int, round: int) -> int:
         with self._lock:
             return len(self._pending.get((job_id, round), {}))
@@ -85,6 +93,20 @@ class Aggregator:
         with self._lock:
             received = self._pending.pop((job_id, round), {})
             rejected = self._rejected.pop((job_id, round), set())
+        try:
+            return self._finish(job, round, received, rejected)
+        except Exception:
+            # the chain or a peer failed on the way: keep what arrived for the next try
+            with self._lock:
+                self._pending[(job_id, round)] = received | self._pending.get((job_id, round), {})
+                self._rejected[(job_id, round)] = rejected | self._rejected.get((job_id, round),
+                                                                               set())  # fmt: skip
+            raise
+
+    def _finish(
+        self, job: JobInfo, round: int, received: dict[int, PendingUpdate], rejected: set[str]
+    ) -> RoundInfo | None:
+        ctx = self.ctx
         ctx.chain.forget()
         # consent revoked after an update arrived still excludes it from the round
         live = set(ctx.chain.allowed(job, sorted(received)))

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi import Request as HttpRequest
 from fastapi.responses import Response as HttpResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 
 from dain.node.errors import PeerUnavailable
 from dain.node.routes import ROUTES, Body, Dispatcher, Route, refusal
@@ -66,6 +67,14 @@ def create_app(dispatcher: Dispatcher, title: str) -> FastAPI:
     for route in ROUTES:
         app.add_api_route(route.path, serve(route), methods=[route.method], name=route.handler,
                           summary=route.summary, openapi_extra=_openapi(route))  # fmt: skip
+
+    async def unrouted(request: HttpRequest, exc: Exception) -> HttpResponse:
+        # no route, or not that method: answered as the dispatcher answers it in memory
+        if isinstance(exc, HTTPException) and exc.status_code in (404, 405):
+            return _to_http(dispatcher.handle(Request(request.method, request.url.path)))
+        raise exc
+
+    app.add_exception_handler(HTTPException, unrouted)
     return app
 
 

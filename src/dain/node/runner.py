@@ -3,8 +3,10 @@ node takes part in, as participant and, when elected, as aggregator. It keeps wh
 trained and delivered in the state database, so a restart resumes without doing either
 twice.
 
-Nothing a step raises stops the runner: a failure is logged with its job and round, the
-runner backs off and goes on, and its health says it is not stepping until a step works."""
+Nothing a step raises stops the runner. When the chain cannot be read the runner backs off
+and its health says it is not stepping until a step works again; when one job's step fails,
+the failure is logged with the job and round and that job alone is retried later, so one
+broken job never holds up the others."""
 
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ log = logging.getLogger(__name__)
 # a peer that is down, busy or not there yet may answer the same message later
 TRY_AGAIN = (PeerUnavailable, PeerNotReady, PeerConflict)
 MAX_BACKOFF_SECONDS = 5.0
+RECENT_ROUNDS = 20
 _EXPECTED = (DainError,)  # failures of the world outside (chain, peers), not of this code
 
 
@@ -53,7 +56,7 @@ class RunnerStatus:
     updates_delivered: int = 0
     train_seconds: dict[str, float] = field(default_factory=dict)  # "job/round" -> seconds
     last_error: str = ""
-    failures: int = 0  # steps failed in a row
+    failures: int = 0  # steps failed in a row (the chain could not be read, say)
     last_step_at: float | None = None  # monotonic time the last step finished, failed or not
     training: str = ""  # what it trains now: a step may take as long as training does
 
@@ -87,8 +90,10 @@ class JobRunner:
         self.status = RunnerStatus()
         self._stop = threading.Event()
         self._finished: set[int] = set()
+        self._job_failures: dict[int, tuple[int, float]] = {}  # job -> (in a row, retry at)
         self._rounds: dict[int, tuple[int, str]] = {}  # job -> (round collecting, its model)
         self._recorded = threading.Event()
+        self._running = False  # whether `run` is looping (in its thread)
 
     # ---- health ----------------------------------------------------------------------
 
@@ -96,6 +101,8 @@ class JobRunner:
         status = self.status
         if self._stop.is_set():
             return Health.STOPPED
+        if status.last_step_at is not None and not self._running:
+            return Health.STALLED  # its loop has ended without being asked to stop
         if status.failures:
             return Health.FAILING
         if status.last_step_at is None:
@@ -113,51 +120,54 @@ class JobRunner:
             "seconds_since_step": None if since is None else round(since, 3),
             "failed_steps_in_a_row": status.failures,
             "training": status.training,
-            "jobs": status.jobs,
+            # copies (each made in one step under the GIL): the runner thread changes them
+            "jobs": {job: dict(found) for job, found in list(status.jobs.items())},
             "updates_delivered": status.updates_delivered,
             "rounds_aggregated": status.rounds_aggregated,
             "deliveries_recorded": self.state.deliveries(),
             "last_error": status.last_error,
-            "train_seconds": status.train_seconds,
+            "train_seconds": dict(status.train_seconds),
         }
 
     # ---- the loop --------------------------------------------------------------------
 
     def run(self) -> None:
-        woken, last_block, last_step = True, -1, 0.0
+        self._running = True
+        try:
+            woken, last_block, last_step = True, -1, 0.0
+            while not self._stop.is_set():
+                try:
+                    # a full step costs a dozen chain reads: only when a peer wrote to us,
+                    # a block was mined, or time alone may have changed the election
+                    block = self.ctx.ledger.block_number()
+                    roles = self.roles
+                    busy = roles.secure_participant.busy() or roles.secure_aggregator.busy()
+                    if woken or busy or block != last_block or time.monotonic() - last_step >= 1:
+                        last_block, last_step = block, time.monotonic()
+                        self.step()
+                    self._stepped()
+                    woken = self._wait()
+                except Exception as exc:  # the chain, a peer or a bug: report, back off, go on
+                    self._failed(exc, "")
+                    self._back_off()
+                    woken = True  # then a full step: only a step that works clears the failure
+        finally:
+            self._running = False
+
+    def _wait(self) -> bool:
+        """Waits for a reason to step again; whether a peer (or a recorded round) woke us."""
         signals = self.ctx.signals
-        while not self._stop.is_set():
-            try:
-                # a full step costs a dozen chain reads: only when a peer wrote to us, a
-                # block was mined, or time alone may have changed the election
-                block = self.ctx.ledger.block_number()
-                roles = self.roles
-                busy = roles.secure_participant.busy() or roles.secure_aggregator.busy()
-                idle_for = time.monotonic() - last_step
-                if woken or busy or block != last_block or idle_for >= 1.0:
-                    last_block, last_step = block, time.monotonic()
-                    self.step()
-                self._stepped()
-            except _AlreadyReported:
-                pass
-            except Exception as exc:  # the chain, a peer or a bug: report, back off, go on
-                self._failed(exc, "")
-            if self.status.failures:
-                self._back_off()
-                woken = True  # then a full step: only a step that works clears the failure
-                continue
-            if self._recorded.is_set():  # we just recorded a round: start the next at once
-                self._recorded.clear()
-                woken = True
-                continue
-            if signals.handout.is_set():
-                signals.handout.clear()
-                self._await_record()
-                woken = True
-                continue
-            # a peer's blob or update wakes us at once; otherwise read the chain again soon
-            woken = signals.activity.wait(self.poll_seconds)
-            signals.activity.clear()
+        if self._recorded.is_set():  # we just recorded a round: start the next at once
+            self._recorded.clear()
+            return True
+        if signals.handout.is_set():
+            signals.handout.clear()
+            self._await_record()
+            return True
+        # a peer's blob or update wakes us at once; otherwise read the chain again soon
+        woken = signals.activity.wait(self.poll_seconds)
+        signals.activity.clear()
+        return woken
 
     def stop(self) -> None:
         self._stop.set()
@@ -171,7 +181,10 @@ class JobRunner:
         status = self.status
         status.failures += 1
         status.last_step_at = time.monotonic()
-        status.last_error = f"{where}{exc}" if str(exc) else f"{where}{type(exc).__name__}"
+        self._report(exc, where)
+
+    def _report(self, exc: Exception, where: str) -> None:
+        self.status.last_error = f"{where}{str(exc) or type(exc).__name__}"
         # a bug deserves its traceback in the log; the chain or a peer failing does not
         log.warning("%s: %s%s", self.ctx.name, where, exc,
                     exc_info=not isinstance(exc, _EXPECTED))  # fmt: skip
@@ -207,12 +220,14 @@ class JobRunner:
 
     def step(self) -> None:
         """One pass over every job. A job whose step fails does not hold up the others:
-        its failure is logged with the job and round, and the whole step counts as
-        failed (so the runner backs off and its health says so)."""
+        its failure is logged with the job and round, and it is tried again after a pause
+        that grows while it keeps failing."""
         jobs = self.ctx.ledger.jobs
-        failed: Exception | None = None
         for job_id in range(1, jobs.count() + 1):
             if job_id in self._finished:
+                continue
+            failed_before, retry_at = self._job_failures.get(job_id, (0, 0.0))
+            if time.monotonic() < retry_at:
                 continue
             job = jobs.job(job_id)
             if job.status in (JobStatus.COMPLETED, JobStatus.CANCELLED) or (
@@ -227,10 +242,13 @@ class JobRunner:
             try:
                 self._step_job(job)
             except Exception as exc:
-                self._failed(exc, f"job {job_id}, round {job.current_round + 1}: ")
-                failed = exc
-        if failed is not None:
-            raise _AlreadyReported() from failed
+                self._report(exc, f"job {job_id}, round {job.current_round + 1}: ")
+                pause = min(MAX_BACKOFF_SECONDS, self.poll_seconds * 2 ** min(failed_before, 8))
+                self._job_failures[job_id] = (failed_before + 1, time.monotonic() + pause)
+                found = dict(self.status.jobs.get(job_id, {}))
+                self.status.jobs[job_id] = found | {"error": str(exc)}
+            else:
+                self._job_failures.pop(job_id, None)
 
     def _involved(self, job: JobInfo) -> bool:
         return bool(set(self.ctx.assets) & set(self.ctx.chain.enrolled(job)))
@@ -246,6 +264,7 @@ class JobRunner:
             roles.secure_aggregator.forget_before(job.job_id, round_no)
             self._step_secure(job, round_no, eligible, aggregator)
         else:
+            roles.aggregator.forget_before(job.job_id, round_no)
             for asset in eligible:
                 self._step_plain(job, round_no, asset, aggregator)
         self.status.jobs[job.job_id] = {"round": round_no, "aggregator": aggregator,
@@ -274,7 +293,10 @@ class JobRunner:
                 made = self.roles.participant.make_update(job, round_no, asset)
             finally:
                 self.status.training = ""
-            self.status.train_seconds[f"{job_id}/{round_no}"] = time.perf_counter() - began
+            timings = self.status.train_seconds
+            timings[f"{job_id}/{round_no}"] = time.perf_counter() - began
+            for old in list(timings)[:-RECENT_ROUNDS]:  # a long-running node keeps the last few
+                del timings[old]
             stored = StoredUpdate(made.update_cid, made.num_examples, made.receipt_signature)
             state.save_update(job_id, round_no, asset.asset_id, stored)
         update = TrainedUpdate(asset.asset_id, stored.update_cid, stored.num_examples,
@@ -329,6 +351,3 @@ class JobRunner:
             self.status.rounds_aggregated += 1
             self._recorded.set()
 
-
-class _AlreadyReported(Exception):
-    """A step failed and its failures were logged where they happened."""
