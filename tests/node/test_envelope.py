@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -72,3 +74,25 @@ def test_a_signature_with_another_v_encoding_is_refused() -> None:
         )
         with pytest.raises(EnvelopeError, match="v 27 or 28"):
             Envelope.from_bytes(raw)
+
+
+def test_two_copies_arriving_at_once_pass_the_replay_guard_once() -> None:
+    for _ in range(50):
+        guard, envelope = ReplayGuard(), seal(IDENTITY, CHAIN, "update", 1, 1, {})
+        barrier, passed = threading.Barrier(4), []
+
+        def receive(guard: ReplayGuard = guard, envelope: Envelope = envelope,
+                    barrier: threading.Barrier = barrier, passed: list = passed) -> None:
+            barrier.wait()
+            try:
+                guard.check(envelope)
+                passed.append(1)
+            except EnvelopeError:
+                pass
+
+        threads = [threading.Thread(target=receive) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(passed) == 1
