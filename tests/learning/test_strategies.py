@@ -18,7 +18,6 @@ from dain.learning import (
     TrainConfig,
     make_strategy,
 )
-from dain.learning import strategy as deprecated
 from dain.node import JobSpec, ProtocolError
 
 ZERO = {"w": np.zeros(2, dtype=np.float32)}
@@ -155,19 +154,3 @@ def test_identical_updates_give_that_update(name: str, row: np.ndarray, n: int) 
 def test_a_misspelt_option_is_named_not_ignored() -> None:
     with pytest.raises(AggregationError, match="Unknown strategy options: proximal_m"):
         make_strategy("fedprox", proximal_m=0.1)
-
-
-def test_the_stateful_strategy_dain_node_still_uses_matches_the_pure_one() -> None:
-    pure, stateful = make_strategy("fedyogi"), deprecated.make_strategy("fedyogi")
-    params, state, old = ZERO, ServerState(), ZERO
-    for rows in ([[1, 2]], [[-1, 0.5], [3, 3]], [[0.2, -4]]):
-        params, state = pure.aggregate(state, params, _updates(rows))
-        old = stateful.aggregate(old, _updates(rows))
-        np.testing.assert_array_equal(old["w"], params["w"])
-    handed_over = deprecated.make_strategy("fedyogi")
-    handed_over.load_state(stateful.state())
-    np.testing.assert_array_equal(
-        handed_over.apply(old, {"w": np.ones(2, np.float32)})["w"],
-        pure.apply(state, params, {"w": np.ones(2, np.float32)})[0]["w"],
-    )
-    assert stateful.proximal_mu == 0 and not stateful.needs_individual_updates

@@ -23,7 +23,7 @@ def _network() -> tuple[Devnet, int, dict[str, int]]:
     assets = {h.name: h.register_asset(data.subset(p), h.name, ConsentPolicy(("diagnosis",)))
               for h, p in zip(hospitals, parts, strict=True)}  # fmt: skip
     spec = JobSpec("view", ModelSpec("logreg", 30, 2), TrainConfig())
-    job_id = researcher.ledger.jobs.propose(JobTerms(
+    job_id = researcher.ledger.propose_job(JobTerms(
         "diagnosis", 3, TOKEN_UNIT, researcher.blobs.put(spec.to_bytes()),
         researcher.blobs.put(encode_tensors(init_params(spec.model, 0)))))  # fmt: skip
     net.pass_proposal(researcher.ledger.gov.propose_job_approval(job_id), list(net.nodes.values()))

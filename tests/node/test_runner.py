@@ -65,7 +65,7 @@ def running(anvil: AnvilProcess, tmp_path: Path) -> Iterator[Running]:
 def _job(r: Running, rounds: int, spec_cid: str | None = None) -> int:
     spec = JobSpec("runner", ModelSpec("logreg", 30, 2), TrainConfig(0.1, 1, 16), seed=2)
     researcher = r.researcher
-    job_id = researcher.ledger.jobs.propose(JobTerms(
+    job_id = researcher.ledger.propose_job(JobTerms(
         "diagnosis", rounds, TOKEN_UNIT, spec_cid or researcher.blobs.put(spec.to_bytes()),
         researcher.blobs.put(encode_tensors(init_params(spec.model, 2))), round_duration=30,
     ))  # fmt: skip

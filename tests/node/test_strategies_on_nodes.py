@@ -10,6 +10,7 @@ import pytest
 from dain.data import ConsentPolicy, load_bundled, partition_stratified
 from dain.devnet import Devnet
 from dain.learning import (
+    AggregationError,
     ClientUpdate,
     ModelSpec,
     TrainConfig,
@@ -19,7 +20,6 @@ from dain.learning import (
     subtract,
     train_local,
 )
-from dain.learning.errors import AggregationError
 from dain.ledger import TOKEN_UNIT, JobTerms
 from dain.node import JobSpec
 from dain.node.training import client_seed

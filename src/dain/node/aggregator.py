@@ -114,14 +114,14 @@ class Aggregator:
         if not usable:
             return None
         spec = self.models.spec(job)
-        strategy = self.models.strategy(job, spec)
+        strategy, state = self.models.strategy(job, spec)
         global_params = self.models.global_model(job, spec)
-        aggregated = strategy.aggregate(
-            global_params, [ClientUpdate(p.delta, p.num_examples) for p in usable]
+        aggregated, state = strategy.aggregate(
+            state, global_params, [ClientUpdate(p.delta, p.num_examples) for p in usable]
         )
         outcome = RoundOutcome(
             subtract(aggregated, global_params), [p.receipt for p in usable],
             {p.owner for p in usable}, spec.privacy.round_epsilon(round),
-            rejected=sorted(rejected), state=strategy.state(),
+            rejected=sorted(rejected), state=state.to_params(),
         )  # fmt: skip
         return self.recorder.record(job, round, outcome)

@@ -9,8 +9,7 @@ import threading
 
 import numpy as np
 
-from dain.learning import Params, param_shapes
-from dain.learning.strategy import Strategy, make_strategy
+from dain.learning import Params, ServerState, Strategy, make_strategy, param_shapes
 from dain.ledger import JobInfo
 from dain.node.context import NodeContext
 from dain.node.spec import JobSpec
@@ -63,14 +62,14 @@ class JobModels:
             self.rebuild(job.model_cid, shapes)
         return decode_tensors(self.blob(job.model_cid, job), expected=shapes)
 
-    def strategy(self, job: JobInfo, spec: JobSpec) -> Strategy:
-        """The job's strategy with its server state as the last aggregator left it: the
+    def strategy(self, job: JobInfo, spec: JobSpec) -> tuple[Strategy, ServerState]:
+        """The job's strategy and its server state as the last aggregator left it: the
         current model names the state's blob, wherever the state was made."""
         strategy = make_strategy(spec.strategy, **spec.strategy_options)
         state_cid = read_metadata(self.blob(job.model_cid, job)).get("strategy_state")
-        if state_cid:
-            strategy.load_state(decode_tensors(self.blob(state_cid, job)))
-        return strategy
+        if not state_cid:
+            return strategy, ServerState()
+        return strategy, ServerState.from_params(decode_tensors(self.blob(state_cid, job)))
 
     # ---- blobs peers post ----------------------------------------------------------
 

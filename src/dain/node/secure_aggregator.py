@@ -17,11 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from dain.learning import param_shapes, subtract
-from dain.learning.errors import SecAggAborted
-from dain.learning.privacy import PrivacyLevel
+from dain.learning import PrivacyLevel, SecAggAborted, param_shapes, subtract, unstack
 from dain.learning.secagg import SecAggServer, ShareMessage, UnmaskResponse
-from dain.learning.strategy import unstack
 from dain.ledger import JobInfo, Receipt, RoundInfo
 from dain.node.context import NodeContext
 from dain.node.errors import ProtocolError, StageOpen
@@ -264,12 +261,13 @@ class SecureAggregator:
         names = sorted(shapes)
         mean = unstack(total / weight, names, [shapes[n] for n in names])
         # the server side of the strategy (plain, momentum or adaptive) works on the mean
-        strategy = self.models.strategy(job, spec)
+        strategy, state = self.models.strategy(job, spec)
         global_params = self.models.global_model(job, spec)
+        new_params, state = strategy.apply(state, global_params, mean)
         outcome = RoundOutcome(
-            subtract(strategy.apply(global_params, mean), global_params), receipts,
+            subtract(new_params, global_params), receipts,
             {collecting.inputs[a][0] for a in survivors}, spec.privacy.round_epsilon(round),
-            state=strategy.state(),
+            state=state.to_params(),
         )  # fmt: skip
         return self.recorder.record(job, round, outcome)
 

@@ -19,9 +19,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from dain.learning import param_shapes
-from dain.learning.errors import SecAggError
-from dain.learning.privacy import PrivacyLevel
+from dain.learning import PrivacyLevel, SecAggError, param_shapes, stack
 from dain.learning.secagg import (
     RoundSetup,
     SecAggClient,
@@ -29,7 +27,6 @@ from dain.learning.secagg import (
     public_bytes,
     round_context,
 )
-from dain.learning.strategy import stack
 from dain.ledger import JobInfo, Ledger, Receipt
 from dain.node.context import LocalAsset, NodeContext
 from dain.node.envelope import Envelope, seal

@@ -6,10 +6,16 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from dain.learning import ModelSpec, TrainConfig
-from dain.learning.errors import LearningError, PrivacyError
-from dain.learning.privacy import PrivacyLevel, PrivacySpec
-from dain.learning.strategy import STRATEGY_NAMES, make_strategy
+from dain.learning import (
+    STRATEGY_NAMES,
+    LearningError,
+    ModelSpec,
+    PrivacyError,
+    PrivacyLevel,
+    PrivacySpec,
+    TrainConfig,
+    make_strategy,
+)
 from dain.node.errors import ProtocolError
 from dain.storage import canonical_json
 

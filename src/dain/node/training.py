@@ -10,10 +10,7 @@ import logging
 import numpy as np
 
 from dain.identity import did_pkh
-from dain.learning import Params, subtract, train_local
-from dain.learning.dp_sgd import train_local_dp
-from dain.learning.privacy import PrivacyLevel, budget_allows, clip_and_noise
-from dain.learning.strategy import make_strategy
+from dain.learning import Params, budget_allows, local_update, make_strategy
 from dain.ledger import Consent, JobInfo
 from dain.node.context import LocalAsset, NodeContext
 from dain.node.models import JobModels
@@ -68,16 +65,13 @@ class LocalTrainer:
         spec = self.models.spec(job)
         global_params = self.models.global_model(job, spec)
         seed = client_seed(spec.seed, round, asset.asset_id)
-        x, y = asset.dataset.x, asset.dataset.y
-        if spec.privacy.level == PrivacyLevel.RECORD:
-            result = train_local_dp(spec.model, global_params, x, y, spec.train, seed, spec.privacy)
-        else:
-            mu = make_strategy(spec.strategy, **spec.strategy_options).proximal_mu
-            result = train_local(spec.model, global_params, x, y, spec.train, seed, proximal_mu=mu)
-        delta = subtract(result.params, global_params)
-        if spec.privacy.level == PrivacyLevel.CLIENT:
-            delta, _ = clip_and_noise(delta, spec.privacy, np.random.default_rng(seed))
-        return delta, result.num_examples
+        update = local_update(
+            spec.model, global_params, asset.dataset.x, asset.dataset.y, spec.train,
+            spec.privacy, seed=seed,
+            proximal_mu=make_strategy(spec.strategy, **spec.strategy_options).proximal_mu,
+            noise_rng=np.random.default_rng(seed),
+        )  # fmt: skip
+        return update.delta, update.num_examples
 
 
 def client_seed(job_seed: int, round: int, asset_id: int) -> int:
