@@ -67,7 +67,7 @@ def demo(
     """The demo story across the running node processes."""
     from dain.cli.demo_view import RichReporter
     from dain.devnet.cluster_story import run_cluster_story
-    from dain.devnet.story import StoryConfig
+    from dain.devnet.story_types import StoryConfig
 
     reporter = RichReporter(console)
     with reporter:

@@ -8,9 +8,9 @@ from dain.lazy import lazy_exports
 
 _EXPORTS = {
     "Devnet": "dain.devnet.network",
-    "Reporter": "dain.devnet.story",
-    "StoryConfig": "dain.devnet.story",
-    "StoryResult": "dain.devnet.story",
+    "Reporter": "dain.devnet.story_types",
+    "StoryConfig": "dain.devnet.story_types",
+    "StoryResult": "dain.devnet.story_types",
     "run_story": "dain.devnet.story",
 }
 

@@ -16,16 +16,9 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from dain.data import (
-    AssetManifest,
-    ConsentPolicy,
-    Dataset,
-    load_bundled,
-    load_csv,
-    partition_stratified,
-    stratified_split,
-)
+from dain.data import AssetManifest, Dataset, load_csv
 from dain.devnet.home import admit_founder, chain_down, chain_up, treasury_ledger
+from dain.devnet.steps import HOSPITALS, RESEARCHER, consent_policy, hospital_data
 from dain.errors import ConfigError
 from dain.ledger.anvil import free_port, stop_pid
 from dain.node.home import NodeConfig, NodeHome
@@ -33,8 +26,8 @@ from dain.node.network_home import NetworkHome
 from dain.node.service import open_node
 from dain.node.state import StoredAsset
 
-HOSPITALS = ("st-mary", "city-general", "north-clinic", "lakeside", "harbor-view", "east-side")
-RESEARCHER = "researcher"
+__all__ = ["HOSPITALS", "RESEARCHER", "Cluster", "ClusterNode"]
+
 DEVNET_SCRYPT_N = 2**14  # a local test network: keys open fast; real nodes keep the default
 SHARES_SEED = 7
 
@@ -102,11 +95,8 @@ class Cluster:
             )
         record, _, _ = chain_up(self.home, 0, self.password)
         treasury = treasury_ledger(self.home, self.password)
-        data = load_bundled("breast_cancer")
-        train_rows, test_rows = stratified_split(data.y, 0.2, SHARES_SEED)
-        train = data.subset(train_rows)
         shares = np.random.default_rng(SHARES_SEED).dirichlet(np.full(hospitals, 4.0))
-        parts = partition_stratified(train.y, shares, SHARES_SEED)
+        _, test, local = hospital_data(HOSPITALS[:hospitals], shares, SHARES_SEED)
         nodes = []
         for name in (*HOSPITALS[:hospitals], RESEARCHER):
             home = NodeHome(self.home.root / "nodes" / name)
@@ -123,11 +113,9 @@ class Cluster:
                 treasury, identity.address, tokens=20_000 if name == RESEARCHER else 10_000
             )
             nodes.append(ClusterNode(name, str(home.root), config.port, identity.address))
-        write_csv(
-            data.subset(test_rows), self.home.root / "nodes" / RESEARCHER / "data" / "test.csv"
-        )
-        for node, part in zip(nodes, parts, strict=False):
-            self._register_data(node, train.subset(part))
+        write_csv(test, self.home.root / "nodes" / RESEARCHER / "data" / "test.csv")
+        for node in nodes[:hospitals]:
+            self._register_data(node, local[node.name])
         for node in nodes:
             node.pid = self._spawn(node)
         self._save(nodes)
@@ -141,9 +129,7 @@ class Cluster:
         opened, state = open_node(NodeHome(Path(node.home)), self.password)
         opened.ledger.token.delegate()
         manifest, salt = AssetManifest.describe(local, f"{node.name} breast-cancer cases")
-        policy = ConsentPolicy(
-            ("diagnosis", "research"), statement=f"{node.name} allows diagnostic research."
-        )
+        policy = consent_policy(node.name)
         asset_id = opened.ledger.assets.register(
             manifest.digest,
             opened.blobs.put(manifest.to_json()),
