@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -31,6 +33,7 @@ from dain.node.home import NodeHome
 from dain.node.network_home import NetworkHome
 from dain.node.spec import JobSpec
 from dain.storage import FileBlobStore, encode_tensors
+from tests.node.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.slow
 ROUND_SECONDS = 8  # short deadlines, so failover happens within the test
@@ -224,6 +227,50 @@ def test_a_restarted_node_resumes_without_submitting_twice(net: Net) -> None:
     # sent since are deliveries of later rounds
     assert (1,) in rows
     assert 0 < status["updates_delivered"] <= sum(1 for (r,) in rows if r > 1)
+
+
+def test_a_node_whose_chain_goes_away_says_so_and_carries_on(net: Net) -> None:
+    name = HOSPITALS[0]
+    home = NodeHome(Path(net.cluster.node(name).home))
+    settings = home.config_file.read_text()
+    chain = net.cluster.home.read_chain()
+    assert chain is not None
+    proxy = TcpProxy(chain.port)
+    endpoint = net.cluster.node(name).endpoint
+
+    def health() -> int:
+        return httpx.get(f"{endpoint}/health", timeout=5).status_code
+
+    def status() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "dain", "node", "status", "--home",
+                               str(home.root)], capture_output=True, text=True, timeout=60)
+
+    try:
+        home.config_file.write_text(settings.replace(chain.url, proxy.url))
+        net.cluster.restart(name)
+        _until(lambda: net.alive(name), f"{name} to start behind the proxy")
+        assert status().returncode == 0
+
+        proxy.cut()
+        _until(lambda: health() == 503, "the node to notice")
+        cut = status()
+        assert cut.returncode == 1 and "job runner is failing" in cut.stderr
+        assert "Traceback" not in cut.stderr
+
+        proxy.restore()
+        _until(lambda: health() == 200, "the node to step again")
+        assert status().returncode == 0
+    finally:
+        home.config_file.write_text(settings)
+        net.cluster.restart(name)
+        proxy.close()
+
+
+def _until(condition, what: str, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
 
 
 class _Liar(BaseHTTPRequestHandler):

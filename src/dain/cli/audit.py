@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from dain.cli.context import Home, JsonFlag, Rpc, Session, console, emit, parse_asset_id, short
-from dain.node.network_home import DEFAULT_HOME
+from dain.node import DEFAULT_HOME
 
 if TYPE_CHECKING:  # the ledger (web3) loads only when a command reads the chain
     from dain.ledger import AssetTrail, Auditor, JobTrail, MemberTrail

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from dain.node.network_home import DEFAULT_HOME, NetworkHome, running_chain
+from dain.node import DEFAULT_HOME, NetworkHome, running_chain
 
 app = typer.Typer(help="Run a local chain (anvil) for a dain network.", no_args_is_help=True)
 console = Console()
@@ -32,7 +32,7 @@ def up(
     password: PasswordOption = "devnet",
 ) -> None:
     """Start anvil with its state kept in the home folder; deploy dain's contracts once."""
-    from dain.devnet.home import chain_up  # the dev harness and web3: only when used
+    from dain.devnet import chain_up  # the dev harness and web3: only when used
 
     record, deployment, fresh = chain_up(NetworkHome(home), port, password)
     if not fresh:
@@ -46,7 +46,7 @@ def up(
 @app.command()
 def down(home: HomeOption = DEFAULT_HOME) -> None:
     """Stop the home's anvil by its pid; its state is written to the home folder."""
-    from dain.devnet.home import chain_down
+    from dain.devnet import chain_down
 
     where = NetworkHome(home)
     record = chain_down(where)
@@ -81,7 +81,7 @@ def admit(
 ) -> None:
     """On a local test chain: the treasury admits a founding member, gives it gas money and
     tokens. On a live network, members are admitted by vote ('dain gov propose --admit')."""
-    from dain.devnet.home import admit_founder, treasury_ledger
+    from dain.devnet import admit_founder, treasury_ledger
 
     admit_founder(treasury_ledger(NetworkHome(home), password), address, tokens)
     console.print(f"Admitted {address} with {tokens} DAIN and gas money.")

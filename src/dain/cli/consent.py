@@ -20,7 +20,7 @@ from dain.cli.context import (
     parse_asset_id,
 )
 from dain.errors import ConfigError
-from dain.node.network_home import DEFAULT_HOME
+from dain.node import DEFAULT_HOME
 
 if TYPE_CHECKING:  # policies and the ledger (web3) load only when a command needs them
     from dain.data import ConsentPolicy

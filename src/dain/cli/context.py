@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 
 from dain.errors import ConfigError
-from dain.node.network_home import NetworkHome
+from dain.node import NetworkHome
 
 if TYPE_CHECKING:
     from dain.ledger import Ledger, RpcChain

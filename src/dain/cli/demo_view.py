@@ -9,7 +9,7 @@ from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from dain.devnet.story_types import RoundReport, StoryResult
+from dain.devnet import RoundReport, StoryResult
 
 
 class RichReporter:

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from dain.cli.context import JsonFlag, console, emit
-from dain.node.network_home import NetworkHome
+from dain.node import NetworkHome
 
 app = typer.Typer(help="A network of real node processes on 127.0.0.1.", no_args_is_help=True)
 
@@ -22,7 +22,7 @@ DEFAULT = Path.home() / ".dain" / "devnet-processes"
 
 
 def _cluster(home: Path):  # type: ignore[no-untyped-def]
-    from dain.devnet.cluster import Cluster
+    from dain.devnet import Cluster
 
     return Cluster(NetworkHome(home))
 
@@ -66,8 +66,7 @@ def demo(
 ) -> None:
     """The demo story across the running node processes."""
     from dain.cli.demo_view import RichReporter
-    from dain.devnet.cluster_story import run_cluster_story
-    from dain.devnet.story_types import StoryConfig
+    from dain.devnet import StoryConfig, run_cluster_story
 
     reporter = RichReporter(console)
     with reporter:

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from dain.cli.context import Home, JsonFlag, Keystore, Password, Rpc, Session, console, emit
 from dain.errors import ConfigError
-from dain.node.network_home import DEFAULT_HOME
+from dain.node import DEFAULT_HOME
 
 if TYPE_CHECKING:  # the ledger (web3) loads only when a command acts on the chain
     from dain.ledger import Ledger, Proposal

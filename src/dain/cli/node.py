@@ -25,7 +25,7 @@ from dain.cli.context import JsonFlag, Password, console, emit
 from dain.errors import ConfigError
 
 if TYPE_CHECKING:  # a node's home opens keys (eth_account): loaded by the commands using it
-    from dain.node.home import NodeHome
+    from dain.node import NodeHome
 
 app = typer.Typer(help="Create, run and watch a node.", no_args_is_help=True)
 data_app = typer.Typer(
@@ -38,7 +38,7 @@ NodeHomeOption = Annotated[
 
 
 def _home(home: Path | None, name: str | None = None) -> NodeHome:
-    from dain.node.home import NodeHome
+    from dain.node import NodeHome
 
     if home is None and name is None:
         raise ConfigError("Say which node: pass --home.")
@@ -58,7 +58,7 @@ def init(
     as_json: JsonFlag = False,
 ) -> None:
     """Create a node home: key, settings, blob store and state database."""
-    from dain.node.home import NodeConfig
+    from dain.node import NodeConfig
 
     where = _home(home, name)
     if not deployment.exists():
@@ -81,7 +81,7 @@ def init(
 @app.command()
 def start(home: NodeHomeOption = None, password: Password = "") -> None:
     """Run the node in the foreground: its API, and its part in every job."""
-    from dain.node.service import serve
+    from dain.node import serve
 
     serve(_home(home), password)
 
@@ -94,11 +94,18 @@ def status(home: NodeHomeOption = None, as_json: JsonFlag = False) -> None:
     where = _home(home)
     config = where.config()
     try:
-        data = httpx.get(f"{config.endpoint}/status", timeout=5).json()
-    except httpx.HTTPError:
+        answer = httpx.get(f"{config.endpoint}/status", timeout=5)
+        data = answer.json()
+    except (httpx.HTTPError, ValueError):
         raise ConfigError(
             f"Node {config.name} does not answer at {config.endpoint}; is it running?"
         ) from None
+    if answer.status_code != 200 or not isinstance(data, dict) or "node" not in data:
+        reason = data.get("error") if isinstance(data, dict) else None
+        raise ConfigError(
+            f"Node {config.name} at {config.endpoint} could not say what it is doing: "
+            f"{reason or f'status {answer.status_code}'}."
+        )
 
     def render() -> None:
         table = Table(title=f"Node {data['node']}", show_header=False, title_justify="left")
@@ -110,6 +117,15 @@ def status(home: NodeHomeOption = None, as_json: JsonFlag = False) -> None:
         console.print(table)
 
     emit(as_json, data, render)
+    runner = data.get("runner")
+    if runner not in (None, "starting", "stepping"):
+        # the API answers, but the node takes no part in its jobs: say so, and fail
+        raise ConfigError(
+            f"Node {config.name} is up, but its job runner is {runner}: "
+            f"{data.get('last_error') or 'no step has finished for a while'}.",
+            hint="It retries by itself; if this lasts, check the chain URL in node.toml and "
+            "the node's log.",
+        )
 
 
 @data_app.command("register")
@@ -133,8 +149,7 @@ def register(
     """Register a CSV file as a data asset with a consent policy. Only its manifest (schema,
     size, a salted commitment) and the policy go on chain; the file stays where it is."""
     from dain.data import AssetManifest, load_csv
-    from dain.node.service import open_node
-    from dain.node.state import StoredAsset
+    from dain.node import StoredAsset, open_node
 
     where = _home(home)
     policy = build_policy(purpose, expiry, price, requester, credential_issuer, min_participants,

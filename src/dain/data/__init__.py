@@ -4,7 +4,7 @@ Names load on first use: a simulation that needs datasets and partitions does no
 the key and content-id libraries that manifests and policies use.
 """
 
-from dain.lazy import lazy_exports
+from dain.lazy import lazy_exports as _lazy_exports
 
 _EXPORTS = {
     "BUNDLED": "dain.data.bundled",
@@ -34,4 +34,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-__getattr__ = lazy_exports("dain.data", _EXPORTS)
+__getattr__ = _lazy_exports("dain.data", _EXPORTS)

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from dain.data.datasets import Dataset
-from dain.storage.canonical import canonical_json
+from dain.storage import canonical_json
 
 
 def data_commitment(dataset: Dataset, salt: bytes) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 from dain.data.errors import PolicyError
 from dain.identity import DidError, parse_did
-from dain.storage.canonical import canonical_json
+from dain.storage import canonical_json
 
 _PURPOSE = re.compile(r"^[a-z0-9][a-z0-9:._-]{0,31}$")
 

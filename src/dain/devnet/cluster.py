@@ -20,11 +20,8 @@ from dain.data import AssetManifest, Dataset, load_csv
 from dain.devnet.home import admit_founder, chain_down, chain_up, treasury_ledger
 from dain.devnet.steps import HOSPITALS, RESEARCHER, consent_policy, hospital_data
 from dain.errors import ConfigError
-from dain.ledger.anvil import free_port, stop_pid
-from dain.node.home import NodeConfig, NodeHome
-from dain.node.network_home import NetworkHome
-from dain.node.service import open_node
-from dain.node.state import StoredAsset
+from dain.ledger import free_port, stop_pid
+from dain.node import NetworkHome, NodeConfig, NodeHome, StoredAsset, open_node
 
 __all__ = ["HOSPITALS", "RESEARCHER", "Cluster", "ClusterNode"]
 

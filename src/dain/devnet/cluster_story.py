@@ -33,7 +33,7 @@ from dain.devnet.story_types import Reporter, SilentReporter, StoryConfig, Story
 from dain.errors import DainError
 from dain.identity import Identity
 from dain.ledger import Ledger, RoundInfo
-from dain.node.home import NodeHome
+from dain.node import NodeHome
 from dain.storage import FileBlobStore, verify
 
 

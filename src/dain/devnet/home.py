@@ -7,13 +7,13 @@ from __future__ import annotations
 from dain.errors import ConfigError
 from dain.identity import Identity
 from dain.ledger import TOKEN_UNIT, Deployment, Ledger, RpcChain, deploy
-from dain.node.network_home import ChainRecord, NetworkHome, running_chain
+from dain.node import ChainRecord, NetworkHome, running_chain
 
 
 def chain_up(home: NetworkHome, port: int, password: str) -> tuple[ChainRecord, Deployment, bool]:
     """Starts anvil with state in the home; deploys the contracts the first time.
     Returns the chain, the deployment and whether it was deployed just now."""
-    from dain.ledger.anvil import AnvilProcess, free_port
+    from dain.ledger import AnvilProcess, free_port
 
     if (record := running_chain(home)) is not None:
         raise ConfigError(
@@ -47,7 +47,7 @@ def chain_up(home: NetworkHome, port: int, password: str) -> tuple[ChainRecord, 
 
 def chain_down(home: NetworkHome) -> ChainRecord | None:
     """Stops the home's anvil by its pid (its state is written on the way out)."""
-    from dain.ledger.anvil import AnvilProcess
+    from dain.ledger import AnvilProcess
 
     record = running_chain(home)
     if record is None:

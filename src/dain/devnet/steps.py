@@ -41,7 +41,7 @@ from dain.ledger import (
     RoundInfo,
     TransactionRefused,
 )
-from dain.node.spec import JobSpec
+from dain.node import JobSpec
 from dain.storage import decode_tensors, encode_tensors
 
 PURPOSE = "diagnosis"

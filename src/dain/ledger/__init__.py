@@ -1,67 +1,56 @@
-"""The chain: contracts, backends and the typed client every other layer uses."""
+"""The chain: contracts, backends and the typed client every other layer uses.
 
-from dain.ledger.assets import Consent, OnChainPolicy
-from dain.ledger.audit import AssetTrail, Auditor, JobTrail, MemberTrail
-from dain.ledger.backend import ChainBackend, EmbeddedChain, RpcChain
-from dain.ledger.caller import ChainCaller
-from dain.ledger.client import Ledger
-from dain.ledger.deploy import TOKEN_UNIT, Deployment, NetworkParams, deploy
-from dain.ledger.errors import ChainUnavailable, DeploymentError, LedgerError, TransactionRefused
-from dain.ledger.events import (
-    AssetTransferred,
-    ConsentRevoked,
-    DataUsed,
-    JobCancelled,
-    JobProposed,
-    PolicySet,
-    RewardPaid,
-    RoundAborted,
-)
-from dain.ledger.governance import Proposal, ProposalState, Tally, Vote
-from dain.ledger.jobs import Enrollment, JobInfo, JobStatus, JobTerms, Reputation, RoundInfo
-from dain.ledger.receipts import Receipt
-from dain.ledger.registry import Member
-from dain.ledger.transactions import Sent
+Names load on first use, so a command that needs one light part does not pay for the rest.
+"""
 
-__all__ = [
-    "TOKEN_UNIT",
-    "AssetTrail",
-    "AssetTransferred",
-    "Auditor",
-    "ChainBackend",
-    "ChainCaller",
-    "ChainUnavailable",
-    "Consent",
-    "ConsentRevoked",
-    "DataUsed",
-    "Deployment",
-    "DeploymentError",
-    "EmbeddedChain",
-    "Enrollment",
-    "JobCancelled",
-    "JobInfo",
-    "JobProposed",
-    "JobStatus",
-    "JobTerms",
-    "JobTrail",
-    "Ledger",
-    "LedgerError",
-    "Member",
-    "MemberTrail",
-    "NetworkParams",
-    "OnChainPolicy",
-    "PolicySet",
-    "Proposal",
-    "ProposalState",
-    "Receipt",
-    "Reputation",
-    "RewardPaid",
-    "RoundAborted",
-    "RoundInfo",
-    "RpcChain",
-    "Sent",
-    "Tally",
-    "TransactionRefused",
-    "Vote",
-    "deploy",
-]
+from dain.lazy import lazy_exports as _lazy_exports
+
+_EXPORTS = {
+    "AnvilProcess": "dain.ledger.anvil",
+    "free_port": "dain.ledger.anvil",
+    "stop_pid": "dain.ledger.anvil",
+    "Consent": "dain.ledger.assets",
+    "OnChainPolicy": "dain.ledger.assets",
+    "AssetTrail": "dain.ledger.audit",
+    "Auditor": "dain.ledger.audit",
+    "JobTrail": "dain.ledger.audit",
+    "MemberTrail": "dain.ledger.audit",
+    "ChainBackend": "dain.ledger.backend",
+    "EmbeddedChain": "dain.ledger.backend",
+    "RpcChain": "dain.ledger.backend",
+    "ChainCaller": "dain.ledger.caller",
+    "Ledger": "dain.ledger.client",
+    "Deployment": "dain.ledger.deployment",
+    "NetworkParams": "dain.ledger.deployment",
+    "TOKEN_UNIT": "dain.ledger.deployment",
+    "deploy": "dain.ledger.deployment",
+    "ChainUnavailable": "dain.ledger.errors",
+    "DeploymentError": "dain.ledger.errors",
+    "LedgerError": "dain.ledger.errors",
+    "TransactionRefused": "dain.ledger.errors",
+    "AssetTransferred": "dain.ledger.events",
+    "ConsentRevoked": "dain.ledger.events",
+    "DataUsed": "dain.ledger.events",
+    "JobCancelled": "dain.ledger.events",
+    "JobProposed": "dain.ledger.events",
+    "PolicySet": "dain.ledger.events",
+    "RewardPaid": "dain.ledger.events",
+    "RoundAborted": "dain.ledger.events",
+    "Proposal": "dain.ledger.governance",
+    "ProposalState": "dain.ledger.governance",
+    "Tally": "dain.ledger.governance",
+    "Vote": "dain.ledger.governance",
+    "Enrollment": "dain.ledger.jobs",
+    "JobInfo": "dain.ledger.jobs",
+    "JobStatus": "dain.ledger.jobs",
+    "JobTerms": "dain.ledger.jobs",
+    "Reputation": "dain.ledger.jobs",
+    "RoundInfo": "dain.ledger.jobs",
+    "Receipt": "dain.ledger.receipts",
+    "Member": "dain.ledger.registry",
+    "Sent": "dain.ledger.transactions",
+}
+
+__all__ = sorted(_EXPORTS)
+
+__getattr__ = _lazy_exports("dain.ledger", _EXPORTS)

@@ -17,7 +17,7 @@ from dain.ledger.artifacts import load_artifact
 from dain.ledger.assets import AssetsClient
 from dain.ledger.backend import ChainBackend
 from dain.ledger.caller import ChainCaller
-from dain.ledger.deploy import Deployment
+from dain.ledger.deployment import Deployment
 from dain.ledger.errors import ChainUnavailable
 from dain.ledger.governance import GovernanceClient, TokenClient
 from dain.ledger.jobs import JobsClient, JobTerms

@@ -4,7 +4,7 @@ its home folder, state database, job runner and HTTP API.
 Names load on first use, so a command that reads a node's settings doesn't import PyTorch.
 """
 
-from dain.lazy import lazy_exports
+from dain.lazy import lazy_exports as _lazy_exports
 
 _EXPORTS = {
     "Envelope": "dain.node.envelope",
@@ -32,7 +32,10 @@ _EXPORTS = {
     "Transport": "dain.node.transport",
     "NodeConfig": "dain.node.home",
     "NodeHome": "dain.node.home",
+    "DEFAULT_HOME": "dain.node.network_home",
+    "ChainRecord": "dain.node.network_home",
     "NetworkHome": "dain.node.network_home",
+    "running_chain": "dain.node.network_home",
     "NodeState": "dain.node.state",
     "StoredAsset": "dain.node.state",
     "Health": "dain.node.runner",
@@ -51,4 +54,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-__getattr__ = lazy_exports("dain.node", _EXPORTS)
+__getattr__ = _lazy_exports("dain.node", _EXPORTS)

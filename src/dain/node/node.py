@@ -8,6 +8,7 @@ import threading
 from typing import Any
 
 from dain.data import AssetManifest, ConsentPolicy, Dataset
+from dain.errors import DainError
 from dain.ledger import Ledger
 from dain.node.aggregator import Aggregator
 from dain.node.chain_view import ChainView
@@ -151,7 +152,7 @@ class Node:
         found: dict[str, Any] = {
             "node": self.name, "address": self.address, "endpoint": self.endpoint,
             "assets": [hex(a) for a in self.assets],
-            "chain_time": round(self.ctx.clock.now(), 3),
+            "chain_time": self._chain_time(),
             "secure_stages": self.secure_participant.stages(),
             "secure_held": self.secure_participant.held(),
             "secure_rounds": self.secure_aggregator.summaries,
@@ -160,6 +161,14 @@ class Node:
         if self.runner is not None:
             found |= self.runner.report()
         return found
+
+    def _chain_time(self) -> float | None:
+        """The chain's time now; None while the chain cannot be read (the status still
+        answers then: it is when an operator needs it most)."""
+        try:
+            return round(self.ctx.clock.now(), 3)
+        except DainError:
+            return None
 
     def _handlers(self) -> dict[str, Handler]:
         signals = self.ctx.signals

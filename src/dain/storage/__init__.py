@@ -1,49 +1,38 @@
-"""Content-addressed blobs (CIDv1 sha2-256) and the safetensors codec."""
+"""Content-addressed blobs (CIDv1 sha2-256) and the safetensors codec.
 
-from dain.storage.blobstore import BlobStore, FileBlobStore, MemoryBlobStore
-from dain.storage.canonical import canonical_json
-from dain.storage.cid import cid_of, digest_of, verify
-from dain.storage.errors import BlobNotFound, CidError, CodecError, IntegrityError, StorageError
-from dain.storage.tensors import (
-    FLOAT16,
-    FLOAT32,
-    UINT32,
-    Shapes,
-    Tensors,
-    decode_half,
-    decode_tensors,
-    encode_half,
-    encode_tensors,
-    half_scales,
-    read_metadata,
-    to_half,
-    to_single,
-)
+Names load on first use, so a command that needs one light part does not pay for the rest.
+"""
 
-__all__ = [
-    "FLOAT16",
-    "FLOAT32",
-    "UINT32",
-    "BlobNotFound",
-    "BlobStore",
-    "CidError",
-    "CodecError",
-    "FileBlobStore",
-    "IntegrityError",
-    "MemoryBlobStore",
-    "Shapes",
-    "StorageError",
-    "Tensors",
-    "canonical_json",
-    "cid_of",
-    "decode_half",
-    "decode_tensors",
-    "digest_of",
-    "encode_half",
-    "encode_tensors",
-    "half_scales",
-    "read_metadata",
-    "to_half",
-    "to_single",
-    "verify",
-]
+from dain.lazy import lazy_exports as _lazy_exports
+
+_EXPORTS = {
+    "BlobStore": "dain.storage.blobstore",
+    "FileBlobStore": "dain.storage.blobstore",
+    "MemoryBlobStore": "dain.storage.blobstore",
+    "canonical_json": "dain.storage.canonical",
+    "cid_of": "dain.storage.cid",
+    "digest_of": "dain.storage.cid",
+    "verify": "dain.storage.cid",
+    "BlobNotFound": "dain.storage.errors",
+    "CidError": "dain.storage.errors",
+    "CodecError": "dain.storage.errors",
+    "IntegrityError": "dain.storage.errors",
+    "StorageError": "dain.storage.errors",
+    "FLOAT16": "dain.storage.tensors",
+    "FLOAT32": "dain.storage.tensors",
+    "Shapes": "dain.storage.tensors",
+    "Tensors": "dain.storage.tensors",
+    "UINT32": "dain.storage.tensors",
+    "decode_half": "dain.storage.tensors",
+    "decode_tensors": "dain.storage.tensors",
+    "encode_half": "dain.storage.tensors",
+    "encode_tensors": "dain.storage.tensors",
+    "half_scales": "dain.storage.tensors",
+    "read_metadata": "dain.storage.tensors",
+    "to_half": "dain.storage.tensors",
+    "to_single": "dain.storage.tensors",
+}
+
+__all__ = sorted(_EXPORTS)
+
+__getattr__ = _lazy_exports("dain.storage", _EXPORTS)
