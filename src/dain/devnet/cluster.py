@@ -91,6 +91,13 @@ class Cluster:
                 f"A devnet already exists in {self.home.root}.", hint="'dain devnet down' first."
             )
         record, _, _ = chain_up(self.home, 0, self.password)
+        try:
+            return self._populate(hospitals, record.url)
+        except BaseException:  # a network half made is stopped whole: nothing left running
+            self.down()
+            raise
+
+    def _populate(self, hospitals: int, rpc: str) -> list[ClusterNode]:
         treasury = treasury_ledger(self.home, self.password)
         shares = np.random.default_rng(SHARES_SEED).dirichlet(np.full(hospitals, 4.0))
         _, test, local = hospital_data(HOSPITALS[:hospitals], shares, SHARES_SEED)
@@ -100,7 +107,7 @@ class Cluster:
             config = NodeConfig(
                 name=name,
                 port=free_port(),
-                rpc=record.url,
+                rpc=rpc,
                 deployment=str(self.home.deployment),
                 poll_seconds=self.poll_seconds,
                 train_threads=max(1, (os.cpu_count() or 1) // (hospitals + 1)),
@@ -115,7 +122,7 @@ class Cluster:
             self._register_data(node, local[node.name])
         for node in nodes:
             node.pid = self._spawn(node)
-        self._save(nodes)
+            self._save(nodes)  # at once: `down` stops by the pids recorded here
         self.wait_healthy(nodes)
         return nodes
 
@@ -180,7 +187,8 @@ class Cluster:
     def down(self) -> list[str]:
         stopped = []
         for node in self.nodes():
-            stop_pid(node.pid, signal.SIGTERM)
+            if node.pid:  # 0: never started
+                stop_pid(node.pid, signal.SIGTERM)
             stopped.append(node.name)
         self.record.unlink(missing_ok=True)
         chain_down(self.home)

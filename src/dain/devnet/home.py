@@ -37,10 +37,15 @@ def chain_up(home: NetworkHome, port: int, password: str) -> tuple[ChainRecord, 
                 hint="Delete the home folder to start a new network.",
             )
         return record, deployment, False
-    treasury = Identity.create()
-    treasury.save_keystore(home.treasury_keystore, password)
-    chain.fund(treasury.address, 10**21)
-    deployment = deploy(chain.web3, treasury)
+    try:
+        treasury = Identity.create()
+        treasury.save_keystore(home.treasury_keystore, password)
+        chain.fund(treasury.address, 10**21)
+        deployment = deploy(chain.web3, treasury)
+    except BaseException:  # whatever stopped the deployment, leave no chain running
+        anvil.stop()
+        home.chain_record.unlink(missing_ok=True)
+        raise
     deployment.save(home.deployment)
     return record, deployment, True
 

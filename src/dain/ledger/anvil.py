@@ -109,6 +109,8 @@ class AnvilProcess:
 
 def stop_pid(pid: int, sig: int = signal.SIGTERM, timeout: float = 10.0) -> None:
     """Signals `pid` and waits until it is gone; SIGKILL if it lingers past `timeout`."""
+    if pid <= 0:  # 0 or -1 would signal a whole process group: never a single process
+        raise ValueError(f"Not a process id: {pid}.")
     for current in (sig, signal.SIGKILL):
         try:
             os.kill(pid, current)

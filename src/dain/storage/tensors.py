@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 
@@ -10,6 +9,7 @@ import numpy as np
 from safetensors import SafetensorError
 from safetensors.numpy import load, save
 
+from dain.storage.canonical import parse_json
 from dain.storage.errors import CodecError
 
 Tensors = dict[str, np.ndarray]
@@ -17,6 +17,8 @@ Shapes = Mapping[str, tuple[int, ...]]
 FLOAT32 = np.dtype(np.float32)
 FLOAT16 = np.dtype(np.float16)
 UINT32 = np.dtype(np.uint32)  # masked updates: integers mod 2^32
+DAIN_DTYPES = frozenset({FLOAT32, FLOAT16, UINT32})  # all a dain blob ever holds
+MAX_HEADER_BYTES = 16 * 2**20
 
 
 def encode_tensors(
@@ -34,6 +36,9 @@ def decode_tensors(
         tensors = load(bytes(data))
     except (SafetensorError, ValueError) as exc:
         raise CodecError(f"The data is not a valid safetensors document ({exc}).") from exc
+    except (KeyError, TypeError) as exc:  # numpy has no such dtype (bfloat16, float8, ...)
+        raise CodecError(f"The document holds tensors of a type dain does not use ({exc}).") \
+            from exc
     if expected is None:
         return tensors
     if set(tensors) != set(expected):
@@ -59,12 +64,9 @@ def read_metadata(data: bytes) -> dict[str, str]:
     if len(data) < 8:
         raise CodecError("The data is too short to be a safetensors document.")
     size = int.from_bytes(data[:8], "little")
-    if size > len(data) - 8 or size > 100 * 2**20:
+    if size > len(data) - 8 or size > MAX_HEADER_BYTES:
         raise CodecError("The safetensors header is larger than the document.")
-    try:
-        header = json.loads(data[8 : 8 + size])
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CodecError(f"The safetensors header is not JSON ({exc}).") from exc
+    header = parse_json(data[8 : 8 + size], max_bytes=MAX_HEADER_BYTES)
     metadata = header.get("__metadata__", {}) if isinstance(header, dict) else {}
     if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
         raise CodecError("The safetensors metadata must map strings to strings.")
