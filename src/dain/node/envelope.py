@@ -7,17 +7,20 @@ is a DID whose address must be the signer. Receivers refuse stale and replayed o
 from __future__ import annotations
 
 import json
+import math
 import secrets
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from dain.identity import Identity, IdentityError, parse_did, recover_message_signer, sign_message
 from dain.node.errors import EnvelopeError
+from dain.node.nonces import MemoryNonces, NonceLimits, NonceStore, Remembered
 from dain.storage import canonical_json
 
 FIELDS = ("kind", "sender", "job_id", "round", "nonce", "timestamp", "body", "signature")
+FUTURE_SECONDS = 30  # how far ahead of ours a sender's clock may run
+MAX_NONCE_CHARS = 64  # seal() makes 32 hex characters
 
 
 @dataclass(frozen=True)
@@ -121,24 +124,49 @@ def seal(
 
 class ReplayGuard:
     """Refuses envelopes older than `max_age` seconds, from the future, or seen before.
+
+    What it has seen lives in a `NonceStore`: in memory by default, in the node's state
+    database for a node with a home, so a restart does not reopen the window for replays.
     Safe to share between the threads that handle requests: checking and remembering a
-    nonce is one step, so two copies of one envelope arriving at once cannot both pass."""
+    nonce is one step in the store, so two copies of one envelope arriving at once cannot
+    both pass. The store is bounded (see `dain.node.nonces`): past its limits a sender's
+    new envelopes are refused as too many until older ones age out."""
 
-    def __init__(self, max_age: int = 300) -> None:
+    def __init__(
+        self,
+        store: NonceStore | None = None,
+        max_age: int = 300,
+        limits: NonceLimits | None = None,
+    ) -> None:
+        self.store: NonceStore = MemoryNonces() if store is None else store
         self.max_age = max_age
-        self._seen: dict[str, int] = {}
-        self._lock = threading.Lock()
+        self.limits = limits or NonceLimits()
 
-    def check(self, envelope: Envelope, now: float | None = None) -> None:
+    def check_fresh(self, envelope: Envelope, now: float | None = None) -> None:
+        """Refuses a stale or future-dated envelope, or one whose nonce is not a short
+        token; remembers nothing (so it can run before the checks that may refuse it)."""
         now = time.time() if now is None else now
         if envelope.timestamp < now - self.max_age:
             raise EnvelopeError("The envelope is stale; its sender's clock may be wrong.")
-        if envelope.timestamp > now + 30:
+        if envelope.timestamp > now + FUTURE_SECONDS:
             raise EnvelopeError("The envelope is dated in the future; its sender's clock is wrong.")
-        key = f"{envelope.sender}/{envelope.nonce}"
-        with self._lock:
-            if key in self._seen:
-                raise EnvelopeError("This envelope was already received (replay refused).")
-            if len(self._seen) > 1024:  # forget what has gone stale, now and then
-                self._seen = {k: t for k, t in self._seen.items() if t >= now - self.max_age}
-            self._seen[key] = envelope.timestamp
+        # every stored nonce costs memory or disk for five minutes: keep each one small
+        if not 0 < len(envelope.nonce) <= MAX_NONCE_CHARS:
+            raise EnvelopeError(f"The envelope's nonce must be 1 to {MAX_NONCE_CHARS} characters.")
+
+    def check(self, envelope: Envelope, now: float | None = None) -> None:
+        """`check_fresh`, then remembers the envelope, refusing it if it was seen before."""
+        now = time.time() if now is None else now
+        self.check_fresh(envelope, now)
+        # forget exactly what check_fresh would now refuse as stale, and nothing fresher
+        answer = self.store.remember_nonce(
+            envelope.sender, envelope.nonce, envelope.timestamp,
+            forget_before=math.ceil(now - self.max_age), limits=self.limits,
+        )  # fmt: skip
+        if answer is Remembered.SEEN:
+            raise EnvelopeError("This envelope was already received (replay refused).")
+        if answer is Remembered.FULL:
+            raise EnvelopeError(
+                f"This node has taken too many messages from {envelope.sender} (or from all "
+                f"senders) in the last {self.max_age} seconds; send again later."
+            )

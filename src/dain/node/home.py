@@ -3,7 +3,7 @@
 <home>/keystore.json   the node's secp256k1 key (v3 keystore, encrypted)
 <home>/node.toml       settings (below)
 <home>/blobs/          content-addressed blobs (models, updates, documents)
-<home>/state.db        SQLite: assets, updates trained, deliveries made
+<home>/state.db        SQLite: assets, updates trained, deliveries made, envelopes taken
 <home>/hold.json       only in tests: a secure round to stop in (see `service.open_node`)
 """
 

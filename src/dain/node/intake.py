@@ -13,6 +13,7 @@ from dain.ledger import Consent, JobInfo, JobStatus, Receipt
 from dain.node.context import NodeContext
 from dain.node.envelope import Envelope, ReplayGuard
 from dain.node.errors import EnvelopeError, ProtocolError
+from dain.node.nonces import NonceStore
 from dain.storage import digest_of
 
 
@@ -73,16 +74,16 @@ class UpdateFields:
 
 
 class Intake:
-    def __init__(self, ctx: NodeContext) -> None:
+    def __init__(self, ctx: NodeContext, nonces: NonceStore | None = None) -> None:
         self.ctx = ctx
-        self.guard = ReplayGuard()
+        self.guard = ReplayGuard(nonces)
 
     def check(self, body: bytes, kind: MessageKind) -> Incoming:
         """The message in `body` if it passes every check; else the error that says why."""
         ctx, chain = self.ctx, self.ctx.chain
         envelope = Envelope.from_bytes(body)
         sender = envelope.signer_address(ctx.ledger.chain_id)
-        self.guard.check(envelope)
+        self.guard.check_fresh(envelope)
         if envelope.kind != kind:
             raise ProtocolError(f"Expected a '{kind}' message, got a '{envelope.kind}' one.")
         if not chain.is_member(sender):
@@ -111,6 +112,9 @@ class Intake:
         # answering an unmask request uses no data: only the shares others gave this node
         if kind != MessageKind.UNMASK and chain.consent(job, asset_id) is not Consent.ALLOWED:
             raise ProtocolError(f"Asset {asset_id:x} has no live consent for '{job.purpose}'.")
+        # remembered last: only a message that passed every check takes room in the store,
+        # so strangers, and members retrying a round not yet open, cannot fill it
+        self.guard.check(envelope)
         return Incoming(envelope, sender, job, asset_id)
 
     def receipt(self, incoming: Incoming, fields: UpdateFields) -> Receipt:

@@ -16,6 +16,7 @@ from dain.node.clock import ChainClock
 from dain.node.context import LocalAsset, NodeContext
 from dain.node.intake import Intake, MessageKind
 from dain.node.models import JobModels
+from dain.node.nonces import NonceStore
 from dain.node.participant import Participant
 from dain.node.peers import Peers
 from dain.node.recorder import Recorder
@@ -40,7 +41,11 @@ class Node:
         *,
         max_body_bytes: int = 16 * 2**20,
         hold_after: HoldAfter | None = None,
+        nonces: NonceStore | None = None,
     ) -> None:
+        """`nonces` remembers the envelopes the node took (see `dain.node.nonces`): in
+        memory unless given; a node with a home passes its `NodeState`, so replays stay
+        refused across a restart."""
         self.endpoint = endpoint
         clock = ChainClock(ledger.pending_time)
         peers = Peers(ledger.address, transport, blobs,
@@ -50,7 +55,7 @@ class Node:
         self.trainer = LocalTrainer(self.ctx, self.models)
         self.participant = Participant(self.ctx, self.trainer)
         self.secure_participant = SecureParticipant(self.ctx, self.trainer, hold_after)
-        self.intake = Intake(self.ctx)
+        self.intake = Intake(self.ctx, nonces)
         self.recorder = Recorder(self.ctx, self.models)
         self.aggregator = Aggregator(self.ctx, self.intake, self.models, self.recorder)
         self.secure_aggregator = SecureAggregator(self.ctx, self.intake, self.models,

@@ -31,11 +31,12 @@ def open_node(home: NodeHome, password: str) -> tuple[Node, NodeState]:
     config = home.config()
     identity = Identity.load_keystore(home.keystore, password)
     ledger = Ledger(RpcChain(config.rpc), Deployment.load(Path(config.deployment)), identity)
+    state = NodeState(home.state)
     node = Node(
         config.name, ledger, FileBlobStore(home.blobs), HttpTransport(config.peer_timeout_seconds),
         config.endpoint, max_body_bytes=config.max_body_bytes, hold_after=_hold_file(home.hold),
+        nonces=state,  # envelopes taken before a restart stay refused after it
     )  # fmt: skip
-    state = NodeState(home.state)
     for stored in state.assets():
         try:
             dataset = load_csv(stored.csv_path, stored.target)

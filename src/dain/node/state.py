@@ -1,5 +1,6 @@
 """A node's durable memory (SQLite): its data assets, and every update it trained and sent,
-so a restarted node resumes a job without training or submitting anything twice."""
+so a restarted node resumes a job without training or submitting anything twice; and the
+envelopes it took while they are fresh, so a restart does not open it to replays."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dain.data import ConsentPolicy
+from dain.node.nonces import NonceLimits, Remembered
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS assets (
@@ -36,6 +38,13 @@ CREATE TABLE IF NOT EXISTS deliveries (
     aggregator TEXT NOT NULL,
     PRIMARY KEY (job_id, round, asset_id, aggregator)
 );
+CREATE TABLE IF NOT EXISTS nonces (  -- envelopes taken, kept while they are fresh (nonces.py)
+    sender TEXT NOT NULL,
+    nonce TEXT NOT NULL,
+    timestamp INTEGER NOT NULL,     -- the envelope's own; forgotten once it would be stale
+    PRIMARY KEY (sender, nonce)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS nonces_by_age ON nonces (timestamp);
 """
 
 
@@ -123,6 +132,41 @@ class NodeState:
         with self._lock:
             return int(self._db.execute("SELECT COUNT(*) FROM deliveries").fetchone()[0])
 
+    def remember_nonce(
+        self, sender: str, nonce: str, timestamp: int, *, forget_before: int, limits: NonceLimits
+    ) -> Remembered:
+        """`NonceStore.remember_nonce`, kept in state.db so it holds across restarts. The
+        lock orders this process's threads; BEGIN IMMEDIATE orders other processes that
+        open the same file, so one check-and-remember never interleaves with another."""
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.execute("DELETE FROM nonces WHERE timestamp < ?", (forget_before,))
+                seen = db.execute(
+                    "SELECT 1 FROM nonces WHERE sender = ? AND nonce = ?", (sender, nonce)
+                ).fetchone()
+                if seen is not None:
+                    answer = Remembered.SEEN
+                elif (
+                    _count(db, "SELECT COUNT(*) FROM nonces WHERE sender = ?", (sender,))
+                    >= limits.per_sender
+                    or _count(db, "SELECT COUNT(*) FROM nonces", ()) >= limits.total
+                ):
+                    answer = Remembered.FULL
+                else:
+                    db.execute("INSERT INTO nonces VALUES (?, ?, ?)", (sender, nonce, timestamp))
+                    answer = Remembered.NEW
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        return answer
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _count(db: sqlite3.Connection, query: str, args: tuple[str, ...]) -> int:
+    return int(db.execute(query, args).fetchone()[0])
