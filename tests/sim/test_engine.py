@@ -14,8 +14,10 @@ from dain.learning import (
     attack_updates,
     attackers,
     clip_and_noise,
+    clip_and_noise_rows,
     flip_labels,
     stack,
+    unstack,
 )
 from dain.sim import SimConfig, build_federation, simulate
 from dain.sim.engine import batch_orders, client_deltas, init_stacked, local_training, names_of
@@ -103,13 +105,23 @@ def test_client_level_privacy_clips_and_noises_each_client_as_a_node_would() -> 
     moved = [p + torch.randn(p.shape, generator=torch.Generator().manual_seed(i)) * 0.1 * i
              for i, p in enumerate(start)]  # fmt: skip
     rows = client_deltas(moved, start, CLIENT_DP, np.random.default_rng(7))
-    # a node: its own update as named tensors in the model's order, one client after another
+    # a node's layout: its own update as named tensors in the model's order, one client
+    # after another, noised here from the simulation's generator
     names, node_rng = names_of(start), np.random.default_rng(7)
-    alone = []
+    shapes = [tuple(p.shape[1:]) for p in start]
+    deltas, alone = [], []
     for c in range(5):
         delta = {n: (m[c] - p[c]).numpy() for n, m, p in zip(names, moved, start, strict=True)}
-        alone.append(clip_and_noise(delta, CLIENT_DP, node_rng)[0])
+        row = np.concatenate([v.reshape(-1) for v in delta.values()])[None]
+        noisy, _ = clip_and_noise_rows(row, CLIENT_DP, insecure_rng=node_rng)
+        deltas.append(delta)
+        alone.append(unstack(noisy[0], names, shapes))
     np.testing.assert_array_equal(rows, stack(alone)[0])
+    # and a node's own step (noise from the OS) clips alike: with negligible noise, equal
+    quiet = PrivacySpec(PrivacyLevel.CLIENT, 1e-9, CLIENT_DP.clip_norm, clients=5)
+    simulated = client_deltas(moved, start, quiet, np.random.default_rng(7))
+    by_node = stack([clip_and_noise(delta, quiet)[0] for delta in deltas])[0]
+    np.testing.assert_allclose(simulated, by_node, rtol=1e-5, atol=1e-7)
     plain = client_deltas(moved, start, PrivacySpec(), np.random.default_rng(7))
     assert np.linalg.norm(plain[1]) > 0.05 and not np.allclose(rows, plain)
 

@@ -1,6 +1,10 @@
 """Record-level differential privacy: local training with DP-SGD (Opacus). Each step takes
 every record with probability q (Poisson sampling, as the accountant assumes), clips each
-record's gradient to the job's norm bound and adds Gaussian noise to the batch's sum."""
+record's gradient to the job's norm bound and adds Gaussian noise to the batch's sum.
+
+The sampling and the noise protect the records, so both come from the operating system's
+CSPRNG (`dain.learning.randomness`), never from a seed: Opacus clips and sums, and adds no
+noise of its own."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from dain.learning import randomness
 from dain.learning.errors import PrivacyError
 from dain.learning.models import ModelSpec, build_model, load_params
 from dain.learning.params import Params
@@ -23,10 +28,10 @@ def train_local_dp(
     x: np.ndarray,
     y: np.ndarray,
     config: TrainConfig,
-    seed: int,
     privacy: PrivacySpec,
 ) -> LocalResult:
-    """`privacy.steps` DP-SGD steps from `params`; the seed fixes sampling and noise."""
+    """`privacy.steps` DP-SGD steps from `params`. It takes no seed: every run samples and
+    noises afresh, and nobody can replay it."""
     if privacy.level != PrivacyLevel.RECORD:
         raise PrivacyError("DP-SGD is for record-level privacy.")
     # Opacus takes a second to import: only for jobs that use it
@@ -38,15 +43,25 @@ def train_local_dp(
     model = build_model(spec)
     load_params(model, params)
     private_model = GradSampleModule(model)
-    generator = torch.Generator().manual_seed(seed)
     optimizer = DPOptimizer(
         torch.optim.SGD(private_model.parameters(), lr=config.learning_rate,
                         momentum=config.momentum),
-        noise_multiplier=privacy.noise_multiplier,
+        # Opacus' own noise would come from torch's generator, which is not cryptographic
+        # (see dain.learning.randomness): it adds none, and the hook below adds ours
+        noise_multiplier=0.0,
         max_grad_norm=privacy.clip_norm,
         expected_batch_size=expected_batch,
-        generator=generator,
     )  # fmt: skip
+    std = privacy.noise_multiplier * privacy.clip_norm
+
+    def add_noise(dp: DPOptimizer) -> None:
+        # runs after Opacus set each gradient to (sum of clipped record gradients) / expected
+        # batch, before the SGD step: DP-SGD's N(0, (sigma C)^2) on the sum, scaled alike
+        for p in dp.params:
+            noise = torch.from_numpy(randomness.normal(std, tuple(p.grad.shape)))
+            p.grad += noise.to(p.grad.dtype) / dp.expected_batch_size
+
+    optimizer.attach_step_hook(add_noise)
     inputs = torch.from_numpy(spec.standardize(x))
     labels = torch.from_numpy(y.astype(np.int64))
     loss_fn = nn.CrossEntropyLoss()
@@ -56,14 +71,20 @@ def train_local_dp(
         # Opacus' per-sample hooks fire on outputs here (inputs need no gradient): expected
         warnings.filterwarnings("ignore", message="Full backward hook is firing")
         for _ in range(privacy.steps):
-            chosen = torch.rand(records, generator=generator) < privacy.sample_rate
-            if not bool(chosen.any()):
-                continue  # releases nothing; the accountant counted the step anyway
+            chosen = torch.from_numpy(randomness.uniform(records) < privacy.sample_rate)
             optimizer.zero_grad()
-            loss = loss_fn(private_model(inputs[chosen]), labels[chosen])
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
+            if bool(chosen.any()):
+                loss = loss_fn(private_model(inputs[chosen]), labels[chosen])
+                loss.backward()
+                optimizer.step()
+                losses.append(loss.item())
+                continue
+            # an empty batch still releases its noise, as the accountant assumes: a step
+            # that left the model as it was would tell that no record was sampled
+            for p in optimizer.params:
+                p.grad = torch.zeros_like(p)
+            add_noise(optimizer)
+            optimizer.original_optimizer.step()
     trained = {
         name: t.detach().cpu().numpy().astype(np.float32, copy=True)
         for name, t in private_model._module.state_dict().items()

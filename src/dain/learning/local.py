@@ -7,7 +7,6 @@ from __future__ import annotations
 import numpy as np
 
 from dain.learning.dp_sgd import train_local_dp
-from dain.learning.errors import PrivacyError
 from dain.learning.models import ModelSpec
 from dain.learning.params import ClientUpdate, Params, subtract
 from dain.learning.privacy import PrivacyLevel, PrivacySpec, clip_and_noise
@@ -24,24 +23,24 @@ def local_update(
     *,
     seed: int,
     proximal_mu: float = 0.0,
-    noise_rng: np.random.Generator | None = None,
 ) -> ClientUpdate:
     """The client's change to the global model and its example count, with the job's
     privacy applied:
 
     - none: `train_local` (with FedProx's `proximal_mu`); the seed fixes the batch order
-    - record: DP-SGD (`train_local_dp`); the seed fixes its sampling and noise, and there
-      is no proximal term
-    - client: `train_local`, then the change clipped to C with this client's share of
-      Gaussian noise drawn from `noise_rng`, which the caller must pass: noise that
-      protects privacy should come from a generator nobody else can rebuild."""
-    if privacy.level == PrivacyLevel.CLIENT and noise_rng is None:
-        raise PrivacyError("Client-level privacy needs a random generator for its noise.")
+    - record: DP-SGD (`train_local_dp`), with no proximal term; the seed plays no part
+    - client: `train_local` as for none, then the change clipped to C with this client's
+      share of Gaussian noise
+
+    The seed may be public (the node derives it from the job's seed, the round and the
+    asset): it fixes only what needs no secret. Whatever protects privacy (DP-SGD's
+    sampling and noise, the client-level noise) comes from the operating system's CSPRNG
+    afresh on every call, so a private update is never the same twice."""
     if privacy.level == PrivacyLevel.RECORD:
-        result = train_local_dp(model, global_params, x, y, train, seed, privacy)
+        result = train_local_dp(model, global_params, x, y, train, privacy)
     else:
         result = train_local(model, global_params, x, y, train, seed, proximal_mu=proximal_mu)
     delta = subtract(result.params, global_params)
-    if privacy.level == PrivacyLevel.CLIENT and noise_rng is not None:  # (refused if None)
-        delta, _ = clip_and_noise(delta, privacy, noise_rng)
+    if privacy.level == PrivacyLevel.CLIENT:
+        delta, _ = clip_and_noise(delta, privacy)
     return ClientUpdate(delta, result.num_examples)

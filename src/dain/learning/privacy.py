@@ -9,6 +9,9 @@
   many of the others took part. It needs secure aggregation: without it, the aggregator
   would see each update with only its small share of noise.
 
+The noise (and DP-SGD's sampling) comes from `dain.learning.randomness`, the operating
+system's CSPRNG: had it a seed anyone could know, they could subtract it.
+
 Epsilon at the job's delta comes from the `dp-accounting` package (Rényi DP), after every
 round, for whoever took part in that many rounds."""
 
@@ -21,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from dain.learning import randomness
 from dain.learning.aggregate import unstack
 from dain.learning.errors import PrivacyError
 from dain.learning.params import Params
@@ -150,25 +154,27 @@ def calibrate(spec: PrivacySpec, target_epsilon: float, rounds: int) -> PrivacyS
     return with_noise(high)
 
 
-def clip_and_noise(
-    update: Params, spec: PrivacySpec, rng: np.random.Generator
-) -> tuple[Params, float]:
-    """Client level, for one client: `clip_and_noise_rows` on its update as one row, its
-    tensors in their own order. Returns it with the update's norm before clipping."""
+def clip_and_noise(update: Params, spec: PrivacySpec) -> tuple[Params, float]:
+    """Client level, for one client: its update clipped to norm C with its share of the
+    round's noise from the operating system's CSPRNG (`clip_and_noise_rows` on the update
+    as one row, its tensors in their own order). Returns it with the norm before clipping."""
     names = list(update)
     row = np.concatenate([update[n].reshape(-1) for n in names])[None]
-    noisy, norms = clip_and_noise_rows(row, spec, rng)
+    noisy, norms = clip_and_noise_rows(row, spec)
     return unstack(noisy[0], names, [update[n].shape for n in names]), float(norms[0])
 
 
 def clip_and_noise_rows(
-    rows: np.ndarray, spec: PrivacySpec, rng: np.random.Generator
+    rows: np.ndarray, spec: PrivacySpec, *, insecure_rng: np.random.Generator | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Client level, for a (clients x parameters) matrix of updates: each row scaled to L2
-    norm at most C, plus that client's share of the round's noise, N(0, (sigma C)^2 / m).
-    Rows draw their noise from `rng` in order, so clients one at a time with the same
-    generator get the same numbers. Returns float32 rows and each row's norm before
-    clipping."""
+    norm at most C, plus that client's share of the round's noise, N(0, (sigma C)^2 / m),
+    from the operating system's CSPRNG. Returns float32 rows and each row's norm before
+    clipping.
+
+    `insecure_rng` draws the noise from that generator instead, rows in order, so that a
+    simulation repeats exactly from its seed. Whoever knows the seed can subtract the noise:
+    it protects nothing, and no real client passes one."""
     norms = np.sqrt(np.sum(np.square(rows, dtype=np.float64), axis=1))
     with np.errstate(divide="ignore"):
         factors = np.where(norms > 0, np.minimum(1.0, spec.clip_norm / norms), 1.0)
@@ -179,7 +185,11 @@ def clip_and_noise_rows(
     for start in range(0, len(rows), block):
         part = slice(start, start + block)
         scaled = rows[part] * factors[part, None].astype(rows.dtype)
-        out[part] = scaled + rng.normal(0.0, share, scaled.shape)
+        if insecure_rng is None:
+            noise = randomness.normal(share, scaled.shape)
+        else:
+            noise = insecure_rng.normal(0.0, share, scaled.shape)
+        out[part] = scaled + noise
     return out, norms
 
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-
-import numpy as np
+import threading
 
 from dain.identity import did_pkh
 from dain.learning import Params, budget_allows, local_update, make_strategy
@@ -22,6 +21,10 @@ class LocalTrainer:
     def __init__(self, ctx: NodeContext, models: JobModels) -> None:
         self.ctx = ctx
         self.models = models
+        # private updates this process made, (job, round, asset) -> (delta, examples): the
+        # latest round of each job only (see train_delta)
+        self._released: dict[tuple[int, int, int], tuple[Params, int]] = {}
+        self._lock = threading.Lock()
 
     def eligible_assets(self, job: JobInfo) -> list[LocalAsset]:
         """This node's assets enrolled in the job that may take part now."""
@@ -61,20 +64,38 @@ class LocalTrainer:
     def train_delta(self, job: JobInfo, round: int, asset: LocalAsset) -> tuple[Params, int]:
         """The asset's change to the current global model, with the job's privacy applied
         (DP-SGD, or a clipped update with its share of noise), and its example count.
-        Deterministic per (job seed, round, asset)."""
+
+        Without privacy it is deterministic per (job seed, round, asset). With privacy, the
+        sampling and noise come from the operating system's CSPRNG, so nobody, the
+        aggregator included, can replay them; the node makes the update once per round and
+        gives the same one again if asked (a retry, a new aggregator after a stall): two
+        updates noised apart for one round would spend more privacy than the accountant
+        counts."""
         spec = self.models.spec(job)
+        key = (job.job_id, round, asset.asset_id)
+        if spec.privacy.private:
+            with self._lock:
+                made = self._released.get(key)
+            if made is not None:
+                return made
         global_params = self.models.global_model(job, spec)
-        seed = client_seed(spec.seed, round, asset.asset_id)
         update = local_update(
             spec.model, global_params, asset.dataset.x, asset.dataset.y, spec.train,
-            spec.privacy, seed=seed,
+            spec.privacy, seed=client_seed(spec.seed, round, asset.asset_id),
             proximal_mu=make_strategy(spec.strategy, **spec.strategy_options).proximal_mu,
-            noise_rng=np.random.default_rng(seed),
         )  # fmt: skip
-        return update.delta, update.num_examples
+        if not spec.privacy.private:
+            return update.delta, update.num_examples
+        with self._lock:
+            for old in [k for k in self._released if k[0] == job.job_id and k[1] < round]:
+                del self._released[old]
+            # if two calls raced, the first one kept is the only one ever handed out
+            return self._released.setdefault(key, (update.delta, update.num_examples))
 
 
 def client_seed(job_seed: int, round: int, asset_id: int) -> int:
-    """A per-client, per-round seed, so runs are reproducible and clients independent."""
+    """A per-client, per-round seed from public values, so it fixes only what may be public:
+    the batch order of training without DP-SGD (at client level, the noise on the whole
+    update is what protects it). Never privacy's randomness."""
     digest = hashlib.sha256(f"{job_seed}/{round}/{asset_id}".encode()).digest()
     return int.from_bytes(digest[:8], "big") >> 1

@@ -6,7 +6,11 @@ loss depends only on its own slice, so one backward gives every client its own g
 Clients hold different amounts of data: their rows are padded to the largest client and
 masked, and a client whose data ran out simply stops moving, exactly as a per-client loop
 would. The server side uses the same strategies and attacks as the node network, and
-client-level privacy the same clipping and noise as a node (`clip_and_noise_rows`)."""
+client-level privacy the same clipping and noise as a node (`clip_and_noise_rows`).
+
+A simulation's noise comes from its seed so that a run repeats exactly: it measures what
+privacy costs in accuracy and protects nothing, since the seed gives the noise away. A node
+draws its noise from the operating system's CSPRNG."""
 
 from __future__ import annotations
 
@@ -288,15 +292,15 @@ def client_deltas(
 ) -> np.ndarray:
     """Every client's update as one row, its tensors laid out by name as the strategies
     expect. Under client-level privacy each row is first clipped and noised with its
-    tensors in the model's own order, as a node does with its update, so that the same
-    generator gives the same numbers."""
+    tensors in the model's own order, as a node lays out its update; the noise comes from
+    `rng`, the run's seeded generator."""
     names = names_of(params)
     by_name = sorted(range(len(names)), key=lambda i: names[i])
     if privacy.level != PrivacyLevel.CLIENT:
         return torch.cat([(trained[i] - params[i]).flatten(1) for i in by_name], dim=1).numpy()
     pairs = zip(trained, params, strict=True)
     natural = torch.cat([(t - p).flatten(1) for t, p in pairs], dim=1).numpy()
-    noisy, _ = clip_and_noise_rows(natural, privacy, rng)
+    noisy, _ = clip_and_noise_rows(natural, privacy, insecure_rng=rng)  # see the docstring
     starts = np.cumsum([0, *(p[0].numel() for p in params)])
     return noisy[:, np.concatenate([np.arange(starts[i], starts[i + 1]) for i in by_name])]
 
