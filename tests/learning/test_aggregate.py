@@ -20,6 +20,7 @@ from dain.learning import (
     trimmed_mean,
     unstack,
 )
+from dain.learning.aggregate import bulyan_selection
 
 # five updates of two coordinates; columns sorted: (1, 2, 3, 4, 100) and (-100, 10, 20, 30, 40)
 ROWS = np.array([[1, 10], [2, 20], [3, 30], [4, 40], [100, -100]], np.float32)
@@ -178,3 +179,80 @@ def test_the_mean_of_any_clients_is_permutation_invariant(clients: list, rnd) ->
 def test_the_mean_of_identical_updates_is_that_update(v: np.ndarray, counts: list[int]) -> None:
     out = mean(np.tile(v, (len(counts), 1)), np.asarray(counts, float))
     np.testing.assert_allclose(out, v, rtol=1e-5, atol=1e-4)
+
+
+def test_bulyan_keeps_a_far_outlier_out_when_few_candidates_are_left() -> None:
+    # issue 11, finding 7: n = 7, f = 1. Krum picks 5 rows one by one; at the last pick 3
+    # are left, f + 2 of them, and Krum's n - f - 2 neighbours would be none. Scoring every
+    # row zero there let the tie-break pick the outlier in 74 of 200 trials.
+    rng = np.random.default_rng(11)
+    let_in = 0
+    for _ in range(200):
+        rows = np.concatenate([rng.normal(0, 1, (6, 5)), rng.normal(0, 1, (1, 5)) + 1e3])
+        rows = rows.astype(np.float32)[rng.permutation(7)]
+        outlier = int(np.argmax(np.abs(rows).max(axis=1)))
+        let_in += outlier in bulyan_selection(rows, 1)
+    assert let_in == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    f=st.integers(1, 2),
+    extra=st.integers(0, 3),
+    data=st.data(),
+    far=st.floats(1e3, 1e6),
+    sign=st.sampled_from([-1.0, 1.0]),
+)
+def test_a_far_outlier_never_enters_bulyans_selection(
+    f: int, extra: int, data: st.DataObject, far: float, sign: float
+) -> None:
+    n = 4 * f + 3 + extra
+    honest = data.draw(arrays(np.float32, (n - 1, 4), elements=st.floats(-1, 1, width=32)))
+    at = data.draw(st.integers(0, n - 1))
+    rows = np.insert(honest, at, np.full(4, sign * far, np.float32), axis=0)
+    selected = bulyan_selection(rows, f)
+    assert len(selected) == n - 2 * f and at not in selected
+    # so the result stays within the honest values
+    out = bulyan(rows, f)
+    assert (out >= honest.min(axis=0) - 1e-5).all() and (out <= honest.max(axis=0) + 1e-5).all()
+
+
+NON_FINITE = st.sampled_from([np.nan, np.inf, -np.inf])
+
+
+@settings(max_examples=30, deadline=None)
+@given(rows=matrices, bad=NON_FINITE, data=st.data())
+@pytest.mark.parametrize("name", RULES)
+def test_every_rule_refuses_updates_that_are_not_finite(
+    name: str, rows: np.ndarray, bad: float, data: st.DataObject
+) -> None:
+    rows = rows.copy()
+    rows[data.draw(st.integers(0, len(rows) - 1)), data.draw(st.integers(0, 2))] = bad
+    with pytest.raises(AggregationError, match="not finite"):
+        RULES[name](rows)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    rows=st.integers(7, 10).flatmap(
+        lambda n: arrays(np.float32, (n, 3), elements=st.floats(-(2**127), 2**127, width=32))
+    )
+)
+@pytest.mark.parametrize("name", RULES)
+def test_every_rule_stays_finite_on_values_near_float32s_largest(
+    name: str, rows: np.ndarray
+) -> None:
+    # a float32 sum of such values overflows: the rules must not take one
+    out = RULES[name](rows)
+    slack = 1e-6 * float(np.abs(rows).max())  # the mean's weights sum to 1 within rounding
+    assert np.isfinite(out).all()
+    assert (out >= rows.min(axis=0) - slack).all() and (out <= rows.max(axis=0) + slack).all()
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_weights_that_are_not_finite_are_refused(bad: float) -> None:
+    weights = np.array([1.0, bad, 1.0, 1.0, 1.0])
+    with pytest.raises(AggregationError, match="not finite"):
+        mean(ROWS, weights)
+    with pytest.raises(AggregationError, match="not finite"):
+        multi_krum(ROWS, weights, byzantine=1, keep=4)

@@ -154,3 +154,20 @@ def test_identical_updates_give_that_update(name: str, row: np.ndarray, n: int) 
 def test_a_misspelt_option_is_named_not_ignored() -> None:
     with pytest.raises(AggregationError, match="Unknown strategy options: proximal_m"):
         make_strategy("fedprox", proximal_m=0.1)
+
+
+@settings(max_examples=20, deadline=None)
+@given(bad=st.sampled_from([np.nan, np.inf, -np.inf]), at=st.integers(0, 6))
+@pytest.mark.parametrize("name", STRATEGY_NAMES)
+def test_every_strategy_refuses_updates_that_are_not_finite(name: str, bad: float, at: int) -> None:
+    rows = [[float(i), float(-i)] for i in range(7)]
+    rows[at][at % 2] = bad
+    with pytest.raises(AggregationError, match="not finite"):
+        make_strategy(name).combine(_updates(rows))
+
+
+def test_a_combined_update_too_large_for_float32_is_refused() -> None:
+    # ten updates at float32's largest: their weights, 1/10 each in float32, sum past 1
+    top = float(np.finfo(np.float32).max)
+    with pytest.raises(AggregationError, match="not finite: their values are too large"):
+        make_strategy("fedavg").combine(_updates([[top, top]] * 10))

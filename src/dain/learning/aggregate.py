@@ -11,7 +11,10 @@ cannot run on a securely aggregated sum.
 - krum / multi_krum: the update(s) closest to their n - f - 2 nearest neighbours
   (Blanchard et al. 2017); multi-Krum averages the m best
 - bulyan: Krum picks n - 2f updates one by one, then per coordinate the mean of the
-  n - 4f values nearest the median (El Mhamdi et al. 2018)"""
+  n - 4f values nearest the median (El Mhamdi et al. 2018)
+
+Every rule refuses updates (and example counts) holding NaN or infinity before it combines
+anything: one such value poisons a mean, and every distance Krum compares with it."""
 
 from __future__ import annotations
 
@@ -55,29 +58,58 @@ def unstack(vector: np.ndarray, names: list[str], shapes: list[tuple[int, ...]])
     return out
 
 
+def check_finite(updates: np.ndarray) -> None:
+    """Refuses a matrix of updates with any NaN or infinite value (a float64 value too large
+    for float32 became infinite when stacked), naming the rows."""
+    finite = np.isfinite(updates).all(axis=1)
+    if not finite.all():
+        rows = np.flatnonzero(~finite).tolist()
+        raise AggregationError(
+            f"{len(rows)} of {len(updates)} updates are not finite (NaN or infinity, rows "
+            f"{', '.join(map(str, rows[:10]))}{', ...' if len(rows) > 10 else ''}).",
+            hint="Leave those updates out and aggregate the rest.",
+        )
+
+
 def check_weights(weights: np.ndarray) -> None:
+    if not np.isfinite(weights).all():
+        raise AggregationError("Example counts are not finite (NaN or infinity).")
     if (weights < 0).any() or weights.sum() <= 0:
         raise AggregationError("Example counts must be non-negative and not all zero.")
 
 
 def mean(updates: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """sum_i w_i u_i / sum_i w_i."""
+    check_finite(updates)
     check_weights(weights)
     w = (weights / weights.sum()).astype(updates.dtype)  # no float64 copy of the matrix
     return w @ updates
 
 
 def median(updates: np.ndarray) -> np.ndarray:
-    return np.median(updates, axis=0)
+    check_finite(updates)
+    return _median(updates)
+
+
+def _median(updates: np.ndarray) -> np.ndarray:
+    """np.median's values, without its overflow: the two middle values of an even count
+    are halved before they are added."""
+    n = len(updates)
+    middle = np.partition(updates, [(n - 1) // 2, n // 2], axis=0)
+    if n % 2:
+        return middle[n // 2]
+    return middle[n // 2 - 1] / 2 + middle[n // 2] / 2
 
 
 def trimmed_mean(updates: np.ndarray, trim: float) -> np.ndarray:
+    check_finite(updates)
     n = len(updates)
     cut = int(np.floor(trim * n))
     if not 0 <= trim < 0.5 or n - 2 * cut < 1:
         raise AggregationError(f"Cannot trim {trim:.0%} from each end of {n} updates.")
     ordered = np.sort(updates, axis=0)
-    return ordered[cut : n - cut].mean(axis=0)
+    # summed in float64: float32 sums of values near its largest would overflow
+    return ordered[cut : n - cut].mean(axis=0, dtype=np.float64).astype(updates.dtype)
 
 
 def pairwise_sq_distances(updates: np.ndarray) -> np.ndarray:
@@ -91,10 +123,14 @@ def pairwise_sq_distances(updates: np.ndarray) -> np.ndarray:
 def krum_scores(distances: np.ndarray, byzantine: int) -> np.ndarray:
     """Each update's sum of squared distances to its n - f - 2 nearest others."""
     n = len(distances)
-    nearest = n - byzantine - 2
-    if nearest < 1:
+    if n - byzantine - 2 < 1:
         raise AggregationError(f"Krum needs more than f + 2 updates: {n} updates, f = {byzantine}.")
-    others = np.where(np.eye(n, dtype=bool), np.inf, distances)
+    return _closeness(distances, n - byzantine - 2)
+
+
+def _closeness(distances: np.ndarray, nearest: int) -> np.ndarray:
+    """Each update's sum of squared distances to its `nearest` nearest others."""
+    others = np.where(np.eye(len(distances), dtype=bool), np.inf, distances)
     return np.sort(others, axis=1)[:, :nearest].sum(axis=1)
 
 
@@ -110,18 +146,26 @@ def _ranked(scores: np.ndarray, updates: np.ndarray) -> np.ndarray:
 
 def krum(updates: np.ndarray, byzantine: int) -> np.ndarray:
     """The update with the best Krum score."""
+    check_finite(updates)
     scores = krum_scores(pairwise_sq_distances(updates), byzantine)
     return updates[_ranked(scores, updates)[0]]
 
 
 def multi_krum(updates: np.ndarray, weights: np.ndarray, byzantine: int, keep: int) -> np.ndarray:
     """Weighted mean of the `keep` updates with the best Krum scores."""
+    check_finite(updates)
+    check_weights(weights)
     scores = krum_scores(pairwise_sq_distances(updates), byzantine)
     chosen = _ranked(scores, updates)[: max(1, keep)]
     return mean(updates[chosen], weights[chosen])
 
 
-def bulyan(updates: np.ndarray, byzantine: int) -> np.ndarray:
+def bulyan_selection(updates: np.ndarray, byzantine: int) -> list[int]:
+    """The rows Bulyan keeps, in the order Krum picks them: n - 2f of them. Each pick is
+    Krum on the rows left, scored on their n' - f - 2 nearest others but never fewer than
+    one (as Flower does): the last picks leave f + 2 or fewer rows, and scoring them on no
+    neighbours would tie them all and let any of them in, a far outlier too."""
+    check_finite(updates)
     n, f = len(updates), byzantine
     if n < 4 * f + 3:
         raise AggregationError(f"Bulyan needs at least 4f + 3 = {4 * f + 3} updates, got {n}.")
@@ -130,13 +174,19 @@ def bulyan(updates: np.ndarray, byzantine: int) -> np.ndarray:
     selected = []
     for _ in range(n - 2 * f):
         sub = distances[np.ix_(remaining, remaining)]
-        scores = krum_scores(sub, f) if len(remaining) > f + 2 else np.zeros(len(remaining))
+        scores = _closeness(sub, max(1, len(remaining) - f - 2))
         best = remaining[int(_ranked(scores, updates[remaining])[0])]
         selected.append(best)
         remaining.remove(best)
-    chosen = updates[selected]  # theta = n - 2f rows
+    return selected
+
+
+def bulyan(updates: np.ndarray, byzantine: int) -> np.ndarray:
+    f = byzantine
+    chosen = updates[bulyan_selection(updates, f)]  # theta = n - 2f rows
     beta = len(chosen) - 2 * f
-    middle = np.median(chosen, axis=0)
+    middle = _median(chosen)
     # per coordinate: by distance to the median, equal distances by value
     nearest = np.lexsort((chosen, np.abs(chosen - middle)), axis=0)[:beta]
-    return np.take_along_axis(chosen, nearest, axis=0).mean(axis=0)
+    kept = np.take_along_axis(chosen, nearest, axis=0)
+    return kept.mean(axis=0, dtype=np.float64).astype(updates.dtype)  # float64: no overflow

@@ -44,11 +44,18 @@ class Strategy:
     proximal_mu: float = 0.0  # FedProx: clients add mu/2 ||w - w_global||^2 to their loss
 
     def combine(self, updates: Sequence[ClientUpdate]) -> Params:
-        """The round's updates combined into one by the strategy's rule."""
+        """The round's updates combined into one by the strategy's rule. Every rule refuses
+        updates that are not finite; the result is checked too, since a float32 mean of
+        values at float32's very largest can round past it."""
         matrix, names, shapes = aggregate.stack([u.delta for u in updates])
         weights = np.asarray([u.num_examples for u in updates], dtype=np.float64)
         aggregate.check_weights(weights)
-        return aggregate.unstack(self.rule(matrix, weights), names, shapes)
+        combined = self.rule(matrix, weights)
+        if not np.isfinite(combined).all():
+            raise AggregationError(
+                f"The {self.name} of these updates is not finite: their values are too large."
+            )
+        return aggregate.unstack(combined, names, shapes)
 
     def apply(
         self, state: ServerState, global_params: Params, delta: Params
