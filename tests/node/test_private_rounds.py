@@ -74,3 +74,9 @@ def test_the_aggregator_of_a_plain_job_cannot_reproduce_a_dp_sgd_update() -> Non
     per_coordinate = TRAIN.learning_rate * RECORD.noise_multiplier * RECORD.clip_norm
     per_coordinate *= math.sqrt(RECORD.steps) / expected_batch
     assert np.linalg.norm(difference) > 0.5 * math.sqrt(2 * difference.size) * per_coordinate
+
+    # the participant itself, asked again for the round (a retry, a new aggregator), hands
+    # out the same update: a second, differently noised one would spend privacy uncounted
+    again, _ = victim.trainer.train_delta(job, 1, asset)
+    again = decode_half(encode_half(again), shapes)
+    assert all(np.array_equal(again[k], received[k]) for k in shapes)
