@@ -50,7 +50,8 @@ class Strategy:
         matrix, names, shapes = aggregate.stack([u.delta for u in updates])
         weights = np.asarray([u.num_examples for u in updates], dtype=np.float64)
         aggregate.check_weights(weights)
-        combined = self.rule(matrix, weights)
+        with np.errstate(over="ignore", invalid="ignore"):  # refused just below instead
+            combined = self.rule(matrix, weights)
         if not np.isfinite(combined).all():
             raise AggregationError(
                 f"The {self.name} of these updates is not finite: their values are too large."
