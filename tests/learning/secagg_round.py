@@ -25,8 +25,11 @@ def run_round(
     threshold: int = 0,
     drop_before_sharing: frozenset[int] = frozenset(),
     drop_before_input: frozenset[int] = frozenset(),
+    drop_before_check: frozenset[int] = frozenset(),
     drop_before_unmask: frozenset[int] = frozenset(),
 ) -> Outcome:
+    """A round of honest clients and an honest aggregator. A signature over the consistency
+    digest is the digest itself here: every client that signed signed the same one."""
     parties = tuple(sorted(vectors))
     keys = {p: X25519PrivateKey.generate() for p in parties}
     length = len(next(iter(vectors.values())))
@@ -52,6 +55,11 @@ def run_round(
             server.add_masked(p, masked[p])
     survivors, dropped = server.close_inputs()
     for p in survivors:
+        if p not in drop_before_check:
+            digest = clients[p].consistency_check(survivors, dropped)
+            server.add_check(p, digest, digest)
+    signers = server.close_checks()
+    for p in signers:
         if p not in drop_before_unmask:
-            server.add_unmask(clients[p].unmask(set(survivors), set(dropped)))
+            server.add_unmask(clients[p].unmask(survivors, dropped, signers))
     return Outcome(server.total(), server, masked)

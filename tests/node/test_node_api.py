@@ -14,7 +14,8 @@ from dain.identity import Identity
 from dain.learning import ModelSpec, TrainConfig, init_params, param_shapes
 from dain.ledger import TOKEN_UNIT, JobTerms, Receipt
 from dain.node import JobSpec, Node, PeerError, Request, Response, seal
-from dain.storage import digest_of, encode_tensors
+from dain.node.transport import ENVELOPE_HEADER
+from dain.storage import cid_of, digest_of, encode_tensors
 
 
 @dataclass
@@ -60,9 +61,24 @@ def running() -> Running:
     )
 
 
-def _send(r: Running, method: str, path: str, body: bytes = b"") -> tuple[int, dict]:
-    response = r.net.transport.send(r.aggregator.endpoint, Request(method, path, body))
+def _send(
+    r: Running, method: str, path: str, body: bytes = b"", headers: dict | None = None
+) -> tuple[int, dict]:
+    request = Request(method, path, body, headers or {})
+    response = r.net.transport.send(r.aggregator.endpoint, request)
     return response.status, json.loads(response.body) if response.body else {}
+
+
+def _signed(signer: Node, kind: str, job_id: int, round: int, body: dict) -> dict[str, str]:
+    """The header that says, signed, who sends or asks for a blob."""
+    ledger = signer.ledger
+    envelope = seal(ledger.identity, ledger.chain_id, kind, job_id, round, body)
+    return {ENVELOPE_HEADER: envelope.to_bytes().decode()}
+
+
+def _put(r: Running, blob: bytes, signer: Node, kind: str = "update") -> tuple[int, dict]:
+    header = _signed(signer, "blob-put", r.job_id, 1, {"cid": cid_of(blob), "kind": kind})
+    return _send(r, "POST", "/blobs", blob, header)
 
 
 def _update(
@@ -73,8 +89,8 @@ def _update(
     asset_id: int | None = None,
 ) -> bytes:
     signer = signer or r.owner
-    status, answer = _send(r, "POST", "/blobs", encode_tensors(tensors))
-    assert status == 201
+    status, answer = _put(r, encode_tensors(tensors), signer)
+    assert status == 201, answer
     cid = answer["cid"]
     receipt = Receipt(r.job_id, 1, asset_id or r.asset_id, 10, digest_of(cid)).signed_by(
         signer.ledger.identity, signer.ledger.chain_id, signer.ledger.jobs.address
@@ -114,7 +130,7 @@ def test_oversized_body_is_refused(running: Running) -> None:
 
 
 def test_malformed_safetensors_is_refused(running: Running) -> None:
-    status, answer = _send(running, "POST", "/blobs", b"\x08\0\0\0\0\0\0\0{garbage")
+    status, answer = _put(running, b"\x08\0\0\0\0\0\0\0{garbage", running.owner)
     assert status == 400 and "safetensors" in answer["error"]
 
 
@@ -124,8 +140,8 @@ def test_wrong_shape_and_non_finite_tensors_are_refused(running: Running) -> Non
     assert status == 400 and "shape" in answer["error"]
 
     single = {name: t.astype(np.float32) for name, t in _zeros(running).items()}
-    status, answer = _send(running, "POST", "/updates", _update(running, single))
-    assert status == 400 and "expected float16" in answer["error"]
+    status, answer = _put(running, encode_tensors(single), running.owner)
+    assert status == 400 and "float16" in answer["error"]
 
     poisoned = _zeros(running)
     poisoned["0.bias"][0] = np.nan
@@ -142,17 +158,19 @@ def test_unknown_sender_is_refused(running: Running) -> None:
         running.net.transport,
         "mem://stranger",
     )
-    status, answer = _send(
-        running, "POST", "/updates", _update(running, _zeros(running), signer=stranger)
-    )
+    status, answer = _put(running, encode_tensors(_zeros(running)), stranger)
     assert status == 401 and "not a registered member" in answer["error"]
+    status, answer = _send(running, "POST", "/blobs", encode_tensors(_zeros(running)))
+    assert status == 401 and "no signed envelope" in answer["error"]  # anonymous: refused
 
 
 def test_update_for_someone_elses_asset_is_refused(running: Running) -> None:
     intruder = running.net.nodes["researcher"]
-    status, answer = _send(
-        running, "POST", "/updates", _update(running, _zeros(running), signer=intruder)
-    )
+    status, answer = _put(running, encode_tensors(_zeros(running)), intruder)
+    assert status == 403 and "owns no asset" in answer["error"]
+    header = _signed(intruder, "update", running.job_id, 1, {"asset_id": str(running.asset_id)})
+    envelope = header[ENVELOPE_HEADER].encode()
+    status, answer = _send(running, "POST", "/updates", envelope)
     assert status == 409 and "does not own" in answer["error"]
 
 
@@ -173,13 +191,28 @@ def test_valid_update_is_accepted_once_and_replays_are_refused(running: Running)
     assert status == 409 and "already sent" in answer["error"]
 
 
-def test_blobs_are_served_by_content_id_and_unknown_routes_get_404(running: Running) -> None:
-    _, answer = _send(running, "POST", "/blobs", encode_tensors(_zeros(running)))
-    response = running.net.transport.send(
-        running.aggregator.endpoint, Request("GET", f"/blobs/{answer['cid']}")
-    )
-    assert response.status == 200 and response.body == encode_tensors(_zeros(running))
-    assert _send(running, "GET", "/nowhere")[0] == 404
+def test_blobs_are_served_by_role_and_unknown_routes_get_404(running: Running) -> None:
+    r = running
+    update = encode_tensors({n: np.full(s, 0.5, np.float16) for n, s in r.shapes.items()})
+    assert _put(r, update, r.owner)[0] == 201
+    researcher = r.net.nodes["researcher"]
+
+    def get(cid: str, who: Node | None) -> int:
+        header = _signed(who, "blob-get", r.job_id, 0, {"cid": cid}) if who else None
+        return _send(r, "GET", f"/blobs/{cid}", headers=header)[0]
+
+    assert get(cid_of(update), None) == 401  # anonymous
+    assert get(cid_of(update), researcher) == 403  # a participant's update: not the requester's
+    assert get(cid_of(update), r.owner) == 403  # nor, once sent, its own sender's
+    spec_cid = r.net.root.jobs.job(r.job_id).spec_cid
+    assert researcher.blobs.has(spec_cid)
+    response = r.net.transport.send(researcher.endpoint, Request(
+        "GET", f"/blobs/{spec_cid}", headers=_signed(r.owner, "blob-get", r.job_id, 0,
+                                                      {"cid": spec_cid})))  # fmt: skip
+    assert response.status == 200 and cid_of(response.body) == spec_cid  # a participant's
+    header = _signed(r.owner, "blob-get", r.job_id, 0, {"cid": cid_of(update)})
+    assert _send(r, "GET", f"/blobs/{spec_cid}", headers=header)[0] == 401  # signed for another
+    assert _send(r, "GET", "/nowhere")[0] == 404
     assert (
         _send(
             running, "GET", "/blobs/bafkreiaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"

@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pytest
 
+from dain.identity import Identity
 from dain.node import (
     InMemoryTransport,
     PeerConflict,
@@ -17,10 +18,13 @@ from dain.node import (
     PeerUnavailable,
     Request,
     Response,
+    seal,
 )
+from dain.node.envelope import Envelope
 from dain.node.peers import Peers
 from dain.storage import MemoryBlobStore, cid_of, encode_tensors
 
+ME = Identity.create()
 BLOB = encode_tensors({"w": np.arange(4, dtype=np.float32)})
 
 
@@ -31,7 +35,10 @@ def _peers(transport: InMemoryTransport, endpoints: dict[str, str]) -> tuple[Pee
         looked_up.append(address)
         return endpoints[address]
 
-    return Peers("0xme", transport, MemoryBlobStore(), lookup), looked_up
+    def sign(kind: str, job_id: int, round: int, body: dict) -> bytes:
+        return seal(ME, 31337, kind, job_id, round, body).to_bytes()
+
+    return Peers("0xme", transport, MemoryBlobStore(), lookup, sign), looked_up
 
 
 def _answering(status: int, payload: object) -> object:
@@ -94,7 +101,9 @@ def test_a_blob_comes_from_the_first_holder_whose_copy_is_genuine() -> None:
     assert found == BLOB
     asked = [c.endpoint for c in transport.carried]
     assert asked == ["mem://liar", "mem://empty", "mem://good"]  # never itself
-    assert peers.fetch_blob(cid, []) == BLOB  # kept: asked of nobody the second time
+    signed = [Envelope.from_bytes(c.request.envelope) for c in transport.carried]
+    assert {(e.kind, e.job_id, e.body["cid"]) for e in signed} == {("blob-get", 0, cid)}
+    assert len({e.nonce for e in signed}) == 3  # each request signed afresh
     with pytest.raises(PeerUnavailable, match="No peer could provide"):
         peers.fetch_blob(cid_of(b"other"), ["0xliar"])
 
@@ -107,7 +116,7 @@ def test_a_hand_out_reaches_every_peer_but_the_one_that_is_down() -> None:
             received.__setitem__(name, request.body), Response(201, b'{"cid": "x"}'))[1])
     peers, _ = _peers(transport, {"0xa": "mem://a", "0xb": "mem://b", "0xdown": "mem://down"})
 
-    peers.hand_out(BLOB, ["0xa", "0xdown", "0xb", "0xme"])
+    peers.hand_out(BLOB, ["0xa", "0xdown", "0xb", "0xme"], "handout", 4, 2)
 
     assert received == {"a": BLOB, "b": BLOB}
 

@@ -51,9 +51,9 @@ def _job(strategy: str, rounds: int = 3, **options: float) -> tuple[Devnet, int,
     return net, job_id, assets
 
 
-def _blob(net: Devnet, cid: str) -> bytes:
+def _blob(net: Devnet, cid: str, job_id: int) -> bytes:
     peers = [n.address for n in net.nodes.values()]
-    return net.nodes["researcher"].fetch_blob(cid, peers)
+    return net.nodes["researcher"].fetch_blob(cid, peers, job_id)
 
 
 def test_server_adam_state_travels_with_the_model_between_aggregators() -> None:
@@ -63,9 +63,9 @@ def test_server_adam_state_travels_with_the_model_between_aggregators() -> None:
         record, took_part = net.run_round(job_id, round_no)
         assert record is not None and len(took_part) == 4
         aggregators.append(record.aggregator)
-        model = _blob(net, record.model_cid)
+        model = _blob(net, record.model_cid, job_id)
         state_cid = read_metadata(model)["strategy_state"]
-        states.append(decode_tensors(_blob(net, state_cid)))
+        states.append(decode_tensors(_blob(net, state_cid, job_id)))
     assert set(states[0]) == {"m.0.weight", "m.0.bias", "v.0.weight", "v.0.bias"}
     # the second moment only grows under Adam with these updates' scale: state carried on
     assert all(float(s["v.0.weight"].sum()) > 0 for s in states)

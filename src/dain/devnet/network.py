@@ -88,8 +88,9 @@ class Devnet:
     ) -> RoundInfo | None:
         """One round of a secure-aggregation job in lockstep: every node takes each stage
         in turn. A node named in `stop_after` stops after that stage ("start": takes no
-        part; "shared": shares keys, sends no masked update; "input": sends it, answers
-        no unmask request), as a killed node would; the chain's clock then moves on to
+        part; "shared": shares keys, sends no masked update; "input": sends it, does not
+        sign the survivor set; "signed": signs it, answers no unmask request), as a killed
+        node would; the chain's clock then moves on to
         the aggregator's stage deadlines. Returns the record, or None if never recorded."""
         stop_after = stop_after or {}
         jobs = self.root.jobs

@@ -50,7 +50,8 @@ class InProcess:
         return self.devnet.nodes[owner].blobs.put(blob)
 
     def model(self, record: RoundInfo) -> bytes:
-        return self.devnet.nodes[RESEARCHER].fetch_blob(record.model_cid, [record.aggregator])
+        researcher = self.devnet.nodes[RESEARCHER]
+        return researcher.fetch_blob(record.model_cid, [record.aggregator], record.job_id)
 
 
 def run_story(

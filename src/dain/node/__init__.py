@@ -43,7 +43,7 @@ _EXPORTS = {
     "StoredAsset": "dain.node.state",
     "Health": "dain.node.runner",
     "JobRunner": "dain.node.runner",
-    "MessageKind": "dain.node.intake",
+    "MessageKind": "dain.node.envelope",
     "ROUTES": "dain.node.routes",
     "Dispatcher": "dain.node.routes",
     "MASKED": "dain.node.secure_participant",

@@ -14,8 +14,9 @@ from dain.errors import DainError
 from dain.learning import ClientUpdate, Params, param_shapes, subtract
 from dain.ledger import JobInfo, Receipt, RoundInfo
 from dain.node.context import NodeContext
+from dain.node.envelope import MessageKind
 from dain.node.errors import ProtocolError
-from dain.node.intake import Intake, MessageKind, UpdateFields
+from dain.node.intake import Intake, UpdateFields
 from dain.node.models import JobModels
 from dain.node.recorder import Recorder, RoundOutcome
 from dain.storage import BlobNotFound, decode_half

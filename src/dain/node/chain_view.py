@@ -49,6 +49,16 @@ class ChainView:
     def job(self, job_id: int) -> JobInfo:
         return self._recent(("job", job_id), lambda: self.ledger.jobs.job(job_id))
 
+    def job_for_round(self, job_id: int, round: int) -> JobInfo:
+        """The job as the chain has it, read again if the copy kept here is not collecting
+        `round`: another node may have just recorded the round before it."""
+        job = self.job(job_id)
+        if job.status == JobStatus.RUNNING and job.current_round + 1 == round:
+            return job
+        with self._lock:
+            self._reads.pop(("job", job_id), None)
+        return self.job(job_id)
+
     def enrolled(self, job: JobInfo) -> list[int]:
         """The job's enrolled assets; fixed once it runs, so read from chain once."""
         with self._lock:

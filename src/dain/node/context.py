@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from dain.data import AssetManifest, ConsentPolicy, Dataset
 from dain.ledger import Ledger
+from dain.node.blob_index import BlobIndex, BlobTag
 from dain.node.chain_view import ChainView
 from dain.node.clock import ChainClock
 from dain.node.peers import Peers
@@ -43,9 +44,17 @@ class NodeContext:
     peers: Peers
     clock: ChainClock
     chain: ChainView
+    index: BlobIndex = field(default_factory=BlobIndex)
     assets: dict[int, LocalAsset] = field(default_factory=dict)
     signals: Signals = field(default_factory=Signals)
 
     @property
     def address(self) -> str:
         return self.ledger.address
+
+    def keep(self, data: bytes, tag: BlobTag) -> str:
+        """Stores a blob this node made or fetched, with what it is (which decides who
+        may read it); its content id."""
+        cid = self.blobs.put(data)
+        self.index.tag(cid, BlobTag(tag.kind, tag.job_id, tag.round, tag.sender, len(data)))
+        return cid

@@ -11,12 +11,29 @@ import math
 import secrets
 import time
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from dain.identity import Identity, IdentityError, parse_did, recover_message_signer, sign_message
 from dain.node.errors import EnvelopeError
 from dain.node.nonces import MemoryNonces, NonceLimits, NonceStore, Remembered
-from dain.storage import canonical_json
+from dain.storage import CodecError, canonical_json, parse_json
+
+MAX_ENVELOPE_BYTES = 2**20  # a share message for a thousand neighbours is a few hundred kB
+class MessageKind(StrEnum):
+    UPDATE = "update"  # a plain update
+    SHARES = "secagg-shares"  # secure round, stage 1: encrypted key shares
+    MASKED = "secagg-input"  # stage 2: a masked update
+    CHECK = "secagg-check"  # stage 3: a signature over the roster and survivor set
+    UNMASK = "secagg-unmask"  # stage 4: the answer to the unmask request
+    BLOB_GET = "blob-get"  # asks for a blob (in the request's envelope header)
+    BLOB_PUT = "blob-put"  # sends a blob (likewise)
+
+    @property
+    def secure(self) -> bool:
+        return self in (MessageKind.SHARES, MessageKind.MASKED, MessageKind.CHECK,
+                        MessageKind.UNMASK)  # fmt: skip
+
 
 FIELDS = ("kind", "sender", "job_id", "round", "nonce", "timestamp", "body", "signature")
 FUTURE_SECONDS = 30  # how far ahead of ours a sender's clock may run
@@ -55,9 +72,9 @@ class Envelope:
     @classmethod
     def from_bytes(cls, data: bytes) -> Envelope:
         try:
-            raw = json.loads(data)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise EnvelopeError(f"The message is not JSON ({exc}).") from exc
+            raw = parse_json(data, max_bytes=MAX_ENVELOPE_BYTES)
+        except CodecError as exc:
+            raise EnvelopeError(f"The message is not an envelope: {exc}") from exc
         if not isinstance(raw, dict) or set(raw) != set(FIELDS):
             raise EnvelopeError(f"An envelope has exactly the fields {', '.join(FIELDS)}.")
         try:
@@ -73,6 +90,10 @@ class Envelope:
             )
         except ValueError as exc:
             raise EnvelopeError(f"The envelope's signature is not hex ({exc}).") from exc
+        # ids the contracts can hold: a number past them is a malformed message, not a bug
+        if not (0 <= envelope.job_id < 2**64 and 0 <= envelope.round < 2**32
+                and 0 <= envelope.timestamp < 2**40):  # fmt: skip
+            raise EnvelopeError("The envelope's job, round or time is out of range.")
         if envelope.to_bytes() != data:
             raise EnvelopeError("The envelope is not in canonical JSON form.")
         # one encoding per signature: another v (e.g. EIP-155 style, >= 35) would recover

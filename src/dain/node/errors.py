@@ -5,6 +5,8 @@
     ├── ProtocolError     a message breaks the round protocol (wrong round, not enrolled)
     ├── StageOpen         what was asked for does not exist yet: a stage is still open
     ├── BodyTooLarge      a request body is over the node's limit
+    ├── Forbidden         the sender has no role that lets it read or store that blob
+    ├── QuotaExceeded     the sender's blobs here would pass its storage quota
     └── PeerError         talking to another node failed
         ├── PeerUnavailable   it did not answer, or failed on its side: try again later
         ├── PeerNotReady      it answered "not yet" (a stage still open): ask again later
@@ -38,6 +40,14 @@ class StageOpen(NodeError):
 
 
 class BodyTooLarge(NodeError):
+    pass
+
+
+class Forbidden(NodeError):
+    pass
+
+
+class QuotaExceeded(NodeError):
     pass
 
 

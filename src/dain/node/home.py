@@ -29,6 +29,8 @@ class NodeConfig:
     poll_seconds: float = 0.3  # how often the job runner reads the chain
     peer_timeout_seconds: float = 5.0  # a slower peer is skipped, never waited on
     train_threads: int = 0  # CPU threads for local training; 0 lets PyTorch use every core
+    blob_quota_mb: int = 256  # what each other member may store here, in MiB
+    blob_retention_days: float = 7.0  # finished jobs' round blobs are deleted after this
 
     @property
     def endpoint(self) -> str:

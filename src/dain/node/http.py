@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 
 from dain.node.errors import PeerUnavailable
 from dain.node.routes import ROUTES, Body, Dispatcher, Route, refusal
-from dain.node.transport import Request, Response
+from dain.node.transport import ENVELOPE_HEADER, Request, Response
 
 _BODIES: dict[Body, dict[str, Any]] = {
     Body.BLOB: {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
@@ -27,12 +27,17 @@ _BODIES: dict[Body, dict[str, Any]] = {
 
 def _openapi(route: Route) -> dict[str, Any]:
     extra: dict[str, Any] = {}
-    if route.params:
-        extra["parameters"] = [
-            {"name": name, "in": "path", "required": True,
-             "schema": {"type": "string", "pattern": f"^({regex})$"}}
-            for name, regex in route.params.items()
-        ]  # fmt: skip
+    parameters = [
+        {"name": name, "in": "path", "required": True,
+         "schema": {"type": "string", "pattern": f"^({regex})$"}}
+        for name, regex in route.params.items()
+    ]  # fmt: skip
+    if route.signed:
+        parameters.append({"name": ENVELOPE_HEADER, "in": "header", "required": True,
+                           "description": "A signed envelope (canonical JSON) saying who asks",
+                           "schema": {"type": "string"}})  # fmt: skip
+    if parameters:
+        extra["parameters"] = parameters
     if route.body in _BODIES:
         extra["requestBody"] = {"required": True, "content": _BODIES[route.body]}
     return extra
@@ -57,8 +62,10 @@ def create_app(dispatcher: Dispatcher, title: str) -> FastAPI:
                 if len(body) > limit:
                     return _to_http(refusal(dispatcher.too_large()))
             # handling reads the chain: in a worker thread, so peers' requests overlap
+            headers = {ENVELOPE_HEADER: request.headers.get(ENVELOPE_HEADER, "")}
             answer = await run_in_threadpool(
-                dispatcher.handle, Request(request.method, request.url.path, bytes(body))
+                dispatcher.handle,
+                Request(request.method, request.url.path, bytes(body), headers),
             )
             return _to_http(answer)
 
@@ -96,7 +103,8 @@ class HttpTransport:
             self.bytes_sent += len(request.body)
         try:
             answer = self._client.request(request.method, endpoint.rstrip("/") + request.path,
-                                          content=request.body or None)  # fmt: skip
+                                          content=request.body or None,
+                                          headers=request.headers)  # fmt: skip
         except httpx.HTTPError as exc:
             raise PeerUnavailable(
                 f"{endpoint} did not answer {request.path} ({type(exc).__name__})."

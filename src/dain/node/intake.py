@@ -6,26 +6,14 @@ receipt its owner signed over exactly that update."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 from dain.ledger import Consent, JobInfo, JobStatus, Receipt
 from dain.node.context import NodeContext
-from dain.node.envelope import Envelope, ReplayGuard
+from dain.node.envelope import Envelope, MessageKind, ReplayGuard
 from dain.node.errors import EnvelopeError, ProtocolError
 from dain.node.nonces import NonceStore
 from dain.storage import digest_of
-
-
-class MessageKind(StrEnum):
-    UPDATE = "update"  # a plain update
-    SHARES = "secagg-shares"  # secure round, stage 1: encrypted key shares
-    MASKED = "secagg-input"  # stage 2: a masked update
-    UNMASK = "secagg-unmask"  # stage 3: the answer to the unmask request
-
-    @property
-    def secure(self) -> bool:
-        return self is not MessageKind.UPDATE
 
 
 @dataclass(frozen=True)
@@ -78,17 +66,31 @@ class Intake:
         self.ctx = ctx
         self.guard = ReplayGuard(nonces)
 
-    def check(self, body: bytes, kind: MessageKind) -> Incoming:
-        """The message in `body` if it passes every check; else the error that says why."""
-        ctx, chain = self.ctx, self.ctx.chain
+    def signed(self, body: bytes, kind: MessageKind) -> tuple[Envelope, str]:
+        """A fresh envelope of `kind` from a member, and who sent it; what it asks is the
+        caller's to judge. Its nonce is remembered at once: a request to read or store a
+        blob is answered in full or not at all."""
+        if not body:
+            raise EnvelopeError("The request carries no signed envelope saying who asks.")
+        envelope, sender = self._from_member(body, kind)
+        self.guard.check(envelope)
+        return envelope, sender
+
+    def _from_member(self, body: bytes, kind: MessageKind) -> tuple[Envelope, str]:
         envelope = Envelope.from_bytes(body)
-        sender = envelope.signer_address(ctx.ledger.chain_id)
+        sender = envelope.signer_address(self.ctx.ledger.chain_id)
         self.guard.check_fresh(envelope)
         if envelope.kind != kind:
             raise ProtocolError(f"Expected a '{kind}' message, got a '{envelope.kind}' one.")
-        if not chain.is_member(sender):
+        if not self.ctx.chain.is_member(sender):
             raise EnvelopeError(f"{sender} is not a registered member.")
-        job = chain.job(envelope.job_id)
+        return envelope, sender
+
+    def check(self, body: bytes, kind: MessageKind) -> Incoming:
+        """The message in `body` if it passes every check; else the error that says why."""
+        ctx, chain = self.ctx, self.ctx.chain
+        envelope, sender = self._from_member(body, kind)
+        job = chain.job_for_round(envelope.job_id, envelope.round)
         round = envelope.round
         if job.status != JobStatus.RUNNING or round != job.current_round + 1:
             raise ProtocolError(f"Job {job.job_id} is not collecting updates for round {round}.")

@@ -11,6 +11,7 @@ import numpy as np
 
 from dain.learning import Params, ServerState, Strategy, make_strategy, param_shapes
 from dain.ledger import JobInfo
+from dain.node.blob_index import BlobKind, BlobTag
 from dain.node.context import NodeContext
 from dain.node.spec import JobSpec
 from dain.storage import (
@@ -38,19 +39,22 @@ class JobModels:
         self._deltas: dict[str, tuple[str, str]] = {}  # result cid -> (base cid, delta cid)
         self._lock = threading.Lock()  # handlers record hand-outs while the runner reads them
 
-    def blob(self, cid: str, job: JobInfo) -> bytes:
-        """A job's blob from here, else from the peers likely to hold it."""
+    def blob(self, cid: str, job: JobInfo, kind: BlobKind) -> bytes:
+        """A job's blob from here, else from the peers likely to hold it (then kept, as
+        what it is, so this node can serve it to the job's other participants)."""
         blobs = self.ctx.blobs
         if blobs.has(cid):
             return blobs.get(cid)
-        return self.ctx.peers.fetch_blob(cid, self.ctx.chain.holders(job))
+        data = self.ctx.peers.fetch_blob(cid, self.ctx.chain.holders(job), job.job_id)
+        self.ctx.keep(data, BlobTag(kind, job.job_id, job.current_round))
+        return data
 
     def spec(self, job: JobInfo) -> JobSpec:
         """The job's spec, checked against its on-chain terms; read once per job."""
         with self._lock:
             found = self._specs.get(job.job_id)
         if found is None:
-            found = JobSpec.from_bytes(self.blob(job.spec_cid, job))
+            found = JobSpec.from_bytes(self.blob(job.spec_cid, job, BlobKind.SPEC))
             found.check_terms(job.secure_aggregation)
             with self._lock:
                 self._specs[job.job_id] = found
@@ -60,30 +64,29 @@ class JobModels:
         shapes = param_shapes(spec.model)
         if not self.ctx.blobs.has(job.model_cid):
             self.rebuild(job.model_cid, shapes)
-        return decode_tensors(self.blob(job.model_cid, job), expected=shapes)
+        return decode_tensors(self.blob(job.model_cid, job, BlobKind.MODEL), expected=shapes)
 
     def strategy(self, job: JobInfo, spec: JobSpec) -> tuple[Strategy, ServerState]:
         """The job's strategy and its server state as the last aggregator left it: the
         current model names the state's blob, wherever the state was made."""
         strategy = make_strategy(spec.strategy, **spec.strategy_options)
-        state_cid = read_metadata(self.blob(job.model_cid, job)).get("strategy_state")
+        model = self.blob(job.model_cid, job, BlobKind.MODEL)
+        state_cid = read_metadata(model).get("strategy_state")
         if not state_cid:
             return strategy, ServerState()
-        return strategy, ServerState.from_params(decode_tensors(self.blob(state_cid, job)))
+        state = self.blob(state_cid, job, BlobKind.STATE)
+        return strategy, ServerState.from_params(decode_tensors(state))
 
-    # ---- blobs peers post ----------------------------------------------------------
+    # ---- hand-outs --------------------------------------------------------------------
 
-    def accept_blob(self, body: bytes) -> str:
-        """Stores an update or model-delta blob; only safetensors are taken. A model delta
-        names the model it applies to and the model it makes."""
-        decode_tensors(body, dtype=None)
-        cid = self.ctx.blobs.put(body)
-        metadata = read_metadata(body)
+    def note_handout(self, cid: str, handout: bytes) -> None:
+        """An aggregator handed us the change from one model to the next (already stored):
+        it names the model it applies to and the model it makes."""
+        metadata = read_metadata(handout)
         if metadata.get("kind") == MODEL_DELTA and {"base", "result"} <= set(metadata):
             with self._lock:
                 self._deltas[metadata["result"]] = (metadata["base"], cid)
             self.ctx.signals.handout.set()
-        return cid
 
     def handed_out(self, base_cid: str) -> bool:
         """Whether an aggregator handed us the model that follows `base_cid`."""
@@ -100,6 +103,7 @@ class JobModels:
         if found is None or not blobs.has(found[0]):
             return False
         base_cid, delta_cid = found
+        handed = self.ctx.index.tag_of(delta_cid)
         base = decode_tensors(blobs.get(base_cid), expected=shapes)
         handout = blobs.get(delta_cid)
         rebuilt = encode_tensors(
@@ -109,7 +113,8 @@ class JobModels:
             log.warning("%s: a model delta did not rebuild %s; fetching it instead",
                         self.ctx.name, model_cid)  # fmt: skip
             return False
-        blobs.put(rebuilt)
+        job_id, round = (handed.job_id, handed.round) if handed else (0, 0)
+        self.ctx.keep(rebuilt, BlobTag(BlobKind.MODEL, job_id, round))
         return True
 
 

@@ -11,10 +11,13 @@ from dain.data import AssetManifest, ConsentPolicy, Dataset
 from dain.errors import DainError
 from dain.ledger import Ledger
 from dain.node.aggregator import Aggregator
+from dain.node.blob_access import BlobAccess
+from dain.node.blob_index import BlobIndex, BlobKind, BlobTag
 from dain.node.chain_view import ChainView
 from dain.node.clock import ChainClock
 from dain.node.context import LocalAsset, NodeContext
-from dain.node.intake import Intake, MessageKind
+from dain.node.envelope import MessageKind, seal
+from dain.node.intake import Intake
 from dain.node.models import JobModels
 from dain.node.nonces import NonceStore
 from dain.node.participant import Participant
@@ -42,15 +45,23 @@ class Node:
         max_body_bytes: int = 16 * 2**20,
         hold_after: HoldAfter | None = None,
         nonces: NonceStore | None = None,
+        index: BlobIndex | None = None,
+        blob_quota_bytes: int = 256 * 2**20,
+        blob_retention_seconds: float = 7 * 86_400.0,
     ) -> None:
-        """`nonces` remembers the envelopes the node took (see `dain.node.nonces`): in
-        memory unless given; a node with a home passes its `NodeState`, so replays stay
-        refused across a restart."""
+        """`nonces` remembers the envelopes the node took (see `dain.node.nonces`) and
+        `index` what each blob is (see `dain.node.blob_index`): in memory unless given; a
+        node with a home keeps both in its state database, so they survive a restart."""
         self.endpoint = endpoint
         clock = ChainClock(ledger.pending_time)
+
+        def sign(kind: MessageKind, job_id: int, round: int, body: dict[str, Any]) -> bytes:
+            return seal(ledger.identity, ledger.chain_id, kind, job_id, round, body).to_bytes()
+
         peers = Peers(ledger.address, transport, blobs,
-                      lambda address: ledger.registry.member(address).endpoint)  # fmt: skip
-        self.ctx = NodeContext(name, ledger, blobs, peers, clock, ChainView(ledger, clock))
+                      lambda address: ledger.registry.member(address).endpoint, sign)  # fmt: skip
+        self.ctx = NodeContext(name, ledger, blobs, peers, clock, ChainView(ledger, clock),
+                               index or BlobIndex())  # fmt: skip
         self.models = JobModels(self.ctx)
         self.trainer = LocalTrainer(self.ctx, self.models)
         self.participant = Participant(self.ctx, self.trainer)
@@ -60,6 +71,9 @@ class Node:
         self.aggregator = Aggregator(self.ctx, self.intake, self.models, self.recorder)
         self.secure_aggregator = SecureAggregator(self.ctx, self.intake, self.models,
                                                   self.recorder)  # fmt: skip
+        self.blob_access = BlobAccess(self.ctx, self.intake, self.models,
+                                      quota_bytes=blob_quota_bytes,
+                                      retention_seconds=blob_retention_seconds)  # fmt: skip
         self.runner: JobRunner | None = None
         self.bytes_served = 0
         self._served = threading.Lock()
@@ -107,8 +121,8 @@ class Node:
         """Registers `dataset` as an asset on chain. `salt` keeps the data commitment
         unguessable; it is random unless given (the demo fixes it to be reproducible)."""
         manifest, _salt = AssetManifest.describe(dataset, title, salt)
-        manifest_cid = self.blobs.put(manifest.to_json())
-        policy_cid = self.blobs.put(policy.document())
+        manifest_cid = self.ctx.keep(manifest.to_json(), BlobTag(BlobKind.DOCUMENT))
+        policy_cid = self.ctx.keep(policy.document(), BlobTag(BlobKind.DOCUMENT))
         asset_id = self.ledger.assets.register(manifest.digest, manifest_cid, policy, policy_cid)
         self.assets[asset_id] = LocalAsset(asset_id, title, dataset, manifest, policy)
         return asset_id
@@ -124,14 +138,15 @@ class Node:
         """Revokes consent on chain; later rounds will not use the asset."""
         return self.ledger.assets.revoke(asset_id)
 
-    def fetch_blob(self, cid: str, holders: list[str]) -> bytes:
-        """The blob with content id `cid`, from here or the first holder that has it."""
-        return self.peers.fetch_blob(cid, holders)
+    def fetch_blob(self, cid: str, holders: list[str], job_id: int = 0) -> bytes:
+        """The blob with content id `cid`, from here or the first holder that lets this
+        node read it for its role in `job_id`."""
+        return self.peers.fetch_blob(cid, holders, job_id)
 
     def make_runner(self, state: NodeState, poll_seconds: float = 0.3) -> JobRunner:
         """The job runner that drives this node's part in every job (not started)."""
         roles = Roles(self.trainer, self.participant, self.secure_participant, self.aggregator,
-                      self.secure_aggregator, self.models)  # fmt: skip
+                      self.secure_aggregator, self.models, self.blob_access)  # fmt: skip
         self.runner = JobRunner(self.ctx, roles, state, poll_seconds)
         return self.runner
 
@@ -187,7 +202,7 @@ class Node:
             return json_response(found, 200 if ok else 503)
 
         def get_blob(request: Request, params: dict[str, str]) -> Response:
-            blob = self.blobs.get(params["cid"])
+            blob = self.blob_access.read(params["cid"], request.envelope)
             with self._served:
                 self.bytes_served += len(blob)
             return Response(200, blob, "application/octet-stream")
@@ -201,6 +216,8 @@ class Node:
             job_id, round = int(params["job_id"]), int(params["round"])
             if params["stage"] == "roster":
                 return json_response(self.secure_aggregator.roster(job_id, round))
+            if params["stage"] == "survivors":
+                return json_response(self.secure_aggregator.survivors_request(job_id, round))
             return json_response(self.secure_aggregator.unmask_request(job_id, round))
 
         return {
@@ -208,13 +225,14 @@ class Node:
             "status": lambda request, params: json_response(self.status()),
             "get_blob": get_blob,
             "put_blob": lambda request, params: written(
-                {"cid": self.models.accept_blob(request.body)}, 201
+                {"cid": self.blob_access.store(request.body, request.envelope)}, 201
             ),
             "update": lambda request, params: written(
                 self.aggregator.accept_update(request.body), 202
             ),
             "secagg_shares": secure(MessageKind.SHARES),
             "secagg_inputs": secure(MessageKind.MASKED),
+            "secagg_check": secure(MessageKind.CHECK),
             "secagg_unmask": secure(MessageKind.UNMASK),
             "secagg_stage": stage,
         }

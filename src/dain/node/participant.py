@@ -6,9 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dain.ledger import JobInfo, JobStatus, Receipt
+from dain.node.blob_index import BlobKind, BlobTag
 from dain.node.context import LocalAsset, NodeContext
-from dain.node.envelope import seal
-from dain.node.intake import MessageKind, UpdateFields
+from dain.node.envelope import MessageKind, seal
+from dain.node.intake import UpdateFields
 from dain.node.training import LocalTrainer
 from dain.storage import digest_of, encode_half
 
@@ -33,7 +34,7 @@ class Participant:
         ledger = self.ctx.ledger
         delta, num_examples = self.trainer.train_delta(job, round, asset)
         # updates travel as float16: half the bytes, well within SGD's noise
-        update_cid = self.ctx.blobs.put(encode_half(delta))
+        update_cid = self.ctx.keep(encode_half(delta), BlobTag(BlobKind.UPDATE, job.job_id, round))
         receipt = Receipt(
             job.job_id, round, asset.asset_id, num_examples, digest_of(update_cid)
         ).signed_by(ledger.identity, ledger.chain_id, ledger.jobs.address)
@@ -42,7 +43,8 @@ class Participant:
     def deliver(self, aggregator: str, job_id: int, round: int, update: TrainedUpdate) -> None:
         """Sends the update blob, then its signed envelope, to the aggregator."""
         ctx = self.ctx
-        ctx.peers.post(aggregator, "/blobs", ctx.blobs.get(update.update_cid))
+        ctx.peers.put_blob(aggregator, ctx.blobs.get(update.update_cid), BlobKind.UPDATE, job_id,
+                           round)  # fmt: skip
         fields = UpdateFields(update.update_cid, update.num_examples, update.receipt_signature)
         envelope = seal(ctx.ledger.identity, ctx.ledger.chain_id, MessageKind.UPDATE, job_id,
                         round, fields.to_body(update.asset_id))  # fmt: skip

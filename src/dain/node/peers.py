@@ -6,7 +6,6 @@ to do from the kind of failure (try again, ask later, give up), never from numbe
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Callable, Iterable
@@ -14,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from dain.errors import DainError
+from dain.node.envelope import MessageKind
 from dain.node.errors import (
     PeerConflict,
     PeerError,
@@ -21,13 +21,16 @@ from dain.node.errors import (
     PeerRefused,
     PeerUnavailable,
 )
-from dain.node.transport import Request, Response, Transport
-from dain.storage import BlobStore, StorageError, verify
+from dain.node.transport import ENVELOPE_HEADER, Request, Response, Transport
+from dain.storage import BlobStore, CodecError, StorageError, cid_of, parse_json, verify
 
 log = logging.getLogger(__name__)
 
 NOT_READY = 425  # "too early": what was asked for does not exist yet
 CONFLICT = 409  # the peer's view of the round differs from the sender's
+MAX_ANSWER_JSON_BYTES = 16 * 2**20  # a closed roster of a thousand share messages fits
+# signs (kind, job, round, body) as this node: what a blob request carries in its header
+Signer = Callable[[MessageKind, int, int, dict[str, Any]], bytes]
 
 
 def refusal(endpoint: str, path: str, response: Response) -> PeerError:
@@ -48,8 +51,8 @@ def refusal(endpoint: str, path: str, response: Response) -> PeerError:
 
 def _reason(response: Response) -> str:
     try:
-        payload = json.loads(response.body)
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        payload = parse_json(response.body, max_bytes=MAX_ANSWER_JSON_BYTES)
+    except CodecError:
         return ""
     return str(payload.get("error", ""))[:300] if isinstance(payload, dict) else ""
 
@@ -59,12 +62,18 @@ class Peers:
     the registry (remembered until a request to it fails: it may have moved)."""
 
     def __init__(
-        self, me: str, transport: Transport, blobs: BlobStore, lookup: Callable[[str], str]
+        self,
+        me: str,
+        transport: Transport,
+        blobs: BlobStore,
+        lookup: Callable[[str], str],
+        sign: Signer,
     ) -> None:
         self.me = me
         self.transport = transport
         self._blobs = blobs
         self._lookup = lookup
+        self._sign = sign
         self._endpoints: dict[str, str] = {}
         self._lock = threading.Lock()
 
@@ -86,9 +95,11 @@ class Peers:
                 self._endpoints.pop(address, None)  # look it up again next time
             raise
 
-    def post(self, address: str, path: str, body: bytes) -> dict[str, Any]:
+    def post(
+        self, address: str, path: str, body: bytes, headers: dict[str, str] | None = None
+    ) -> dict[str, Any]:
         """Sends `body`; the peer's JSON answer, or the PeerError its refusal stands for."""
-        endpoint, response = self._send(address, Request("POST", path, body))
+        endpoint, response = self._send(address, Request("POST", path, body, headers or {}))
         if not response.ok:
             raise refusal(endpoint, path, response)
         return _json_object(endpoint, path, response)
@@ -100,16 +111,27 @@ class Peers:
             raise refusal(endpoint, path, response)
         return _json_object(endpoint, path, response)
 
-    def fetch_blob(self, cid: str, holders: Iterable[str]) -> bytes:
+    def put_blob(self, address: str, blob: bytes, kind: str, job_id: int, round: int) -> str:
+        """Sends a blob for the sender's role in a job, in a request it signs."""
+        cid = cid_of(blob)
+        signed = self._sign(MessageKind.BLOB_PUT, job_id, round, {"cid": cid, "kind": kind})
+        self.post(address, "/blobs", blob, {ENVELOPE_HEADER: signed.decode()})
+        return cid
+
+    def fetch_blob(self, cid: str, holders: Iterable[str], job_id: int = 0) -> bytes:
         """The blob with content id `cid`, from this node's store or the first of `holders`
-        that has it; what arrives is checked against the content id and kept."""
+        that has it and lets this node read it (each asked in a request signed for the
+        job); what arrives is checked against the content id, and not kept here: the
+        caller keeps it as what it is."""
         if self._blobs.has(cid):
             return self._blobs.get(cid)
         for address in holders:
             if address == self.me:
                 continue
+            signed = self._sign(MessageKind.BLOB_GET, job_id, 0, {"cid": cid})
+            request = Request("GET", f"/blobs/{cid}", headers={ENVELOPE_HEADER: signed.decode()})
             try:
-                endpoint, response = self._send(address, Request("GET", f"/blobs/{cid}"))
+                endpoint, response = self._send(address, request)
             except DainError:  # unreachable, or not a member any more: ask the next one
                 continue
             if not response.ok:
@@ -119,17 +141,18 @@ class Peers:
             except StorageError as exc:
                 log.warning("peer %s sent a corrupt blob: %s", endpoint, exc)
                 continue
-            self._blobs.put(response.body)
             return response.body
         raise PeerUnavailable(f"No peer could provide blob {cid}.")
 
-    def hand_out(self, blob: bytes, addresses: Iterable[str]) -> None:
-        """Posts `blob` to every address but this node's, all at once, so one slow peer
+    def hand_out(
+        self, blob: bytes, addresses: Iterable[str], kind: str, job_id: int, round: int
+    ) -> None:
+        """Sends `blob` to every address but this node's, all at once, so one slow peer
         costs one timeout, not several; a peer that is down fetches it later."""
 
         def hand(address: str) -> None:
             try:
-                self.post(address, "/blobs", blob)
+                self.put_blob(address, blob, kind, job_id, round)
             except DainError as exc:
                 log.info("could not hand a blob to %s: %s", address, exc)
 
@@ -141,9 +164,9 @@ class Peers:
 
 def _json_object(endpoint: str, path: str, response: Response) -> dict[str, Any]:
     try:
-        payload = json.loads(response.body or b"{}")
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
-        raise PeerUnavailable(f"{endpoint} answered {path} with non-JSON.") from None
+        payload = parse_json(response.body or b"{}", max_bytes=MAX_ANSWER_JSON_BYTES)
+    except CodecError as exc:
+        raise PeerUnavailable(f"{endpoint} answered {path} with non-JSON ({exc}).") from None
     if not isinstance(payload, dict):
         raise PeerUnavailable(f"{endpoint} answered {path} with JSON that is not an object.")
     return payload

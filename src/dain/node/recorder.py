@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from dain.learning import Params, param_shapes
 from dain.ledger import JobInfo, Receipt, RoundInfo
+from dain.node.blob_index import BlobKind, BlobTag
 from dain.node.context import NodeContext
 from dain.node.models import MODEL_DELTA, JobModels, apply_delta
 from dain.storage import decode_half, digest_of, encode_half, encode_tensors
@@ -42,20 +43,21 @@ class Recorder:
         meta = {}
         if outcome.state:
             state_blob = encode_tensors(outcome.state)
-            meta["strategy_state"] = ctx.blobs.put(state_blob)
-            ctx.peers.hand_out(state_blob, audience)
+            tag = BlobTag(BlobKind.STATE, job.job_id, round)
+            meta["strategy_state"] = ctx.keep(state_blob, tag)
+            ctx.peers.hand_out(state_blob, audience, BlobKind.STATE, job.job_id, round)
         # the change is rounded to float16 and applied exactly so, which lets every node
         # rebuild the new model bit for bit from a half-size delta
         shapes = param_shapes(spec.model)
         rounded = decode_half(encode_half(outcome.change), shapes)
         model = encode_tensors(apply_delta(global_params, rounded), meta or None)
-        model_cid = ctx.blobs.put(model)
+        model_cid = ctx.keep(model, BlobTag(BlobKind.MODEL, job.job_id, round))
         handout = encode_half(
             outcome.change, {"kind": MODEL_DELTA, "base": job.model_cid, "result": model_cid,
                              **meta},
         )  # fmt: skip
-        ctx.blobs.put(handout)
-        ctx.peers.hand_out(handout, audience)
+        ctx.keep(handout, BlobTag(BlobKind.HANDOUT, job.job_id, round))
+        ctx.peers.hand_out(handout, audience, BlobKind.HANDOUT, job.job_id, round)
         ctx.chain.forget()
         ctx.ledger.jobs.record_round(
             job.job_id, round, model_cid, digest_of(model_cid), outcome.receipts,

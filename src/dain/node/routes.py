@@ -17,7 +17,14 @@ from enum import StrEnum
 from typing import Any
 
 from dain.errors import DainError
-from dain.node.errors import BodyTooLarge, EnvelopeError, ProtocolError, StageOpen
+from dain.node.errors import (
+    BodyTooLarge,
+    EnvelopeError,
+    Forbidden,
+    ProtocolError,
+    QuotaExceeded,
+    StageOpen,
+)
 from dain.node.transport import Request, Response
 from dain.storage import BlobNotFound
 
@@ -38,6 +45,7 @@ class Route:
     summary: str
     body: Body = Body.NONE
     params: Mapping[str, str] = field(default_factory=dict)  # name -> regular expression
+    signed: bool = False  # needs a signed envelope in the ENVELOPE_HEADER saying who asks
 
     def pattern(self) -> re.Pattern[str]:
         def part(found: re.Match[str]) -> str:
@@ -50,10 +58,12 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/health", "health",
           "Whether the node is up and its job runner is stepping (503 when it is not)"),
     Route("GET", "/status", "status", "What the node is doing"),
-    Route("GET", "/blobs/{cid}", "get_blob", "A blob by content id (CIDv1, sha2-256)",
-          params={"cid": "[a-z2-7]{59}"}),
-    Route("POST", "/blobs", "put_blob", "Store a safetensors blob; answers its content id",
-          Body.BLOB),
+    Route("GET", "/blobs/{cid}", "get_blob",
+          "A blob by content id (CIDv1, sha2-256), for a member whose role in its job lets it "
+          "read it; the request is signed", params={"cid": "[a-z2-7]{59}"}, signed=True),
+    Route("POST", "/blobs", "put_blob",
+          "Store a safetensors blob for a job, from a member whose role lets it send one "
+          "here; the request is signed; answers its content id", Body.BLOB, signed=True),
     Route("POST", "/updates", "update", "A signed update envelope for the round",
           Body.ENVELOPE),
     Route("POST", "/secagg/shares", "secagg_shares",
@@ -62,19 +72,26 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/secagg/inputs", "secagg_inputs",
           "Secure aggregation, stage 2: a signed masked update (blob sent first)",
           Body.ENVELOPE),
+    Route("POST", "/secagg/check", "secagg_check",
+          "Secure aggregation, stage 3: a survivor's signature over the roster and survivors",
+          Body.ENVELOPE),
     Route("POST", "/secagg/unmask", "secagg_unmask",
-          "Secure aggregation, stage 3: a signed answer to the unmask request", Body.ENVELOPE),
+          "Secure aggregation, stage 4: a signed answer to the unmask request", Body.ENVELOPE),
     Route("GET", "/secagg/{job_id}/{round}/{stage}", "secagg_stage",
-          "A closed stage of a secure round: 'roster' (everyone's signed share messages) or "
-          "'unmask' (survivors and dropped); 425 while it is still open",
-          params={"job_id": "[0-9]{1,18}", "round": "[0-9]{1,9}", "stage": "roster|unmask"}),
+          "A closed stage of a secure round: 'roster' (everyone's signed share messages), "
+          "'survivors' (survivors and dropped, to check and sign) or 'unmask' (the same with "
+          "every survivor's signature); 425 while it is still open",
+          params={"job_id": "[0-9]{1,18}", "round": "[0-9]{1,9}",
+                  "stage": "roster|survivors|unmask"}),
 )  # fmt: skip
 
 # the first class a failure is an instance of decides its status
 STATUS: tuple[tuple[type[Exception], int], ...] = (
     (BodyTooLarge, 413),
+    (QuotaExceeded, 413),
     (BlobNotFound, 404),
     (EnvelopeError, 401),
+    (Forbidden, 403),
     (StageOpen, 425),  # "too early": ask again later
     (ProtocolError, 409),  # the message does not fit the round as this node sees it
     (DainError, 400),

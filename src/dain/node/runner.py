@@ -20,6 +20,7 @@ from typing import Any
 from dain.errors import DainError
 from dain.ledger import JobInfo, JobStatus
 from dain.node.aggregator import Aggregator
+from dain.node.blob_access import BlobAccess
 from dain.node.context import LocalAsset, NodeContext
 from dain.node.errors import PeerConflict, PeerError, PeerNotReady, PeerUnavailable
 from dain.node.models import JobModels
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 TRY_AGAIN = (PeerUnavailable, PeerNotReady, PeerConflict)
 MAX_BACKOFF_SECONDS = 5.0
 RECENT_ROUNDS = 20
+COLLECT_EVERY_SECONDS = 60.0  # how often finished jobs' blobs are looked at for retention
 _EXPECTED = (DainError,)  # failures of the world outside (chain, peers), not of this code
 
 
@@ -71,6 +73,7 @@ class Roles:
     aggregator: Aggregator
     secure_aggregator: SecureAggregator
     models: JobModels
+    blob_access: BlobAccess
 
 
 class JobRunner:
@@ -94,6 +97,7 @@ class JobRunner:
         self._rounds: dict[int, tuple[int, str]] = {}  # job -> (round collecting, its model)
         self._recorded = threading.Event()
         self._running = False  # whether `run` is looping (in its thread)
+        self._collected = 0.0  # when finished jobs' blobs were last collected (monotonic)
 
     # ---- health ----------------------------------------------------------------------
 
@@ -145,6 +149,9 @@ class JobRunner:
                     if woken or busy or block != last_block or time.monotonic() - last_step >= 1:
                         last_block, last_step = block, time.monotonic()
                         self.step()
+                    if time.monotonic() - self._collected >= COLLECT_EVERY_SECONDS:
+                        self._collected = time.monotonic()
+                        self.roles.blob_access.collect()
                     self._stepped()
                     woken = self._wait()
                 except Exception as exc:  # the chain, a peer or a bug: report, back off, go on

@@ -1,5 +1,6 @@
-"""The elected aggregator of a secure round: it collects each stage's messages, closes a
-stage when everyone expected has answered or its share of the round window has passed,
+"""The elected aggregator of a secure round: it collects each stage's messages (share
+messages, masked updates, the survivors' signed consistency checks, unmask answers), closes
+a stage when everyone expected has answered or its share of the round window has passed,
 and records the round once the survivors' sum can be unmasked (or aborts it on chain when
 it cannot). It only ever holds masked vectors and the sum.
 
@@ -17,12 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from dain.learning import PrivacyLevel, SecAggAborted, param_shapes, subtract, unstack
+from dain.learning import PrivacyLevel, SecAggAborted, SecAggError, param_shapes, subtract, unstack
 from dain.learning.secagg import SecAggServer, ShareMessage, UnmaskResponse
 from dain.ledger import JobInfo, Receipt, RoundInfo
 from dain.node.context import NodeContext
+from dain.node.envelope import MessageKind
 from dain.node.errors import ProtocolError, StageOpen
-from dain.node.intake import Incoming, Intake, MessageKind, UpdateFields
+from dain.node.intake import Incoming, Intake, UpdateFields
 from dain.node.models import JobModels
 from dain.node.recorder import Recorder, RoundOutcome
 from dain.node.secure_participant import MASKED, round_setup, update_weight
@@ -37,14 +39,15 @@ class Phase(StrEnum):
 
     SHARING = "sharing"  # collecting share messages
     MASKING = "masking"  # roster closed; collecting masked updates
-    UNMASKING = "unmasking"  # survivors closed; collecting answers to the unmask request
+    CHECKING = "checking"  # survivors closed; collecting their signatures over them
+    UNMASKING = "unmasking"  # signatures closed; collecting answers to the unmask request
     SUMMING = "summing"  # no more messages: the sum is computed and recorded
     SUMMED = "summed"  # recorded on chain
     ABORTED = "aborted"  # aborted on chain: too few survived, or consent was revoked
 
     @property
     def open(self) -> bool:
-        return self in (Phase.SHARING, Phase.MASKING, Phase.UNMASKING)
+        return self in (Phase.SHARING, Phase.MASKING, Phase.CHECKING, Phase.UNMASKING)
 
 
 @dataclass
@@ -54,6 +57,7 @@ class _Collecting:
     server: SecAggServer
     spec: JobSpec
     envelopes: dict[int, bytes] = field(default_factory=dict)  # asset -> signed shares
+    checks: dict[int, bytes] = field(default_factory=dict)  # asset -> signed survivor set
     inputs: dict[int, tuple[str, Receipt]] = field(default_factory=dict)  # asset -> owner, receipt
     phase: Phase = Phase.SHARING
     since: dict[Phase, float] = field(default_factory=dict)  # stage -> chain time it opened
@@ -117,6 +121,15 @@ class SecureAggregator:
                 _still_open(collecting)
                 collecting.server.add_masked(asset_id, vector)
                 collecting.inputs.setdefault(asset_id, (incoming.sender, receipt))
+        elif kind is MessageKind.CHECK:
+            digest = _digest(incoming)
+            with self._lock:
+                _still_open(collecting)
+                try:
+                    collecting.server.add_check(asset_id, digest, body)
+                except SecAggError as exc:  # it saw another view of the round than ours
+                    raise ProtocolError(str(exc)) from exc
+                collecting.checks.setdefault(asset_id, body)
         else:
             response = UnmaskResponse.from_dict(_field(incoming, "response"))
             if response.sender != asset_id:
@@ -141,18 +154,24 @@ class SecureAggregator:
                 raise StageOpen("Key sharing for that round is still open.")
             return {"roster": [collecting.envelopes[a].decode() for a in collecting.server.roster]}
 
-    def unmask_request(self, job_id: int, round: int) -> dict[str, Any]:
-        """Who survived and who dropped, once masked inputs have closed."""
+    def survivors_request(self, job_id: int, round: int) -> dict[str, Any]:
+        """Who survived and who dropped, once masked inputs have closed: what each
+        survivor checks and signs."""
         with self._lock:
             collecting = self._rounds.get((job_id, round))
             if collecting is None or collecting.server.survivors is None:
                 raise StageOpen("Masked inputs for that round are still being collected.")
-            server = collecting.server
-            assert server.roster is not None
-            return {
-                "survivors": [str(p) for p in sorted(server.survivors)],
-                "dropped": [str(p) for p in sorted(set(server.roster) - server.survivors)],
-            }
+            return _survivors(collecting)
+
+    def unmask_request(self, job_id: int, round: int) -> dict[str, Any]:
+        """The survivors, the dropped and every survivor's signature over them, once the
+        consistency check has closed: a client reveals shares only under a quorum."""
+        with self._lock:
+            collecting = self._rounds.get((job_id, round))
+            if collecting is None or collecting.server.signers is None:
+                raise StageOpen("The survivors of that round are still signing.")
+            signed = [collecting.checks[a].decode() for a in sorted(collecting.server.signers)]
+            return _survivors(collecting) | {"signatures": signed}
 
     # ---- closing stages --------------------------------------------------------------
 
@@ -194,7 +213,8 @@ class SecureAggregator:
         windows = {
             Phase.SHARING: settings.share_by * duration,
             Phase.MASKING: (settings.input_by - settings.share_by) * duration,
-            Phase.UNMASKING: (settings.unmask_by - settings.input_by) * duration,
+            Phase.CHECKING: (settings.check_deadline - settings.input_by) * duration,
+            Phase.UNMASKING: (settings.unmask_by - settings.check_deadline) * duration,
         }
 
         def waiting(stage: Phase) -> bool:
@@ -220,6 +240,11 @@ class SecureAggregator:
         if sent is not None:
             self._close_inputs(job, collecting, sent)
         with self._lock:
+            if collecting.phase is Phase.CHECKING:
+                if len(server.checks) < len(server.survivors or ()) and waiting(Phase.CHECKING):
+                    return None
+                collecting.phase = Phase.UNMASKING
+                server.close_checks()
             if server.missing() and waiting(Phase.UNMASKING):
                 return None
             collecting.phase = Phase.SUMMING  # from here on the round takes no messages
@@ -239,7 +264,7 @@ class SecureAggregator:
         with self._lock:
             for asset_id in revoked:
                 server.masked.pop(asset_id, None)
-            collecting.phase = Phase.UNMASKING
+            collecting.phase = Phase.CHECKING
             survivors, _ = server.close_inputs()
         noise = collecting.spec.privacy
         if noise.level == PrivacyLevel.CLIENT and len(survivors) < noise.clients:
@@ -281,6 +306,7 @@ class SecureAggregator:
             "shared": len(server.shares),
             "roster": len(server.roster or {}),
             "survivors": len(server.survivors or ()),
+            "signed": len(server.signers or ()),
             "answered_unmask": len(server.responses),
             "reason": error,
         }
@@ -289,6 +315,26 @@ class SecureAggregator:
 def _still_open(collecting: _Collecting) -> None:
     if not collecting.phase.open:
         raise ProtocolError("That round is closed: its sum is being computed or recorded.")
+
+
+def _survivors(collecting: _Collecting) -> dict[str, Any]:
+    server = collecting.server
+    assert server.roster is not None and server.survivors is not None
+    return {
+        "survivors": [str(p) for p in sorted(server.survivors)],
+        "dropped": [str(p) for p in sorted(set(server.roster) - server.survivors)],
+    }
+
+
+def _digest(incoming: Incoming) -> bytes:
+    """The consistency digest a check message signs (32 bytes, hex in its body)."""
+    try:
+        digest = bytes.fromhex(str(incoming.envelope.body["consistency"]))
+    except (KeyError, ValueError) as exc:
+        raise ProtocolError(f"The consistency check carries no digest ({exc!r}).") from exc
+    if len(digest) != 32:
+        raise ProtocolError("A consistency digest is 32 bytes.")
+    return digest
 
 
 def _field(incoming: Incoming, name: str) -> dict[str, Any]:

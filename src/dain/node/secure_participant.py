@@ -1,7 +1,10 @@
 """A participant in a secure round (SecAgg+ of `dain.learning.secagg`, carried in signed
 envelopes): train; send a share message; fetch the closed roster of everyone's signed share
 messages and check each signature; send the masked update with its receipt; fetch the
-unmask request and answer it. The aggregator only ever sees masked vectors.
+survivors, check them and send its signature over them (the consistency check); fetch the
+unmask request with every survivor's signature, and answer it only if a quorum of them
+signed what this client signed. The aggregator only ever sees masked vectors. When an
+answer of the aggregator does not hold up, the asset sits the round out and reveals nothing.
 
 Clients mask `weight x update` (weight = examples, or 1 under client-level privacy), so the
 unmasked sum divided by the survivors' total weight is the FedAvg mean."""
@@ -11,7 +14,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, NamedTuple
@@ -28,10 +31,11 @@ from dain.learning.secagg import (
     round_context,
 )
 from dain.ledger import JobInfo, Ledger, Receipt
+from dain.node.blob_index import BlobKind, BlobTag
 from dain.node.context import LocalAsset, NodeContext
-from dain.node.envelope import Envelope, seal
-from dain.node.errors import PeerNotReady, ProtocolError
-from dain.node.intake import MessageKind, UpdateFields
+from dain.node.envelope import Envelope, MessageKind, seal
+from dain.node.errors import EnvelopeError, PeerNotReady, ProtocolError
+from dain.node.intake import UpdateFields
 from dain.node.spec import JobSpec
 from dain.node.training import LocalTrainer
 from dain.storage import digest_of, encode_tensors
@@ -44,7 +48,8 @@ class Stage(StrEnum):
     """How far one asset has come in one secure round."""
 
     SHARED = "shared"  # key shares sent; waiting for the roster
-    MASKED = "input"  # masked update sent; waiting for the unmask request
+    MASKED = "input"  # masked update sent; waiting for the survivor set
+    SIGNED = "signed"  # survivor set signed; waiting for the unmask request
     DONE = "unmasked"  # answered the unmask request, or sat the round out
 
 
@@ -167,9 +172,17 @@ class SecureParticipant:
             if taking.stage is Stage.SHARED:
                 return self._send_masked(job, round, asset, taking)
             if taking.stage is Stage.MASKED:
+                return Progress(self._sign(job, round, taking), False)
+            if taking.stage is Stage.SIGNED:
                 return Progress(self._unmask(job, round, taking), False)
         except PeerNotReady:  # the aggregator has not closed the stage yet
             pass
+        except (SecAggError, ProtocolError, EnvelopeError) as exc:
+            # what the aggregator showed does not hold up (or could expose this client):
+            # it sits the round out, and reveals nothing more
+            log.warning("%s: sits out round %d of job %d: %s", self.ctx.name, round,
+                        job.job_id, exc)  # fmt: skip
+            taking.stage = Stage.DONE
         return Progress(taking.stage, False)
 
     def _share(self, job: JobInfo, round: int, asset: LocalAsset, aggregator: str) -> Stage:
@@ -197,17 +210,12 @@ class SecureParticipant:
         ctx, ledger = self.ctx, self.ctx.ledger
         answer = ctx.peers.get(taking.aggregator, f"/secagg/{job.job_id}/{round}/roster")
         roster = self._verified_roster(job, round, answer)
-        try:
-            masked = taking.client.mask(taking.vector, roster)
-        except SecAggError as exc:  # left out of the roster, or the roster is inconsistent
-            log.info("%s: sits out round %d of job %d: %s", ctx.name, round, job.job_id, exc)
-            taking.stage = Stage.DONE
-            return Progress(Stage.DONE, False)
+        masked = taking.client.mask(taking.vector, roster)
         blob = encode_tensors({MASKED: masked})
-        cid = ctx.blobs.put(blob)
+        cid = ctx.keep(blob, BlobTag(BlobKind.MASKED, job.job_id, round))
         receipt = Receipt(job.job_id, round, asset.asset_id, taking.num_examples, digest_of(cid))
         signed = receipt.signed_by(ledger.identity, ledger.chain_id, ledger.jobs.address)
-        ctx.peers.post(taking.aggregator, "/blobs", blob)
+        ctx.peers.put_blob(taking.aggregator, blob, BlobKind.MASKED, job.job_id, round)
         body = UpdateFields(cid, taking.num_examples, signed.signature).to_body(asset.asset_id)
         envelope = seal(ledger.identity, ledger.chain_id, MessageKind.MASKED, job.job_id,
                         round, body)  # fmt: skip
@@ -221,31 +229,95 @@ class SecureParticipant:
         """Each share message as its sender signed it: the aggregator cannot swap in keys."""
         ledger = self.ctx.ledger
         roster = {}
-        for raw in answer.get("roster", []):
+        for raw in _listed(answer, "roster"):
             envelope = Envelope.from_bytes(str(raw).encode())
             signer = envelope.signer_address(ledger.chain_id)
             if (envelope.kind, envelope.job_id, envelope.round) != (
                 MessageKind.SHARES, job.job_id, round,
             ):  # fmt: skip
                 raise ProtocolError("The roster holds a message from another round.")
-            message = ShareMessage.from_dict(envelope.body["shares"])
+            message = ShareMessage.from_dict(envelope.body.get("shares", {}))
             if self.ctx.chain.owner_of(message.sender) != signer:
                 raise ProtocolError(f"The share message of {message.sender:x} is not its owner's.")
             roster[message.sender] = message
         return roster
 
+    def _sign(self, job: JobInfo, round: int, taking: _Taking) -> Stage:
+        """The consistency check: this client's signature over its roster and the survivor
+        set, once it has checked that set (see `SecAggClient.consistency_check`)."""
+        ctx, ledger = self.ctx, self.ctx.ledger
+        answer = ctx.peers.get(taking.aggregator, f"/secagg/{job.job_id}/{round}/survivors")
+        survivors, dropped = _survivor_sets(answer)
+        digest = taking.client.consistency_check(survivors, dropped)
+        body = {"asset_id": str(taking.client.me), "consistency": digest.hex()}
+        envelope = seal(ledger.identity, ledger.chain_id, MessageKind.CHECK, job.job_id,
+                        round, body)  # fmt: skip
+        ctx.peers.post(taking.aggregator, "/secagg/check", envelope.to_bytes())
+        taking.stage = Stage.SIGNED
+        return Stage.SIGNED
+
     def _unmask(self, job: JobInfo, round: int, taking: _Taking) -> Stage:
         ctx, ledger = self.ctx, self.ctx.ledger
         answer = ctx.peers.get(taking.aggregator, f"/secagg/{job.job_id}/{round}/unmask")
-        try:
-            survivors = {int(p) for p in answer["survivors"]}
-            dropped = {int(p) for p in answer["dropped"]}
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ProtocolError(f"The unmask request is malformed ({exc!r}).") from exc
-        response = taking.client.unmask(survivors, dropped)
+        survivors, dropped = _survivor_sets(answer)
+        signers = self._signers(job, round, taking.client, _listed(answer, "signatures"))
+        response = taking.client.unmask(survivors, dropped, signers)
         body = {"asset_id": str(taking.client.me), "response": response.to_dict()}
         envelope = seal(ledger.identity, ledger.chain_id, MessageKind.UNMASK, job.job_id,
                         round, body)  # fmt: skip
         ctx.peers.post(taking.aggregator, "/secagg/unmask", envelope.to_bytes())
         taking.stage = Stage.DONE
         return Stage.DONE
+
+    def _signers(self, job: JobInfo, round: int, client: SecAggClient, raw: list[Any]) -> set[int]:
+        digest = client.signed_digest
+        if digest is None or len(raw) > client.setup.n:
+            raise ProtocolError("The unmask request does not fit this client's round.")
+        return certified_signers(
+            raw, digest, job_id=job.job_id, round=round, chain_id=self.ctx.ledger.chain_id,
+            owner_of=self.ctx.chain.owner_of, parties=client.setup.index,
+            enough=client.setup.quorum,
+        )  # fmt: skip
+
+
+def certified_signers(
+    raw: list[Any], digest: bytes, *, job_id: int, round: int, chain_id: int,
+    owner_of: Callable[[int], str], parties: Collection[int], enough: int,
+) -> set[int]:  # fmt: skip
+    """The parties whose consistency checks in `raw` hold up: an envelope of this job and
+    round, signed by the asset's owner on chain, over `digest` (the one this client
+    signed). Any other is not counted; whether enough are left is the client's to decide.
+    Stops once `enough` hold up: more cannot change the answer, and each costs a
+    signature recovery."""
+    signers: set[int] = set()
+    for item in raw:
+        if len(signers) >= enough:
+            break
+        try:
+            envelope = Envelope.from_bytes(str(item).encode())
+            body = envelope.body
+            asset = int(str(body.get("asset_id")))
+            said = (envelope.kind, envelope.job_id, envelope.round, body.get("consistency"))
+            # what it says first: a signature is recovered only for a check that counts
+            if said != (MessageKind.CHECK, job_id, round, digest.hex()) or asset not in parties:
+                continue
+            if owner_of(asset) == envelope.signer_address(chain_id):
+                signers.add(asset)
+        except (EnvelopeError, ValueError):
+            continue
+    return signers
+
+
+def _listed(answer: dict[str, Any], name: str) -> list[Any]:
+    found = answer.get(name, [])
+    if not isinstance(found, list):
+        raise ProtocolError(f"The aggregator's '{name}' is not a list.")
+    return found
+
+
+def _survivor_sets(answer: dict[str, Any]) -> tuple[set[int], set[int]]:
+    try:
+        return ({int(str(p)) for p in _listed(answer, "survivors")},
+                {int(str(p)) for p in _listed(answer, "dropped")})  # fmt: skip
+    except ValueError as exc:
+        raise ProtocolError(f"The survivor set is malformed ({exc!r}).") from exc

@@ -15,6 +15,7 @@ from dain.errors import ConfigError
 from dain.identity import Identity
 from dain.learning import warm_up
 from dain.ledger import Deployment, Ledger, RpcChain
+from dain.node.blob_index import BlobIndex
 from dain.node.context import LocalAsset
 from dain.node.home import NodeHome
 from dain.node.http import HttpTransport, create_app
@@ -36,6 +37,8 @@ def open_node(home: NodeHome, password: str) -> tuple[Node, NodeState]:
         config.name, ledger, FileBlobStore(home.blobs), HttpTransport(config.peer_timeout_seconds),
         config.endpoint, max_body_bytes=config.max_body_bytes, hold_after=_hold_file(home.hold),
         nonces=state,  # envelopes taken before a restart stay refused after it
+        index=BlobIndex(home.state), blob_quota_bytes=config.blob_quota_mb * 2**20,
+        blob_retention_seconds=config.blob_retention_days * 86_400,
     )  # fmt: skip
     for stored in state.assets():
         try:

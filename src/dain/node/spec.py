@@ -16,6 +16,7 @@ from dain.learning import (
     TrainConfig,
     make_strategy,
 )
+from dain.learning.secagg import MIN_DEGREE, MIN_THRESHOLD, majority_threshold
 from dain.node.errors import ProtocolError
 from dain.storage import canonical_json
 
@@ -97,26 +98,69 @@ class JobSpec:
 @dataclass(frozen=True)
 class SecAggSettings:
     """How a job's secure rounds run. Stage deadlines are fractions of the round window:
-    key sharing closes at `share_by`, masked inputs at `input_by`, and a round that still
-    cannot be unmasked at `unmask_by` is aborted."""
+    key sharing closes at `share_by`, masked inputs at `input_by`, the survivors' signatures
+    over the survivor set (the consistency check) at `check_by`, and a round that still
+    cannot be unmasked at `unmask_by` is aborted.
+
+    `degree` and `threshold` are floors a job may raise, never lower (the reasons are in
+    `dain.learning.secagg.setup`): the threshold is at least MIN_THRESHOLD and a strict
+    majority of each neighbourhood's degree + 1 holders, the degree at least about
+    2 log2(n) + 2. What can be checked without knowing n is refused here; at round time the
+    floors for that round's n raise whatever the spec asked."""
 
     value_range: float = 2.0**20  # widest fixed-point range; the round's own is narrower
-    degree: int = 0  # neighbours per client; 0: about 2 log2(n) + 2
+    degree: int = 0  # neighbours per client; 0: about 2 log2(n) + 2, the floor
     threshold: int = 0  # shares needed per secret; 0: a majority of each neighbourhood
     share_by: float = 0.2
     input_by: float = 0.35
+    check_by: float = 0.0  # 0: halfway between input_by and unmask_by
     unmask_by: float = 0.5
 
     def __post_init__(self) -> None:
-        if not 0 < self.share_by < self.input_by < self.unmask_by <= 1:
+        if not 0 < self.share_by < self.input_by < self.check_deadline < self.unmask_by <= 1:
             raise ProtocolError("Secure-aggregation deadlines must rise within the round window.")
         if not self.value_range > 0 or self.degree < 0 or self.threshold < 0:
             raise ProtocolError("Secure-aggregation settings must be positive.")
+        if 0 < self.threshold < MIN_THRESHOLD:
+            raise ProtocolError(
+                f"A secure-aggregation threshold of {self.threshold} is below the floor of "
+                f"{MIN_THRESHOLD}: that few colluding clients could rebuild a secret.",
+                hint=f"Leave it at 0 (a majority of each neighbourhood) or ask {MIN_THRESHOLD} "
+                "or more.",
+            )
+        if self.degree and (self.degree < MIN_DEGREE or self.degree % 2):
+            raise ProtocolError(
+                f"A SecAgg+ degree of {self.degree} is below the floor of {MIN_DEGREE} or odd.",
+                hint=f"Leave it at 0 (about 2 log2(n) + 2) or ask an even {MIN_DEGREE} or more.",
+            )
+        if self.degree and self.threshold and self.threshold < majority_threshold(self.degree):
+            raise ProtocolError(
+                f"A threshold of {self.threshold} is below the floor of "
+                f"{majority_threshold(self.degree)} for {self.degree} neighbours: a strict "
+                f"majority of the {self.degree + 1} holders of each secret, so that an "
+                "aggregator cannot gather shares of both a client's secrets.",
+                hint="Raise the threshold, or leave it at 0.",
+            )
+        if self.degree and self.threshold > self.degree + 1:
+            raise ProtocolError(
+                f"A threshold of {self.threshold} exceeds the {self.degree + 1} holders of "
+                "each secret: no round could ever be unmasked."
+            )
+
+    @property
+    def check_deadline(self) -> float:
+        """When the consistency check closes (a fraction of the round window)."""
+        return self.check_by or (self.input_by + self.unmask_by) / 2
 
     def to_dict(self) -> dict[str, float | int]:
-        return {"value_range": self.value_range, "degree": self.degree,
-                "threshold": self.threshold, "share_by": self.share_by,
-                "input_by": self.input_by, "unmask_by": self.unmask_by}  # fmt: skip
+        found: dict[str, float | int] = {
+            "value_range": self.value_range, "degree": self.degree, "threshold": self.threshold,
+            "share_by": self.share_by, "input_by": self.input_by, "unmask_by": self.unmask_by,
+        }  # fmt: skip
+        # written only when set, so specs made before it keep their content ids
+        if self.check_by:
+            found["check_by"] = self.check_by
+        return found
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> SecAggSettings:
@@ -127,5 +171,6 @@ class SecAggSettings:
             int(raw.get("threshold", defaults.threshold)),
             float(raw.get("share_by", defaults.share_by)),
             float(raw.get("input_by", defaults.input_by)),
+            float(raw.get("check_by", defaults.check_by)),
             float(raw.get("unmask_by", defaults.unmask_by)),
         )

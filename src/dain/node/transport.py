@@ -4,10 +4,12 @@ in-memory transport calls it directly, an HTTP transport would carry the same by
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from dain.node.errors import PeerUnavailable
+
+ENVELOPE_HEADER = "x-dain-envelope"  # a signed envelope that authorizes a blob request
 
 
 @dataclass(frozen=True)
@@ -15,6 +17,12 @@ class Request:
     method: str
     path: str
     body: bytes = b""
+    # header names in lower case; only ENVELOPE_HEADER is carried between nodes
+    headers: dict[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def envelope(self) -> bytes:
+        return self.headers.get(ENVELOPE_HEADER, "").encode()
 
 
 @dataclass(frozen=True)

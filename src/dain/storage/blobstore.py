@@ -18,6 +18,10 @@ class BlobStore(Protocol):
 
     def has(self, cid: str) -> bool: ...
 
+    def delete(self, cid: str) -> int:
+        """Removes the blob; returns how many bytes it held (0 if it was not here)."""
+        ...
+
 
 class MemoryBlobStore:
     """Blobs in a dict; for in-process networks and tests."""
@@ -38,6 +42,9 @@ class MemoryBlobStore:
 
     def has(self, cid: str) -> bool:
         return cid in self._blobs
+
+    def delete(self, cid: str) -> int:
+        return len(self._blobs.pop(cid, b""))
 
 
 class FileBlobStore:
@@ -73,3 +80,12 @@ class FileBlobStore:
 
     def has(self, cid: str) -> bool:
         return self._path(cid).exists()
+
+    def delete(self, cid: str) -> int:
+        path = self._path(cid)
+        try:
+            size = path.stat().st_size
+            path.unlink()
+        except FileNotFoundError:
+            return 0
+        return size

@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from dain.learning.errors import SecAggError
 
@@ -58,6 +59,10 @@ def _zeros(size: int) -> bytes:
 def derive(secret: bytes, context: bytes, label: str) -> bytes:
     """A 32-byte key for one purpose, bound to the job and round (`context`)."""
     return HKDF(hashes.SHA256(), 32, salt=context, info=label.encode()).derive(secret)
+
+
+def public_bytes(key: X25519PrivateKey) -> bytes:
+    return key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 
 def pair_seed(mine: X25519PrivateKey, theirs: bytes, context: bytes, a: int, b: int) -> bytes:
