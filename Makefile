@@ -19,7 +19,8 @@ $(PY_STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-# Node.js is needed to build contracts and to install anvil for tests; running dain is not.
+# Node.js is needed to build contracts and to install anvil and ethers for tests; running dain
+# is not.
 # `npm install --no-save` rather than `npm ci`: npm leaves other platforms' optional anvil
 # binaries out of the lock file and `npm ci` then refuses it; --no-save keeps the lock as is.
 $(NPM_STAMP): package.json package-lock.json

@@ -14,6 +14,7 @@ from eth_account.signers.local import LocalAccount
 
 from dain.identity.did import did_pkh
 from dain.identity.errors import KeystoreError
+from dain.identity.keystore import normalized, read_keystore, require_password
 
 
 @dataclass(frozen=True)
@@ -49,13 +50,16 @@ class Identity:
         return hkdf.derive(bytes(self.account.key))
 
     def save_keystore(self, path: Path, password: str, *, scrypt_n: int = 2**18) -> None:
-        """Writes an encrypted v3 keystore; refuses to overwrite an existing key."""
+        """Writes an encrypted v3 keystore; refuses to overwrite an existing key and refuses
+        an empty password. The password is NFKC-normalized first, as ethers does, so the
+        file opens in any wallet with the same password."""
+        secret = require_password(password)
         if path.exists():
             raise KeystoreError(
                 f"{path} already holds a key; dain will not overwrite it.",
                 hint="Choose another path or move the old keystore away first.",
             )
-        keystore = Account.encrypt(self.account.key, password, kdf="scrypt", iterations=scrypt_n)
+        keystore = Account.encrypt(self.account.key, secret, kdf="scrypt", iterations=scrypt_n)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
@@ -63,20 +67,34 @@ class Identity:
 
     @classmethod
     def load_keystore(cls, path: Path, password: str) -> Identity:
+        """Opens a v3 keystore (dain's, geth's, ethers' or any wallet's). The password is
+        tried NFKC-normalized, as ethers derives it, then as given (keys saved before dain
+        normalized passwords). An empty password opens only a key saved with none."""
+        keystore = read_keystore(path)
+        tries = list(dict.fromkeys((normalized(password), password)))
+        key = None
         try:
-            keystore = json.loads(path.read_text())
-        except FileNotFoundError as exc:
-            raise KeystoreError(
-                f"No keystore at {path}.", hint="Create one with 'dain node init'."
-            ) from exc
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise KeystoreError(f"{path} is not a keystore file (not valid JSON).") from exc
-        try:
-            key = Account.decrypt(keystore, password)
-        except ValueError as exc:
+            for secret in tries:
+                try:
+                    key = Account.decrypt(keystore, secret)
+                    break
+                except ValueError:  # the MAC does not match: wrong password, or damage
+                    continue
+        except KeyError as exc:
+            raise KeystoreError(f"{path} is not a v3 keystore (it lacks {exc}).") from exc
+        except TypeError as exc:  # a field of the wrong kind: a list where text belongs
+            raise KeystoreError(f"{path} is not a v3 keystore ({exc}).") from exc
+        if key is None:
             raise KeystoreError(
                 f"Could not unlock {path}: the password is wrong or the file is damaged."
-            ) from exc
-        except (KeyError, TypeError) as exc:
-            raise KeystoreError(f"{path} is not a v3 keystore (missing '{exc}').") from exc
-        return cls.from_private_key(key)
+            )
+        try:
+            identity = cls.from_private_key(key)
+        except ValueError as exc:
+            raise KeystoreError(f"{path} is damaged: it holds no valid key.") from exc
+        named = keystore.get("address")
+        if isinstance(named, str) and named.lower().removeprefix("0x") != (
+            identity.address.lower().removeprefix("0x")
+        ):
+            raise KeystoreError(f"{path} is damaged: its key is not that of {named}.")
+        return identity
