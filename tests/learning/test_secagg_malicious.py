@@ -24,6 +24,7 @@ from dain.learning.secagg import (
     UnmaskResponse,
     default_degree,
     public_bytes,
+    round_context,
 )
 
 
@@ -250,6 +251,27 @@ def test_no_rosters_and_survivor_lists_let_the_aggregator_unmask_anyone(
     revealed, masked = _attack(setup, clients, rosters, survivors)
     for victim in masked:
         assert not _unmaskable(setup, victim, rosters[victim], revealed)
+
+
+def test_share_messages_of_an_earlier_attempt_at_the_round_are_refused() -> None:
+    """An aggregator that called a client's neighbours dropped in one attempt learned their
+    mask keys; if the round fails over, their old share messages must not pass again."""
+    parties = (11, 22, 33, 44, 55)
+    keys = {p: X25519PrivateKey.generate() for p in parties}
+    public = {p: public_bytes(k) for p, k in keys.items()}
+
+    def attempt(aggregator: str) -> dict[int, SecAggClient]:
+        context = round_context(1, "0xJobs", 7, 3, aggregator)
+        setup = RoundSetup(parties, public, 4, 1.0, context)
+        return {p: SecAggClient(setup, p, keys[p]) for p in parties}
+
+    earlier = {p: c.share_keys() for p, c in attempt("0xAAAA").items()}
+    clients = attempt("0xBBBB")
+    shown = {p: c.share_keys() for p, c in clients.items()}
+    victim = parties[0]
+    shown |= {p: earlier[p] for p in parties[1:]}  # its neighbours' old messages
+    with pytest.raises(SecAggError, match="do not decrypt"):
+        clients[victim].mask(np.zeros(4), shown)
 
 
 def test_share_messages_keep_their_form() -> None:

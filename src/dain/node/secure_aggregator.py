@@ -93,7 +93,8 @@ class SecureAggregator:
             found = self._rounds.get(key)
         if found is None:  # set up outside the lock: it reads every agreement key on chain
             spec = self.models.spec(job)
-            made = _Collecting(SecAggServer(round_setup(self.ctx.ledger, job, round, spec)), spec)
+            setup = round_setup(self.ctx.ledger, job, round, spec, self.ctx.address)
+            made = _Collecting(SecAggServer(setup), spec)
             with self._lock:
                 found = self._rounds.setdefault(key, made)
         return found

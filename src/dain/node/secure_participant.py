@@ -70,7 +70,10 @@ def agreement_public_key(ledger: Ledger, job_id: int, asset_id: int) -> bytes:
     return public_bytes(agreement_key(ledger, job_id, asset_id))
 
 
-def round_setup(ledger: Ledger, job: JobInfo, round: int, spec: JobSpec) -> RoundSetup:
+def round_setup(
+    ledger: Ledger, job: JobInfo, round: int, spec: JobSpec, aggregator: str
+) -> RoundSetup:
+    """The round as the chain and the job's spec define it, at `aggregator`."""
     keys = ledger.jobs.agreement_keys(job.job_id)
     length = sum(math.prod(s) for s in param_shapes(spec.model).values())
     return RoundSetup(
@@ -78,7 +81,7 @@ def round_setup(ledger: Ledger, job: JobInfo, round: int, spec: JobSpec) -> Roun
         keys,
         length,
         spec.secagg.value_range,
-        round_context(ledger.chain_id, ledger.jobs.address, job.job_id, round),
+        round_context(ledger.chain_id, ledger.jobs.address, job.job_id, round, aggregator),
         degree=spec.secagg.degree,
         threshold=spec.secagg.threshold,
     )
@@ -191,7 +194,7 @@ class SecureParticipant:
         delta, num_examples = self.trainer.train_delta(job, round, asset)
         # one row, in the strategies' layout (tensors by name)
         vector = stack([delta])[0][0].astype(np.float64) * update_weight(spec, num_examples)
-        setup = round_setup(ledger, job, round, spec)
+        setup = round_setup(ledger, job, round, spec, aggregator)
         client = SecAggClient(setup, asset.asset_id, agreement_key(ledger, job.job_id,
                                                                    asset.asset_id))  # fmt: skip
         body = {"asset_id": str(asset.asset_id), "shares": client.share_keys(vector).to_dict()}

@@ -156,7 +156,10 @@ class RoundSetup:
         return h.digest()
 
 
-def round_context(chain_id: int, contract: str, job_id: int, round: int) -> bytes:
-    """Binds a round's keys and ciphertexts to one chain, contract, job and round."""
-    label = f"dain secagg/{chain_id}/{contract.lower()}/{job_id}/{round}"
+def round_context(chain_id: int, contract: str, job_id: int, round: int, aggregator: str) -> bytes:
+    """Binds a round's keys and ciphertexts to one chain, contract, job, round and elected
+    aggregator. A round that fails over starts again under another context: a share message
+    of an earlier attempt, which an aggregator may have learned the mask key of by calling
+    its sender dropped, no longer decrypts, so it cannot be shown to a client again."""
+    label = f"dain secagg/{chain_id}/{contract.lower()}/{job_id}/{round}/{aggregator.lower()}"
     return hashlib.sha256(label.encode()).digest()
