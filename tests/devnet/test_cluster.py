@@ -28,6 +28,7 @@ from dain.identity import Identity
 from dain.learning import ModelSpec, TrainConfig, init_params
 from dain.ledger import TOKEN_UNIT, JobStatus, JobTerms, Ledger
 from dain.ledger.anvil import stop_pid
+from dain.node import blob_request
 from dain.node.clock import ChainClock
 from dain.node.home import NodeHome
 from dain.node.network_home import NetworkHome
@@ -149,14 +150,15 @@ def test_bad_input_is_refused_over_http_and_the_node_stays_up(net: Net) -> None:
     endpoint = net.cluster.node(HOSPITALS[0]).endpoint
     garbage = httpx.post(f"{endpoint}/updates", content=b"{not json")
     huge = httpx.post(f"{endpoint}/blobs", content=b"\0" * (16 * 2**20 + 1))
-    not_safetensors = httpx.post(f"{endpoint}/blobs", content=b"\x10\0\0\0\0\0\0\0garbage!")
-    unknown_blob = httpx.get(
-        f"{endpoint}/blobs/bafkreiaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-    )
+    anonymous = httpx.post(f"{endpoint}/blobs", content=b"\x10\0\0\0\0\0\0\0garbage!")
+    unknown = "bafkreiaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+    researcher = net.ledgers[RESEARCHER]
+    signed = blob_request(researcher.identity, researcher.chain_id, unknown, 1)
+    unknown_blob = httpx.get(f"{endpoint}/blobs/{unknown}", headers=signed)
 
     assert garbage.status_code == 401 and "not JSON" in garbage.json()["error"]
     assert huge.status_code == 413
-    assert not_safetensors.status_code == 400 and "safetensors" in not_safetensors.json()["error"]
+    assert anonymous.status_code == 401 and "no signed envelope" in anonymous.json()["error"]
     assert unknown_blob.status_code == 404
     assert httpx.get(f"{endpoint}/health").status_code == 200
     assert httpx.get(f"{endpoint}/openapi.json").json()["paths"]["/updates"]

@@ -33,7 +33,7 @@ from dain.devnet.story_types import Reporter, SilentReporter, StoryConfig, Story
 from dain.errors import DainError
 from dain.identity import Identity
 from dain.ledger import Ledger, RoundInfo
-from dain.node import NodeHome
+from dain.node import NodeHome, blob_request
 from dain.storage import FileBlobStore, verify
 
 
@@ -62,7 +62,11 @@ class Processes:
 
     def model(self, record: RoundInfo) -> bytes:
         endpoint = self.root.registry.member(record.aggregator).endpoint
-        model = httpx.get(f"{endpoint}/blobs/{record.model_cid}", timeout=10).content
+        researcher = self.members[RESEARCHER]  # the requester: its role lets it read models
+        headers = blob_request(researcher.identity, researcher.chain_id, record.model_cid,
+                               record.job_id)  # fmt: skip
+        model = httpx.get(f"{endpoint}/blobs/{record.model_cid}", headers=headers,
+                          timeout=10).content  # fmt: skip
         verify(record.model_cid, model)
         return model
 

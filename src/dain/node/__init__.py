@@ -10,6 +10,8 @@ _EXPORTS = {
     "Envelope": "dain.node.envelope",
     "ReplayGuard": "dain.node.envelope",
     "seal": "dain.node.envelope",
+    "blob_request": "dain.node.envelope",
+    "ENVELOPE_HEADER": "dain.node.transport",
     "BodyTooLarge": "dain.node.errors",
     "EnvelopeError": "dain.node.errors",
     "NodeError": "dain.node.errors",

@@ -17,6 +17,7 @@ from typing import Any
 from dain.identity import Identity, IdentityError, parse_did, recover_message_signer, sign_message
 from dain.node.errors import EnvelopeError
 from dain.node.nonces import MemoryNonces, NonceLimits, NonceStore, Remembered
+from dain.node.transport import ENVELOPE_HEADER
 from dain.storage import CodecError, canonical_json, parse_json
 
 MAX_ENVELOPE_BYTES = 2**20  # a share message for a thousand neighbours is a few hundred kB
@@ -191,3 +192,10 @@ class ReplayGuard:
                 f"This node has taken too many messages from {envelope.sender} (or from all "
                 f"senders) in the last {self.max_age} seconds; send again later."
             )
+
+
+def blob_request(identity: Identity, chain_id: int, cid: str, job_id: int) -> dict[str, str]:
+    """The header that asks, signed as `identity`, for blob `cid` of a job: what a member
+    outside a node process (a requester's script, say) sends with `GET /blobs/{cid}`."""
+    signed = seal(identity, chain_id, MessageKind.BLOB_GET, job_id, 0, {"cid": cid})
+    return {ENVELOPE_HEADER: signed.to_bytes().decode()}
