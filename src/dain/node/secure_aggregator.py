@@ -57,7 +57,6 @@ class _Collecting:
     server: SecAggServer
     spec: JobSpec
     envelopes: dict[int, bytes] = field(default_factory=dict)  # asset -> signed shares
-    checks: dict[int, bytes] = field(default_factory=dict)  # asset -> signed survivor set
     inputs: dict[int, tuple[str, Receipt]] = field(default_factory=dict)  # asset -> owner, receipt
     phase: Phase = Phase.SHARING
     since: dict[Phase, float] = field(default_factory=dict)  # stage -> chain time it opened
@@ -126,11 +125,10 @@ class SecureAggregator:
             digest = _digest(incoming)
             with self._lock:
                 _still_open(collecting)
-                try:
+                try:  # the signed envelope itself is what clients are shown
                     collecting.server.add_check(asset_id, digest, body)
                 except SecAggError as exc:  # it saw another view of the round than ours
                     raise ProtocolError(str(exc)) from exc
-                collecting.checks.setdefault(asset_id, body)
         else:
             response = UnmaskResponse.from_dict(_field(incoming, "response"))
             if response.sender != asset_id:
@@ -171,7 +169,8 @@ class SecureAggregator:
             collecting = self._rounds.get((job_id, round))
             if collecting is None or collecting.server.signers is None:
                 raise StageOpen("The survivors of that round are still signing.")
-            signed = [collecting.checks[a].decode() for a in sorted(collecting.server.signers)]
+            server = collecting.server
+            signed = [server.checks[a].decode() for a in sorted(server.signers or ())]
             return _survivors(collecting) | {"signatures": signed}
 
     # ---- closing stages --------------------------------------------------------------
