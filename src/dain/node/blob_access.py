@@ -1,8 +1,9 @@
 """Who may read and who may store which blob here, decided from the blob index and the
 chain, for signed and fresh requests only:
 
-- a participant's update or masked update: read only by its round's elected aggregator;
-  stored here only from the owner of an enrolled asset, while this node is elected
+- a participant's update or masked update: read only by its round's elected aggregator,
+  while the round is open; stored here only from the owner of an enrolled asset, while
+  this node is elected
 - a job's spec, models, hand-outs and strategy state: read by the job's participants
   (owners of its enrolled assets) and its requester; hand-outs and state stored here only
   from the round's elected aggregator, at a node with a role in the job
@@ -101,8 +102,10 @@ class BlobAccess:
     def _may_read(self, tag: BlobTag, sender: str) -> bool:
         if tag.kind is BlobKind.DOCUMENT:
             return True  # the sender is a member: the intake checked it
-        if tag.kind.individual:
-            return sender == self.ctx.chain.aggregator(tag.job_id, tag.round)
+        if tag.kind.individual:  # only while its round is open, and only to its aggregator
+            job = self.ctx.chain.job_for_round(tag.job_id, tag.round)
+            open_round = job.status == JobStatus.RUNNING and job.current_round + 1 == tag.round
+            return open_round and sender == self.ctx.chain.aggregator(tag.job_id, tag.round)
         return sender in self._participants(self.ctx.chain.job(tag.job_id))
 
     # ---- storing -----------------------------------------------------------------------

@@ -13,6 +13,7 @@ _EXPORTS = {
     "canonical_json": "dain.storage.canonical",
     "nesting_depth": "dain.storage.canonical",
     "parse_json": "dain.storage.canonical",
+    "cid_from_digest": "dain.storage.cid",
     "cid_of": "dain.storage.cid",
     "digest_of": "dain.storage.cid",
     "verify": "dain.storage.cid",

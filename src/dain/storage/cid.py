@@ -15,6 +15,14 @@ def cid_of(data: bytes) -> str:
     return str(CID("base32", 1, "raw", _SHA256.digest(data)))
 
 
+def cid_from_digest(digest: bytes) -> str:
+    """The content id of the bytes whose sha2-256 digest is `digest` (as a receipt on chain
+    names an update by its hash)."""
+    if len(digest) != 32:
+        raise CidError("A sha2-256 digest is 32 bytes.")
+    return str(CID("base32", 1, "raw", multihash.wrap(digest, "sha2-256")))
+
+
 def digest_of(cid: str) -> bytes:
     """The 32-byte sha2-256 digest a content id commits to."""
     try:
