@@ -22,6 +22,9 @@ def test_missing_or_malformed_deployment_is_explained(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text('{"token": 1}')
     with pytest.raises(DeploymentError, match="not a dain deployment record"):
         Deployment.load(tmp_path / "bad.json")
+    (tmp_path / "huge.json").write_text('{"token": ' + "9" * 20_000 + "}")
+    with pytest.raises(DeploymentError, match="not a dain deployment record"):
+        Deployment.load(tmp_path / "huge.json")
 
 
 def test_client_refuses_a_deployment_from_another_chain(chain_net: ChainNet) -> None:

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from dain.errors import ConfigError
+from dain.node import NetworkHome
 from dain.node.home import NodeConfig, NodeHome
 
 
@@ -29,6 +30,7 @@ def test_settings_round_trip_through_the_file(tmp_path: Path) -> None:
         ('name = "a"\ntrain_threads = 1.5\n', "train_threads must be a whole number"),
         ("port = 8600\n", "incomplete"),
         ("name = \n", "not valid TOML"),
+        ('name = "a"\nport = ' + "9" * 20_000 + "\n", "not valid TOML"),
     ],
 )
 def test_bad_settings_are_named(tmp_path: Path, settings: str, problem: str) -> None:
@@ -40,3 +42,12 @@ def test_a_missing_home_says_how_to_make_one(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as refused:
         NodeHome(tmp_path / "nowhere").config()
     assert "dain node init" in (refused.value.hint or "")
+
+
+@pytest.mark.parametrize("record", ["{", "[1]", '{"pid": ' + "9" * 20_000 + "}"])
+def test_a_damaged_chain_record_is_named(tmp_path: Path, record: str) -> None:
+    home = NetworkHome(tmp_path)
+    home.chain_record.write_text(record)
+
+    with pytest.raises(ConfigError, match="is damaged"):
+        home.read_chain()

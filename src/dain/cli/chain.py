@@ -20,7 +20,8 @@ PasswordOption = Annotated[
     str,
     typer.Option(
         envvar="DAIN_PASSWORD",
-        help="Password of the treasury keystore. The default suits a local test chain only.",
+        help="Password of the treasury keystore. The default suits a local test chain only; "
+        "on the command line other users can see it (in 'ps'): set DAIN_PASSWORD instead.",
     ),
 ]
 

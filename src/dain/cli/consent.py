@@ -155,7 +155,7 @@ def grant(
     home: Home = DEFAULT_HOME,
     rpc: Rpc = None,
     keystore: Keystore = None,
-    password: Password = "",
+    password: Password = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Consent again, under new terms, to an asset whose consent you revoked."""
@@ -180,7 +180,7 @@ def update(
     home: Home = DEFAULT_HOME,
     rpc: Rpc = None,
     keystore: Keystore = None,
-    password: Password = "",
+    password: Password = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Replace the terms of a live consent; later rounds follow the new terms."""
@@ -196,7 +196,7 @@ def revoke(
     home: Home = DEFAULT_HOME,
     rpc: Rpc = None,
     keystore: Keystore = None,
-    password: Password = "",
+    password: Password = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Withdraw consent: no later round may use the asset."""

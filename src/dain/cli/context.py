@@ -7,6 +7,7 @@ load only when a command reaches for the chain (`dain --help` must start at once
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +37,13 @@ Keystore = Annotated[
     typer.Option(envvar="DAIN_KEYSTORE", help="Your key (v3 keystore file); needed to act."),
 ]
 Password = Annotated[
-    str, typer.Option(envvar="DAIN_PASSWORD", help="The keystore's password.", show_default=False)
+    str | None,
+    typer.Option(
+        envvar="DAIN_PASSWORD",
+        help="The keystore's password. Other users of this computer can see it while the command "
+        "runs (in 'ps'): set DAIN_PASSWORD instead, or leave it out to be asked.",
+        show_default=False,
+    ),
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
@@ -46,7 +53,7 @@ class Session:
     home: Path
     rpc: str | None = None
     keystore: Path | None = None
-    password: str = ""
+    password: str | None = None  # None: asked for when the key is opened
 
     @property
     def network(self) -> NetworkHome:
@@ -76,7 +83,9 @@ class Session:
                 hint="Pass --keystore FILE (create one with 'dain key new').",
             )
         identity = (
-            Identity.load_keystore(self.keystore, self.password) if sign else Identity.create()
+            Identity.load_keystore(self.keystore, key_password(self.password, self.keystore))
+            if sign and self.keystore is not None
+            else Identity.create()
         )
         return Ledger(self.chain(), Deployment.load(self.network.deployment), identity)  # type: ignore[arg-type]
 
@@ -84,6 +93,53 @@ class Session:
         from dain.storage import FileBlobStore
 
         return FileBlobStore(self.home / "blobs")
+
+
+def key_password(given: str | None, keystore: Path, *, may_be_empty: bool = False) -> str:
+    """The password that opens `keystore`: `given` (from --password or DAIN_PASSWORD), else
+    typed once, unseen. Empty only where `may_be_empty` (giving an old key a password)."""
+    password = _ask(f"Password of {keystore}") if given is None else given
+    if not password and not may_be_empty:
+        raise ConfigError(
+            "A key's password cannot be empty.",
+            hint="Type it when asked, or set DAIN_PASSWORD. If an older dain made this key with "
+            f"no password, give it one: 'dain key passwd {keystore}'.",
+        )
+    return password
+
+
+def new_key_password(given: str | None, what: str = "the new key") -> str:
+    """A password for `what`: `given` (from an option or the environment), else typed twice,
+    unseen. Never empty."""
+    if given is None:
+        given = _ask(f"Password for {what}")
+        # compared as the key will use it: é typed as one character or two is the same
+        if given and _nfkc(_ask("Type it again")) != _nfkc(given):
+            raise ConfigError(
+                "The two passwords differ; nothing was changed.", hint="Run the command again."
+            )
+    if not given:
+        raise ConfigError(
+            "A key's password cannot be empty: anyone who copies the key file could use it.",
+            hint="Type one when asked, or set DAIN_PASSWORD (scripts and services).",
+        )
+    return given
+
+
+def _ask(prompt: str) -> str:
+    # on stderr, so --json output stays clean; an empty answer is returned, not re-asked
+    try:
+        return str(typer.prompt(prompt, default="", show_default=False, hide_input=True,
+                                err=True))  # fmt: skip
+    except typer.Abort:  # end of input (no terminal, nothing piped), or Ctrl-C
+        raise ConfigError(
+            "No password was given.",
+            hint="Type it when asked, or set DAIN_PASSWORD (scripts and services).",
+        ) from None
+
+
+def _nfkc(text: str) -> str:
+    return unicodedata.normalize("NFKC", text)
 
 
 def emit(as_json: bool, data: Any, render: Callable[[], None]) -> None:

@@ -77,7 +77,7 @@ def propose(
     home: Home = DEFAULT_HOME,
     rpc: Rpc = None,
     keystore: Keystore = None,
-    password: Password = "",
+    password: Password = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Put one decision to a vote."""
@@ -106,7 +106,7 @@ def vote(
     home: Home = DEFAULT_HOME,
     rpc: Rpc = None,
     keystore: Keystore = None,
-    password: Password = "",
+    password: Password = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Cast your vote, weighted by your delegated tokens at the proposal's snapshot."""
@@ -132,7 +132,7 @@ def delegate(
     home: Home = DEFAULT_HOME,
     rpc: Rpc = None,
     keystore: Keystore = None,
-    password: Password = "",
+    password: Password = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Give your tokens' voting power to yourself or someone else; it counts from then on."""
@@ -155,7 +155,7 @@ def queue(
     home: Home = DEFAULT_HOME,
     rpc: Rpc = None,
     keystore: Keystore = None,
-    password: Password = "",
+    password: Password = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Send a proposal that passed to the timelock; it can execute after the delay."""
@@ -171,7 +171,7 @@ def execute(
     home: Home = DEFAULT_HOME,
     rpc: Rpc = None,
     keystore: Keystore = None,
-    password: Password = "",
+    password: Password = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Carry out a queued proposal whose delay has passed (anyone may)."""

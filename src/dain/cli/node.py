@@ -21,7 +21,7 @@ from dain.cli.consent import (
     Statement,
     build_policy,
 )  # fmt: skip
-from dain.cli.context import JsonFlag, Password, console, emit
+from dain.cli.context import JsonFlag, Password, console, emit, key_password, new_key_password
 from dain.errors import ConfigError
 
 if TYPE_CHECKING:  # a node's home opens keys (eth_account): loaded by the commands using it
@@ -54,7 +54,7 @@ def init(
     deployment: Annotated[Path, typer.Option(help="The network's deployment.json.")] = Path(
         "deployment.json"
     ),
-    password: Password = "",
+    password: Password = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Create a node home: key, settings, blob store and state database."""
@@ -64,7 +64,7 @@ def init(
     if not deployment.exists():
         raise ConfigError(f"No deployment record at {deployment}.", hint="Pass --deployment.")
     config = NodeConfig(name=name, port=port, rpc=rpc, deployment=str(deployment.resolve()))
-    identity = where.init(config, password)
+    identity = where.init(config, new_key_password(password, "the node's key"))
     data = {
         "name": name,
         "home": str(where.root),
@@ -79,11 +79,14 @@ def init(
 
 
 @app.command()
-def start(home: NodeHomeOption = None, password: Password = "") -> None:
-    """Run the node in the foreground: its API, and its part in every job."""
+def start(home: NodeHomeOption = None, password: Password = None) -> None:
+    """Run the node in the foreground: its API, and its part in every job. A service
+    manager passes the key's password in DAIN_PASSWORD; otherwise you are asked."""
     from dain.node import serve
 
-    serve(_home(home), password)
+    where = _home(home)
+    where.config()  # a missing or broken home is reported before a password is asked for
+    serve(where, key_password(password, where.keystore))
 
 
 @app.command()
@@ -143,7 +146,7 @@ def register(
     max_epsilon: MaxEpsilon = None,
     secure_aggregation: SecureAggregation = False,
     statement: Statement = "",
-    password: Password = "",
+    password: Password = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Register a CSV file as a data asset with a consent policy. Only its manifest (schema,
@@ -155,7 +158,8 @@ def register(
     policy = build_policy(purpose, expiry, price, requester, credential_issuer, min_participants,
                           max_epsilon, secure_aggregation, statement)  # fmt: skip
     dataset = load_csv(csv_file, target)
-    node, state = open_node(where, password)
+    where.config()  # a missing or broken home is reported before a password is asked for
+    node, state = open_node(where, key_password(password, where.keystore))
     manifest, salt = AssetManifest.describe(dataset, title)
     asset_id = node.ledger.assets.register(
         manifest.digest,

@@ -49,7 +49,8 @@ class Deployment:
             raise DeploymentError(
                 f"No deployment record at {path}.", hint="Deploy the contracts first."
             ) from exc
-        except (json.JSONDecodeError, TypeError) as exc:
+        # ValueError: not JSON, or an integer of thousands of digits
+        except (ValueError, TypeError, RecursionError) as exc:
             raise DeploymentError(f"{path} is not a dain deployment record ({exc}).") from exc
 
 

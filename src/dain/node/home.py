@@ -97,7 +97,7 @@ class NodeHome:
             raise ConfigError(
                 f"No node at {self.root}.", hint="Create one with 'dain node init --name NAME'."
             ) from None
-        except tomllib.TOMLDecodeError as exc:
+        except ValueError as exc:  # not TOML, or an integer of thousands of digits
             raise ConfigError(f"{self.config_file} is not valid TOML: {exc}.") from exc
         known = {f.name for f in fields(NodeConfig)}
         unknown = set(raw) - known

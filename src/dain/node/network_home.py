@@ -60,7 +60,8 @@ class NetworkHome:
             return ChainRecord(**json.loads(self.chain_record.read_text()))
         except FileNotFoundError:
             return None
-        except (json.JSONDecodeError, TypeError) as exc:
+        # ValueError: not JSON, or an integer of thousands of digits
+        except (ValueError, TypeError, RecursionError) as exc:
             raise ConfigError(
                 f"{self.chain_record} is damaged ({exc}).",
                 hint="Stop anvil by hand if it runs, then delete that file.",
