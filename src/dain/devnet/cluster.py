@@ -111,6 +111,7 @@ class Cluster:
                 deployment=str(self.home.deployment),
                 poll_seconds=self.poll_seconds,
                 train_threads=max(1, (os.cpu_count() or 1) // (hospitals + 1)),
+                allow_private_peers=True,  # every node of a devnet is on 127.0.0.1
             )
             identity = home.init(config, self.password, scrypt_n=DEVNET_SCRYPT_N)
             admit_founder(

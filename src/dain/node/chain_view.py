@@ -100,9 +100,10 @@ class ChainView:
         )
 
     def holders(self, job: JobInfo) -> list[str]:
-        """Who likely holds the job's blobs: the last aggregator, the requester, then every
-        member. Asked only when a blob is not here, since finding them costs chain reads."""
-        peers = [job.requester, *self.ledger.registry.members()]
+        """Who likely holds the job's blobs: the last aggregator, the requester, then its
+        participants; no one without a role in the job is asked. Read only when a blob is
+        not here, since finding them costs chain reads."""
+        peers = [job.requester, *(self.owner_of(a) for a in self.enrolled(job))]
         if job.current_round > 0:
             last = self.ledger.jobs.round_record(job.job_id, job.current_round).aggregator
             peers.insert(0, last)

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from dataclasses import dataclass, fields
@@ -28,6 +29,9 @@ class NodeConfig:
     max_body_bytes: int = 16 * 2**20  # refuse larger requests with 413
     poll_seconds: float = 0.3  # how often the job runner reads the chain
     peer_timeout_seconds: float = 5.0  # a slower peer is skipped, never waited on
+    peer_deadline_seconds: float = 20.0  # the longest any one exchange with a peer may take
+    # peers at private or loopback addresses: only on a network of one's own (a devnet)
+    allow_private_peers: bool = False
     train_threads: int = 0  # CPU threads for local training; 0 lets PyTorch use every core
     blob_quota_mb: int = 256  # what each other member may store here, in MiB
     blob_retention_days: float = 7.0  # finished jobs' round blobs are deleted after this
@@ -40,11 +44,12 @@ class NodeConfig:
         lines = ["# dain node settings"]
         for f in fields(self):
             value = getattr(self, f.name)
-            lines.append(
-                f"{f.name} = {value!r}"
-                if isinstance(value, int | float)
-                else f'{f.name} = "{value}"'
-            )
+            if isinstance(value, bool):  # before int: a bool is one, and TOML spells it lower
+                lines.append(f"{f.name} = {str(value).lower()}")
+            elif isinstance(value, int | float):
+                lines.append(f"{f.name} = {value!r}")
+            else:
+                lines.append(f"{f.name} = {json.dumps(value)}")  # a quoted, escaped string
         return "\n".join(lines) + "\n"
 
 

@@ -34,7 +34,10 @@ def open_node(home: NodeHome, password: str) -> tuple[Node, NodeState]:
     ledger = Ledger(RpcChain(config.rpc), Deployment.load(Path(config.deployment)), identity)
     state = NodeState(home.state)
     node = Node(
-        config.name, ledger, FileBlobStore(home.blobs), HttpTransport(config.peer_timeout_seconds),
+        config.name, ledger, FileBlobStore(home.blobs), HttpTransport(
+            config.peer_timeout_seconds, deadline=config.peer_deadline_seconds,
+            max_answer_bytes=config.max_body_bytes + 2**20,
+            allow_private=config.allow_private_peers),
         config.endpoint, max_body_bytes=config.max_body_bytes, hold_after=_hold_file(home.hold),
         nonces=state,  # envelopes taken before a restart stay refused after it
         index=BlobIndex(home.state), blob_quota_bytes=config.blob_quota_mb * 2**20,
