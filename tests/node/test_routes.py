@@ -23,6 +23,7 @@ from dain.node import (
     Request,
     Response,
     StageOpen,
+    TooManyMessages,
     create_app,
 )
 from dain.node.routes import json_response, status_of
@@ -58,6 +59,7 @@ def test_each_error_has_one_status() -> None:
     assert status_of(BlobNotFound("x")) == 404
     assert status_of(EnvelopeError("x")) == 401
     assert status_of(StageOpen("x")) == 425
+    assert status_of(TooManyMessages("x")) == 429  # before EnvelopeError, whose kind it is
     assert status_of(ProtocolError("x")) == 409
     assert status_of(IdentityError("x")) == 400  # any other DainError: the sender's fault
     assert status_of(DainError("x")) == 400

@@ -22,6 +22,7 @@ _EXPORTS = {
     "PeerUnavailable": "dain.node.errors",
     "ProtocolError": "dain.node.errors",
     "StageOpen": "dain.node.errors",
+    "TooManyMessages": "dain.node.errors",
     "LocalAsset": "dain.node.context",
     "NodeContext": "dain.node.context",
     "Node": "dain.node.node",

@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from dain.identity import Identity, IdentityError, parse_did, recover_message_signer, sign_message
-from dain.node.errors import EnvelopeError
+from dain.node.errors import EnvelopeError, TooManyMessages
 from dain.node.nonces import MemoryNonces, NonceLimits, NonceStore, Remembered
 from dain.node.transport import ENVELOPE_HEADER
 from dain.storage import CodecError, canonical_json, parse_json
@@ -188,7 +188,7 @@ class ReplayGuard:
         if answer is Remembered.SEEN:
             raise EnvelopeError("This envelope was already received (replay refused).")
         if answer is Remembered.FULL:
-            raise EnvelopeError(
+            raise TooManyMessages(
                 f"This node has taken too many messages from {envelope.sender} (or from all "
                 f"senders) in the last {self.max_age} seconds; send again later."
             )

@@ -2,6 +2,7 @@
 
     NodeError
     ├── EnvelopeError     a message is malformed, badly signed, stale or replayed
+    │   └── TooManyMessages   its sender sent more than a node takes in a while
     ├── ProtocolError     a message breaks the round protocol (wrong round, not enrolled)
     ├── StageOpen         what was asked for does not exist yet: a stage is still open
     ├── BodyTooLarge      a request body is over the node's limit
@@ -48,6 +49,10 @@ class Forbidden(NodeError):
 
 
 class QuotaExceeded(NodeError):
+    pass
+
+
+class TooManyMessages(EnvelopeError):
     pass
 
 

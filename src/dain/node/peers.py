@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 NOT_READY = 425  # "too early": what was asked for does not exist yet
 CONFLICT = 409  # the peer's view of the round differs from the sender's
+TOO_MANY = 429  # the peer takes no more messages from us for a while
 MAX_ANSWER_JSON_BYTES = 16 * 2**20  # a closed roster of a thousand share messages fits
 # signs (kind, job, round, body) as this node: what a blob request carries in its header
 Signer = Callable[[MessageKind, int, int, dict[str, Any]], bytes]
@@ -38,7 +39,7 @@ def refusal(endpoint: str, path: str, response: Response) -> PeerError:
     reason = _reason(response) or f"status {response.status}"
     message = f"{endpoint} refused {path}: {reason}"
     kind: type[PeerError]
-    if response.status == NOT_READY:
+    if response.status in (NOT_READY, TOO_MANY):  # ask again later
         kind = PeerNotReady
     elif response.status == CONFLICT:
         kind = PeerConflict

@@ -24,6 +24,7 @@ from dain.node.errors import (
     ProtocolError,
     QuotaExceeded,
     StageOpen,
+    TooManyMessages,
 )
 from dain.node.transport import Request, Response
 from dain.storage import BlobNotFound
@@ -89,6 +90,7 @@ ROUTES: tuple[Route, ...] = (
 STATUS: tuple[tuple[type[Exception], int], ...] = (
     (BodyTooLarge, 413),
     (QuotaExceeded, 413),
+    (TooManyMessages, 429),  # "too many requests": send again later
     (BlobNotFound, 404),
     (EnvelopeError, 401),
     (Forbidden, 403),
