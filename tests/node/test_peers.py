@@ -46,8 +46,9 @@ def _answering(status: int, payload: object) -> object:
 
 
 @pytest.mark.parametrize(("status", "kind"), [
-    (425, PeerNotReady), (429, PeerNotReady), (409, PeerConflict), (400, PeerRefused), (401, PeerRefused),
-    (413, PeerRefused), (404, PeerUnavailable), (500, PeerUnavailable), (503, PeerUnavailable),
+    (425, PeerNotReady), (429, PeerNotReady), (409, PeerConflict), (400, PeerRefused),
+    (401, PeerRefused), (413, PeerRefused), (404, PeerUnavailable), (500, PeerUnavailable),
+    (503, PeerUnavailable),
 ])  # fmt: skip
 def test_each_refusal_is_the_error_it_stands_for(status: int, kind: type) -> None:
     transport = InMemoryTransport()
