@@ -28,8 +28,7 @@ def run_round(
     drop_before_check: frozenset[int] = frozenset(),
     drop_before_unmask: frozenset[int] = frozenset(),
 ) -> Outcome:
-    """A round of honest clients and an honest aggregator. A signature over the consistency
-    digest is the digest itself here: every client that signed signed the same one."""
+    """A round of honest clients and an honest aggregator."""
     parties = tuple(sorted(vectors))
     keys = {p: X25519PrivateKey.generate() for p in parties}
     length = len(next(iter(vectors.values())))
@@ -56,10 +55,9 @@ def run_round(
     survivors, dropped = server.close_inputs()
     for p in survivors:
         if p not in drop_before_check:
-            digest = clients[p].consistency_check(survivors, dropped)
-            server.add_check(p, digest, digest)
-    signers = server.close_checks()
-    for p in signers:
+            server.add_check(clients[p].consistency_check(survivors, dropped))
+    for p in server.close_checks():
         if p not in drop_before_unmask:
-            server.add_unmask(clients[p].unmask(survivors, dropped, signers))
+            vouchers = server.vouchers_for(p)
+            server.add_unmask(clients[p].unmask(survivors, dropped, vouchers))
     return Outcome(server.total(), server, masked)

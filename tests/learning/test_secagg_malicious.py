@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from dain.learning.errors import SecAggAborted, SecAggError
 from dain.learning.secagg import (
     MIN_THRESHOLD,
+    ConsistencyCheck,
     RoundSetup,
     SecAggClient,
     SecAggServer,
@@ -124,37 +125,47 @@ def test_a_roster_that_leaves_too_little_of_the_neighbourhood_is_refused() -> No
 def test_a_client_signs_one_survivor_set_and_reveals_only_under_a_quorum() -> None:
     setup, clients = _round(5)
     messages = {p: c.share_keys() for p, c in clients.items()}
-    me, other = setup.parties[0], setup.parties[4]
+    for p, c in clients.items():
+        c.mask(_vector(setup, p), messages)
+    me, a, b, c, other = setup.parties
     client = clients[me]
-    client.mask(_vector(setup, me), messages)
     everyone = set(setup.parties)
+    alive = everyone - {other}
     # the request must split the roster, keep this client, and leave enough alive
     with pytest.raises(SecAggError, match="split"):
         client.consistency_check(everyone, {other})
     with pytest.raises(SecAggError, match="listed as dropped"):
         client.consistency_check(everyone - {me}, {me})
-    two_gone = set(setup.parties[3:])
     with pytest.raises(SecAggAborted, match="needed"):
-        client.consistency_check(everyone - two_gone - {setup.parties[2]},
-                                 two_gone | {setup.parties[2]})  # fmt: skip
-    digest = client.consistency_check(everyone - {other}, {other})
-    assert client.consistency_check(everyone - {other}, {other}) == digest  # asked again
-    # it signs one set per round: a curious aggregator cannot have it sign another
+        client.consistency_check({me, a}, {b, c, other})
+    check = client.consistency_check(alive, {other})
+    assert client.consistency_check(alive, {other}) == check  # asked again
+    assert set(check.vouchers) == {a, b, c}
+    # it vouches for one view per round: a curious aggregator cannot have it sign another
     with pytest.raises(SecAggError, match="already signed another"):
         client.consistency_check(everyone, set())
-    # nor reveal by another set than the one it signed
+    # nor reveal by another survivor set than the one it signed
     with pytest.raises(SecAggError, match="another survivor set"):
-        client.unmask(everyone, set(), everyone)
-    # and it reveals nothing until the quorum of survivors signed that same set
+        client.unmask(everyone, set(), {})
+    # and it reveals nothing until the quorum (3, itself included) vouched for its view
     assert setup.quorum == 3
+    mine = {p: clients[p].consistency_check(alive, {other}).vouchers[me] for p in (a, b)}
     with pytest.raises(SecAggAborted, match="needed before it reveals"):
-        client.unmask(everyone - {other}, {other}, {me, other, *setup.parties[1:2]})
-    response = client.unmask(everyone - {other}, {other}, everyone - {other})
-    assert set(response.seed_shares) == everyone - {other}
+        client.unmask(alive, {other}, {a: mine[a]})
+    # a voucher the aggregator made up, or one of this client's own sent back as another's,
+    # counts for nothing
+    forged = {a: mine[a], b: bytes(16)}
+    with pytest.raises(SecAggAborted, match="needed before it reveals"):
+        client.unmask(alive, {other}, forged)
+    reflected = {a: mine[a], c: check.vouchers[c]}
+    with pytest.raises(SecAggAborted, match="needed before it reveals"):
+        client.unmask(alive, {other}, reflected)
+    response = client.unmask(alive, {other}, mine)
+    assert set(response.seed_shares) == alive
     assert set(response.key_shares) == {other}
 
 
-def test_the_aggregator_takes_signatures_over_its_own_view_only() -> None:
+def test_the_aggregator_takes_checks_of_its_own_view_only() -> None:
     setup, clients = _round(5)
     server = SecAggServer(setup)
     for client in clients.values():
@@ -165,9 +176,9 @@ def test_the_aggregator_takes_signatures_over_its_own_view_only() -> None:
     survivors, dropped = server.close_inputs()
     first = setup.parties[0]
     with pytest.raises(SecAggError, match="another roster or survivor set"):
-        server.add_check(first, bytes(32), b"")
+        server.add_check(ConsistencyCheck(first, bytes(32), {}))
     for p in setup.parties[:2]:
-        server.add_check(p, clients[p].consistency_check(survivors, dropped), b"signed")
+        server.add_check(clients[p].consistency_check(survivors, dropped))
     with pytest.raises(SecAggError, match="did not sign"):
         server.add_unmask(UnmaskResponse(first, {}, {}))
     with pytest.raises(SecAggAborted, match="signed the survivor set; 3 needed"):
@@ -184,24 +195,23 @@ def _attack(
     survivors: dict[int, set[int]],
 ) -> tuple[list[UnmaskResponse], set[int]]:
     """What an aggregator that shows each client `rosters[p]` and `survivors[p]`, and
-    forwards every signature to everyone, gets revealed, and who sent it a masked input.
-    A signature over a digest is the digest here: each client counts the parties that
-    signed the same one, as checking real signatures would."""
+    relays to each every voucher addressed to it (whatever view it vouches for), gets
+    revealed, and who sent it a masked input."""
     messages = {p: c.share_keys(_vector(setup, p)) for p, c in clients.items()}
     masked = set()
     for p, client in clients.items():
         with contextlib.suppress(SecAggError):
             client.mask(_vector(setup, p), {q: messages[q] for q in rosters[p]})
             masked.add(p)
-    signed = {}
+    checks = {}
     for p in masked:
         with contextlib.suppress(SecAggError):
-            signed[p] = clients[p].consistency_check(survivors[p], rosters[p] - survivors[p])
+            checks[p] = clients[p].consistency_check(survivors[p], rosters[p] - survivors[p])
     revealed = []
-    for p, digest in signed.items():
-        signers = {q for q, other in signed.items() if other == digest}
+    for p in checks:
+        vouchers = {q: check.vouchers[p] for q, check in checks.items() if p in check.vouchers}
         with contextlib.suppress(SecAggError):
-            revealed.append(clients[p].unmask(survivors[p], rosters[p] - survivors[p], signers))
+            revealed.append(clients[p].unmask(survivors[p], rosters[p] - survivors[p], vouchers))
     return revealed, masked
 
 

@@ -15,7 +15,14 @@ from typing import Any
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from dain.learning.secagg import UnmaskResponse, dequantize, expand, scale_for, shamir
+from dain.learning.secagg import (
+    ConsistencyCheck,
+    UnmaskResponse,
+    dequantize,
+    expand,
+    scale_for,
+    shamir,
+)
 from dain.learning.secagg.masking import pair_seed
 from dain.ledger import JobInfo, RoundInfo
 from dain.node import MessageKind, Request, Response, Transport
@@ -29,7 +36,7 @@ class SplitView(SecureAggregator):
         self.victim = victim
         self.cover = cover
         self.asking = ""  # the address of the node whose request is being answered
-        self.checks: dict[int, bytes] = {}  # asset -> its signed survivor set, if any
+        self.checks: dict[int, Any] = {}  # asset -> its consistency check, if any
         self.revealed: dict[int, UnmaskResponse] = {}  # what the clients gave away
         self.asked_to_unmask: set[int] = set()  # clients that fetched an unmask request
         self._key: tuple[int, int] | None = None
@@ -58,8 +65,10 @@ class SplitView(SecureAggregator):
         if kind is MessageKind.UNMASK:
             found = incoming.envelope.body["response"]
             self.revealed[incoming.asset_id] = UnmaskResponse.from_dict(found)
-        else:  # the signed survivor set of a protocol that has one: kept, never checked
-            self.checks[incoming.asset_id] = body
+        else:  # the consistency check of a protocol that has one: kept, never checked
+            self.checks[incoming.asset_id] = ConsistencyCheck.from_dict(
+                incoming.envelope.body["check"]
+            )
         return {"accepted": True, "job_id": incoming.job.job_id, "round": incoming.round}
 
     def progress(self, job: JobInfo, round: int, now: float, expected: int) -> RoundInfo | None:
@@ -106,17 +115,22 @@ class SplitView(SecureAggregator):
             raise StageOpen("Masked inputs are still being collected.")
         survivors = self._survivors_of(asker)
         dropped = self._roster_of(asker) - survivors
+        # every voucher addressed to the asker it holds, whichever view each vouches for
+        vouchers = {
+            str(sender): check.vouchers[asker].hex()
+            for sender, check in sorted(self.checks.items())
+            if asker in check.vouchers
+        }
         return {
             "survivors": [str(p) for p in sorted(survivors)],
             "dropped": [str(p) for p in sorted(dropped)],
-            # every signed set it holds, whichever set each one signed
-            "signatures": [body.decode() for _, body in sorted(self.checks.items())],
+            "vouchers": vouchers,
         }
 
     def survivors_request(self, job_id: int, round: int) -> dict[str, Any]:
         return self._request()
 
-    def unmask_request(self, job_id: int, round: int) -> dict[str, Any]:
+    def unmask_request(self, job_id: int, round: int, asset_id: int = 0) -> dict[str, Any]:
         answer = self._request()
         if self._has_check_stage() and len(self.checks) < len(self._parties()):
             raise StageOpen("Survivor sets are still being signed.")

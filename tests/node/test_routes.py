@@ -134,7 +134,8 @@ def test_http_and_in_memory_answer_the_same_bytes(server: tuple[str, Dispatcher]
     cid = "bafkrei" + "b" * 52
     requests = [("GET", "/health", b""), ("GET", f"/blobs/{cid}", b""),
                 ("POST", "/blobs", b"\x00" * 10), ("POST", "/updates", b"{}"),
-                ("GET", "/secagg/1/2/unmask", b""), ("GET", "/nowhere", b""),
+                ("GET", "/secagg/1/2/survivors", b""), ("GET", "/secagg/1/2/unmask/5", b""),
+                ("GET", "/nowhere", b""),
                 ("GET", "/updates", b""), ("POST", "/blobs", b"\x00" * 1001)]  # fmt: skip
     with httpx.Client() as client:
         for method, path, body in requests:

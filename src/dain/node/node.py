@@ -216,9 +216,12 @@ class Node:
             job_id, round = int(params["job_id"]), int(params["round"])
             if params["stage"] == "roster":
                 return json_response(self.secure_aggregator.roster(job_id, round))
-            if params["stage"] == "survivors":
-                return json_response(self.secure_aggregator.survivors_request(job_id, round))
-            return json_response(self.secure_aggregator.unmask_request(job_id, round))
+            return json_response(self.secure_aggregator.survivors_request(job_id, round))
+
+        def unmask_request(request: Request, params: dict[str, str]) -> Response:
+            job_id, round = int(params["job_id"]), int(params["round"])
+            asked = self.secure_aggregator.unmask_request(job_id, round, int(params["asset_id"]))
+            return json_response(asked)
 
         return {
             "health": health,
@@ -235,4 +238,5 @@ class Node:
             "secagg_check": secure(MessageKind.CHECK),
             "secagg_unmask": secure(MessageKind.UNMASK),
             "secagg_stage": stage,
+            "secagg_unmask_request": unmask_request,
         }

@@ -79,11 +79,14 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/secagg/unmask", "secagg_unmask",
           "Secure aggregation, stage 4: a signed answer to the unmask request", Body.ENVELOPE),
     Route("GET", "/secagg/{job_id}/{round}/{stage}", "secagg_stage",
-          "A closed stage of a secure round: 'roster' (everyone's signed share messages), "
-          "'survivors' (survivors and dropped, to check and sign) or 'unmask' (the same with "
-          "every survivor's signature); 425 while it is still open",
+          "A closed stage of a secure round: 'roster' (everyone's signed share messages) or "
+          "'survivors' (survivors and dropped, to check and sign); 425 while it is still open",
           params={"job_id": "[0-9]{1,18}", "round": "[0-9]{1,9}",
-                  "stage": "roster|survivors|unmask"}),
+                  "stage": "roster|survivors"}),
+    Route("GET", "/secagg/{job_id}/{round}/unmask/{asset_id}", "secagg_unmask_request",
+          "The unmask request of a secure round for one asset: survivors, dropped and the "
+          "other survivors' vouchers to it for their view; 425 while the check is open",
+          params={"job_id": "[0-9]{1,18}", "round": "[0-9]{1,9}", "asset_id": "[0-9]{1,78}"}),
 )  # fmt: skip
 
 # the first class a failure is an instance of decides its status

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from dain.learning import PrivacyLevel, SecAggAborted, SecAggError, param_shapes, subtract, unstack
-from dain.learning.secagg import SecAggServer, ShareMessage, UnmaskResponse
+from dain.learning.secagg import ConsistencyCheck, SecAggServer, ShareMessage, UnmaskResponse
 from dain.ledger import JobInfo, Receipt, RoundInfo
 from dain.node.context import NodeContext
 from dain.node.envelope import MessageKind
@@ -39,8 +39,8 @@ class Phase(StrEnum):
 
     SHARING = "sharing"  # collecting share messages
     MASKING = "masking"  # roster closed; collecting masked updates
-    CHECKING = "checking"  # survivors closed; collecting their signatures over them
-    UNMASKING = "unmasking"  # signatures closed; collecting answers to the unmask request
+    CHECKING = "checking"  # survivors closed; collecting their consistency checks
+    UNMASKING = "unmasking"  # checks closed; collecting answers to the unmask request
     SUMMING = "summing"  # no more messages: the sum is computed and recorded
     SUMMED = "summed"  # recorded on chain
     ABORTED = "aborted"  # aborted on chain: too few survived, or consent was revoked
@@ -122,11 +122,13 @@ class SecureAggregator:
                 collecting.server.add_masked(asset_id, vector)
                 collecting.inputs.setdefault(asset_id, (incoming.sender, receipt))
         elif kind is MessageKind.CHECK:
-            digest = _digest(incoming)
+            check = ConsistencyCheck.from_dict(_field(incoming, "check"))
+            if check.sender != asset_id:
+                raise ProtocolError("A consistency check must be for the asset it names.")
             with self._lock:
                 _still_open(collecting)
-                try:  # the signed envelope itself is what clients are shown
-                    collecting.server.add_check(asset_id, digest, body)
+                try:
+                    collecting.server.add_check(check)
                 except SecAggError as exc:  # it saw another view of the round than ours
                     raise ProtocolError(str(exc)) from exc
         else:
@@ -162,16 +164,17 @@ class SecureAggregator:
                 raise StageOpen("Masked inputs for that round are still being collected.")
             return _survivors(collecting)
 
-    def unmask_request(self, job_id: int, round: int) -> dict[str, Any]:
-        """The survivors, the dropped and every survivor's signature over them, once the
+    def unmask_request(self, job_id: int, round: int, asset_id: int) -> dict[str, Any]:
+        """The survivors, the dropped and the vouchers addressed to `asset_id`, once the
         consistency check has closed: a client reveals shares only under a quorum."""
         with self._lock:
             collecting = self._rounds.get((job_id, round))
             if collecting is None or collecting.server.signers is None:
                 raise StageOpen("The survivors of that round are still signing.")
-            server = collecting.server
-            signed = [server.checks[a].decode() for a in sorted(server.signers or ())]
-            return _survivors(collecting) | {"signatures": signed}
+            vouchers = collecting.server.vouchers_for(asset_id)
+            return _survivors(collecting) | {
+                "vouchers": {str(p): v.hex() for p, v in vouchers.items()}
+            }
 
     # ---- closing stages --------------------------------------------------------------
 
@@ -324,17 +327,6 @@ def _survivors(collecting: _Collecting) -> dict[str, Any]:
         "survivors": [str(p) for p in sorted(server.survivors)],
         "dropped": [str(p) for p in sorted(set(server.roster) - server.survivors)],
     }
-
-
-def _digest(incoming: Incoming) -> bytes:
-    """The consistency digest a check message signs (32 bytes, hex in its body)."""
-    try:
-        digest = bytes.fromhex(str(incoming.envelope.body["consistency"]))
-    except (KeyError, ValueError) as exc:
-        raise ProtocolError(f"The consistency check carries no digest ({exc!r}).") from exc
-    if len(digest) != 32:
-        raise ProtocolError("A consistency digest is 32 bytes.")
-    return digest
 
 
 def _field(incoming: Incoming, name: str) -> dict[str, Any]:

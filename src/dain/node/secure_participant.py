@@ -1,10 +1,11 @@
 """A participant in a secure round (SecAgg+ of `dain.learning.secagg`, carried in signed
 envelopes): train; send a share message; fetch the closed roster of everyone's signed share
 messages and check each signature; send the masked update with its receipt; fetch the
-survivors, check them and send its signature over them (the consistency check); fetch the
-unmask request with every survivor's signature, and answer it only if a quorum of them
-signed what this client signed. The aggregator only ever sees masked vectors. When an
-answer of the aggregator does not hold up, the asset sits the round out and reveals nothing.
+survivors, check them and send its view of the round with a voucher for it to each other
+survivor (the consistency check); fetch the unmask request with the vouchers addressed to
+it, and answer it only if a quorum vouched for what this client signed. The aggregator only
+ever sees masked vectors. When an answer of the aggregator does not hold up, the asset sits
+the round out and reveals nothing.
 
 Clients mask `weight x update` (weight = examples, or 1 under client-level privacy), so the
 unmasked sum divided by the survivors' total weight is the FedAvg mean."""
@@ -14,7 +15,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, NamedTuple
@@ -24,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from dain.learning import PrivacyLevel, SecAggError, param_shapes, stack
 from dain.learning.secagg import (
+    PairSecrets,
     RoundSetup,
     SecAggClient,
     ShareMessage,
@@ -117,6 +119,8 @@ class SecureParticipant:
         self._hold_after = hold_after or (lambda job, round: None)
         self._taking: dict[tuple[int, int, int], _Taking] = {}
         self._held: set[tuple[int, int, int]] = set()
+        # (job, asset) -> the X25519 secrets with every other party, for all the job's rounds
+        self._pairs: dict[tuple[int, int], PairSecrets] = {}
         self._lock = threading.Lock()
 
     def busy(self) -> bool:
@@ -129,6 +133,8 @@ class SecureParticipant:
         with self._lock:
             for key in [k for k in self._taking if k[0] == job_id]:
                 del self._taking[key]
+            for pair in [k for k in self._pairs if k[0] == job_id]:
+                del self._pairs[pair]
 
     def holds(self, job_id: int, round: int, asset_id: int, aggregator: str) -> bool:
         """Whether this process still holds the round's secrets for that aggregator."""
@@ -195,8 +201,13 @@ class SecureParticipant:
         # one row, in the strategies' layout (tensors by name)
         vector = stack([delta])[0][0].astype(np.float64) * update_weight(spec, num_examples)
         setup = round_setup(ledger, job, round, spec, aggregator)
-        client = SecAggClient(setup, asset.asset_id, agreement_key(ledger, job.job_id,
-                                                                   asset.asset_id))  # fmt: skip
+        with self._lock:
+            pairs = self._pairs.get((job.job_id, asset.asset_id))
+        if pairs is None:
+            pairs = PairSecrets(agreement_key(ledger, job.job_id, asset.asset_id))
+            with self._lock:
+                pairs = self._pairs.setdefault((job.job_id, asset.asset_id), pairs)
+        client = SecAggClient(setup, asset.asset_id, pairs.agreement_key, pairs)
         body = {"asset_id": str(asset.asset_id), "shares": client.share_keys(vector).to_dict()}
         envelope = seal(ledger.identity, ledger.chain_id, MessageKind.SHARES, job.job_id,
                         round, body)  # fmt: skip
@@ -246,13 +257,14 @@ class SecureParticipant:
         return roster
 
     def _sign(self, job: JobInfo, round: int, taking: _Taking) -> Stage:
-        """The consistency check: this client's signature over its roster and the survivor
-        set, once it has checked that set (see `SecAggClient.consistency_check`)."""
+        """The consistency check: this client's view of the round (its roster and the
+        survivor set, once it has checked that set) and its vouchers for it to the other
+        survivors (see `SecAggClient.consistency_check`)."""
         ctx, ledger = self.ctx, self.ctx.ledger
         answer = ctx.peers.get(taking.aggregator, f"/secagg/{job.job_id}/{round}/survivors")
         survivors, dropped = _survivor_sets(answer)
-        digest = taking.client.consistency_check(survivors, dropped)
-        body = {"asset_id": str(taking.client.me), "consistency": digest.hex()}
+        check = taking.client.consistency_check(survivors, dropped)
+        body = {"asset_id": str(taking.client.me), "check": check.to_dict()}
         envelope = seal(ledger.identity, ledger.chain_id, MessageKind.CHECK, job.job_id,
                         round, body)  # fmt: skip
         ctx.peers.post(taking.aggregator, "/secagg/check", envelope.to_bytes())
@@ -261,54 +273,17 @@ class SecureParticipant:
 
     def _unmask(self, job: JobInfo, round: int, taking: _Taking) -> Stage:
         ctx, ledger = self.ctx, self.ctx.ledger
-        answer = ctx.peers.get(taking.aggregator, f"/secagg/{job.job_id}/{round}/unmask")
+        client = taking.client
+        path = f"/secagg/{job.job_id}/{round}/unmask/{client.me}"
+        answer = ctx.peers.get(taking.aggregator, path)
         survivors, dropped = _survivor_sets(answer)
-        signers = self._signers(job, round, taking.client, _listed(answer, "signatures"))
-        response = taking.client.unmask(survivors, dropped, signers)
-        body = {"asset_id": str(taking.client.me), "response": response.to_dict()}
+        response = client.unmask(survivors, dropped, _vouchers(answer, client.setup.n))
+        body = {"asset_id": str(client.me), "response": response.to_dict()}
         envelope = seal(ledger.identity, ledger.chain_id, MessageKind.UNMASK, job.job_id,
                         round, body)  # fmt: skip
         ctx.peers.post(taking.aggregator, "/secagg/unmask", envelope.to_bytes())
         taking.stage = Stage.DONE
         return Stage.DONE
-
-    def _signers(self, job: JobInfo, round: int, client: SecAggClient, raw: list[Any]) -> set[int]:
-        digest = client.signed_digest
-        if digest is None or len(raw) > client.setup.n:
-            raise ProtocolError("The unmask request does not fit this client's round.")
-        return certified_signers(
-            raw, digest, job_id=job.job_id, round=round, chain_id=self.ctx.ledger.chain_id,
-            owner_of=self.ctx.chain.owner_of, parties=client.setup.index,
-            enough=client.setup.quorum,
-        )  # fmt: skip
-
-
-def certified_signers(
-    raw: list[Any], digest: bytes, *, job_id: int, round: int, chain_id: int,
-    owner_of: Callable[[int], str], parties: Collection[int], enough: int,
-) -> set[int]:  # fmt: skip
-    """The parties whose consistency checks in `raw` hold up: an envelope of this job and
-    round, signed by the asset's owner on chain, over `digest` (the one this client
-    signed). Any other is not counted; whether enough are left is the client's to decide.
-    Stops once `enough` hold up: more cannot change the answer, and each costs a
-    signature recovery."""
-    signers: set[int] = set()
-    for item in raw:
-        if len(signers) >= enough:
-            break
-        try:
-            envelope = Envelope.from_bytes(str(item).encode())
-            body = envelope.body
-            asset = int(str(body.get("asset_id")))
-            said = (envelope.kind, envelope.job_id, envelope.round, body.get("consistency"))
-            # what it says first: a signature is recovered only for a check that counts
-            if said != (MessageKind.CHECK, job_id, round, digest.hex()) or asset not in parties:
-                continue
-            if owner_of(asset) == envelope.signer_address(chain_id):
-                signers.add(asset)
-        except (EnvelopeError, ValueError):
-            continue
-    return signers
 
 
 def _listed(answer: dict[str, Any], name: str) -> list[Any]:
@@ -324,3 +299,15 @@ def _survivor_sets(answer: dict[str, Any]) -> tuple[set[int], set[int]]:
                 {int(str(p)) for p in _listed(answer, "dropped")})  # fmt: skip
     except ValueError as exc:
         raise ProtocolError(f"The survivor set is malformed ({exc!r}).") from exc
+
+
+def _vouchers(answer: dict[str, Any], parties: int) -> dict[int, bytes]:
+    """The other survivors' vouchers to this client, as the aggregator relayed them; which
+    of them are real is the client's to check."""
+    found = answer.get("vouchers", {})
+    if not isinstance(found, dict) or len(found) > parties:
+        raise ProtocolError("The unmask request's vouchers do not fit the round.")
+    try:
+        return {int(str(p)): bytes.fromhex(str(v)) for p, v in found.items()}
+    except ValueError as exc:
+        raise ProtocolError(f"The unmask request's vouchers are malformed ({exc!r}).") from exc

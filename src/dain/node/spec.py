@@ -98,8 +98,8 @@ class JobSpec:
 @dataclass(frozen=True)
 class SecAggSettings:
     """How a job's secure rounds run. Stage deadlines are fractions of the round window:
-    key sharing closes at `share_by`, masked inputs at `input_by`, the survivors' signatures
-    over the survivor set (the consistency check) at `check_by`, and a round that still
+    key sharing closes at `share_by`, masked inputs at `input_by`, the survivors' vouchers
+    for the survivor set (the consistency check) at `check_by`, and a round that still
     cannot be unmasked at `unmask_by` is aborted.
 
     `degree` and `threshold` are floors a job may raise, never lower (the reasons are in

@@ -13,11 +13,14 @@ Stages, each closed by the aggregator (on a deadline or when everyone answered):
    its self mask and one pairwise mask per neighbour in U1 (added towards higher-index
    neighbours, subtracted towards lower). Those who sent one form U3.
 3. consistency check: every client of U3 is shown U3, checks it, and signs one digest of
-   its roster and U3; it signs no other set in the round. Those who signed form U4.
-4. unmask: every client is shown the signatures and reveals only once at least the quorum
-   of survivors signed the very digest it signed. It returns, for each neighbour, the share
-   of the self-mask seed if that neighbour is in U3, or of the private mask key if not;
-   since every honest client reveals by one certified U3, nobody's two secrets come out.
+   its roster and U3, vouching for it to every other survivor with a MAC keyed by the pair's
+   agreement keys (see `pairs`); it vouches for no other view in the round. Those who did
+   form U4.
+4. unmask: every client is shown the vouchers addressed to it and reveals only once at
+   least the quorum of survivors vouched for the very digest it signed. It returns, for
+   each neighbour, the share of the self-mask seed if that neighbour is in U3, or of the
+   private mask key if not; since every honest client reveals by one U3, nobody's two
+   secrets come out.
    With t shares of each, the aggregator removes the self masks of U3 and the dangling
    pairwise masks of the dropped; the pairwise masks between survivors cancel.
 Fewer than t shares for any secret the sum needs, or fewer than the quorum at any stage:
@@ -33,7 +36,8 @@ from dain.learning.secagg.masking import (
     quantize,
     scale_for,
 )
-from dain.learning.secagg.messages import ShareMessage, UnmaskResponse
+from dain.learning.secagg.messages import ConsistencyCheck, ShareMessage, UnmaskResponse
+from dain.learning.secagg.pairs import PairSecrets
 from dain.learning.secagg.server import SecAggServer
 from dain.learning.secagg.setup import (
     MIN_DEGREE,
@@ -46,6 +50,8 @@ from dain.learning.secagg.setup import (
 __all__ = [
     "MIN_DEGREE",
     "MIN_THRESHOLD",
+    "ConsistencyCheck",
+    "PairSecrets",
     "RoundSetup",
     "SecAggClient",
     "SecAggServer",

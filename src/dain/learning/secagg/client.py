@@ -4,6 +4,7 @@ these checks and floors suffice)."""
 
 from __future__ import annotations
 
+import hmac
 import math
 import secrets
 import struct
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from dain.learning.errors import SecAggAborted, SecAggError
@@ -25,16 +26,16 @@ from dain.learning.secagg.masking import (
     quantize,
     scale_for,
 )
-from dain.learning.secagg.messages import ShareMessage, UnmaskResponse, exponent_of
+from dain.learning.secagg.messages import (
+    ConsistencyCheck,
+    ShareMessage,
+    UnmaskResponse,
+    exponent_of,
+)
+from dain.learning.secagg.pairs import PairSecrets
 from dain.learning.secagg.setup import RoundSetup
 
 _PLAINTEXT = struct.Struct(f">II{shamir.SHARE_BYTES}s{shamir.SHARE_BYTES}s")
-
-
-def _channel(setup: RoundSetup, mine: X25519PrivateKey, me: int, other: int) -> AESGCM:
-    shared = mine.exchange(X25519PublicKey.from_public_bytes(setup.agreement_keys[other]))
-    low, high = sorted((setup.x(me), setup.x(other)))
-    return AESGCM(derive(shared, setup.context, f"dain secagg shares {low} {high}"))
 
 
 @dataclass
@@ -46,6 +47,7 @@ class SecAggClient:
     setup: RoundSetup
     me: int
     agreement_key: X25519PrivateKey  # long-term; its public half is on chain
+    pairs: PairSecrets | None = None  # kept across a job's rounds; made afresh if not given
     _mask_key: X25519PrivateKey = field(default_factory=X25519PrivateKey.generate)
     _seed: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     _held: dict[int, tuple[int, int]] = field(default_factory=dict)  # owner -> my shares
@@ -59,10 +61,23 @@ class SecAggClient:
             raise SecAggError(f"Party {self.me:x} is not in this round.")
         if public_bytes(self.agreement_key) != self.setup.agreement_keys[self.me]:
             raise SecAggError("This agreement key is not the one published on chain.")
+        if self.pairs is None:
+            self.pairs = PairSecrets(self.agreement_key)
+        elif self.pairs.public_key != self.setup.agreement_keys[self.me]:
+            raise SecAggError("These pair secrets belong to another agreement key.")
+
+    @property
+    def _pairs(self) -> PairSecrets:
+        assert self.pairs is not None  # set in __post_init__
+        return self.pairs
 
     def _channel_to(self, other: int) -> AESGCM:
         if other not in self._channels:
-            self._channels[other] = _channel(self.setup, self.agreement_key, self.me, other)
+            setup = self.setup
+            shared = self._pairs.shared(setup.agreement_keys[other])
+            low, high = sorted((setup.x(self.me), setup.x(other)))
+            key = derive(shared, setup.context, f"dain secagg shares {low} {high}")
+            self._channels[other] = AESGCM(key)
         return self._channels[other]
 
     # ---- stage 1: share keys ------------------------------------------------------------
@@ -161,11 +176,14 @@ class SecAggClient:
 
     # ---- stage 3: consistency check ------------------------------------------------------
 
-    def consistency_check(self, survivors: Collection[int], dropped: Collection[int]) -> bytes:
-        """The digest this client signs: its roster and the survivor set U3 (who sent a
-        masked input). Refuses a request that does not split its roster into survivors and
-        dropped, lists it as dropped, or leaves fewer than the quorum in all or fewer than
-        t of its neighbourhood alive; and it signs one set per round, never another."""
+    def consistency_check(
+        self, survivors: Collection[int], dropped: Collection[int]
+    ) -> ConsistencyCheck:
+        """The digest of this client's view, its roster and the survivor set U3 (who sent a
+        masked input), with a voucher for it to every other survivor. Refuses a request that
+        does not split its roster into survivors and dropped, lists it as dropped, or leaves
+        fewer than the quorum in all or fewer than t of its neighbourhood alive; and it
+        vouches for one view per round, never another."""
         setup = self.setup
         roster = set(self._roster)
         if not roster:
@@ -187,33 +205,42 @@ class SecAggClient:
         if self._signed is not None and self._signed[1] != digest:
             raise SecAggError("This client already signed another survivor set this round.")
         self._signed = (alive, digest)
-        return digest
-
-    @property
-    def signed_digest(self) -> bytes | None:
-        """The digest this client signed in the consistency check, if it has."""
-        return None if self._signed is None else self._signed[1]
+        vouchers = {
+            party: self._pairs.voucher(setup.agreement_keys[party], self.me, digest)
+            for party in sorted(alive - {self.me})
+        }
+        return ConsistencyCheck(self.me, digest, vouchers)
 
     # ---- stage 4: unmask ----------------------------------------------------------------
 
     def unmask(
-        self, survivors: Collection[int], dropped: Collection[int], signers: Collection[int]
+        self,
+        survivors: Collection[int],
+        dropped: Collection[int],
+        vouchers: Mapping[int, bytes],
     ) -> UnmaskResponse:
-        """The shares the sum needs, once `signers` (the parties whose signatures over this
-        client's `signed_digest` the caller verified) reach the quorum. Refuses a request
-        for another survivor set than the one signed, and never reveals both secrets of
-        anyone."""
+        """The shares the sum needs, once the survivors' `vouchers` to this client (sender
+        -> MAC) show that at least the quorum of them, itself included, vouched for the very
+        view it vouched for. Refuses a request for another survivor set than its own, and
+        never reveals both secrets of anyone."""
         setup = self.setup
         if self._signed is None:
             raise SecAggError("This client has not signed a survivor set: it reveals nothing.")
-        alive, _ = self._signed
+        alive, digest = self._signed
         roster = set(self._roster)
         if frozenset(survivors) != alive or frozenset(dropped) != roster - alive:
             raise SecAggError("The unmask request names another survivor set than the one signed.")
-        vouching = len(set(signers) & alive)
+        vouching = 1 + sum(
+            1
+            for sender, voucher in vouchers.items()
+            if sender in alive and sender != self.me
+            and hmac.compare_digest(
+                voucher, self._pairs.voucher(setup.agreement_keys[sender], sender, digest)
+            )
+        )  # fmt: skip
         if vouching < setup.quorum:
             raise SecAggAborted(
-                f"Only {vouching} survivors signed the survivor set this client signed; "
+                f"Only {vouching} survivors vouched for the view this client signed; "
                 f"{setup.quorum} needed before it reveals any share."
             )
         seeds, keys = {}, {}

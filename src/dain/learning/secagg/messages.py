@@ -1,6 +1,6 @@
 """What clients send in a secure round, as plain data with a JSON form: the share message of
-stage 1 and the unmask response of stage 4. (The masked vector of stage 2 is a blob; the
-consistency check of stage 3 is a signature over `RoundSetup.consistency_digest`.)"""
+stage 1, the consistency check of stage 3 and the unmask response of stage 4. (The masked
+vector of stage 2 is a blob.)"""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import numpy as np
 
 from dain.learning.errors import SecAggError
 from dain.learning.secagg import shamir
+from dain.learning.secagg.pairs import VOUCHER_BYTES
 
 MIN_EXPONENT, MAX_EXPONENT = -60, 60
 
@@ -92,3 +93,37 @@ class UnmaskResponse:
             )
         except (KeyError, ValueError, TypeError, AssertionError) as exc:
             raise SecAggError(f"An unmask message is malformed ({exc!r}).") from exc
+
+
+@dataclass(frozen=True)
+class ConsistencyCheck:
+    """Stage 3 from one survivor: the digest of its view of the round (its roster and the
+    survivor set, see `RoundSetup.consistency_digest`) and, for each other survivor, its
+    voucher for that digest (see `pairs`)."""
+
+    sender: int
+    digest: bytes
+    vouchers: Mapping[int, bytes]  # recipient party -> MAC only the two of them can make
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "sender": str(self.sender),
+            "digest": self.digest.hex(),
+            "vouchers": {str(k): v.hex() for k, v in sorted(self.vouchers.items())},
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, object]) -> ConsistencyCheck:
+        try:
+            vouchers = raw["vouchers"]
+            assert isinstance(vouchers, dict)
+            check = cls(
+                int(str(raw["sender"])),
+                bytes.fromhex(str(raw["digest"])),
+                {int(k): bytes.fromhex(str(v)) for k, v in vouchers.items()},
+            )
+        except (KeyError, ValueError, TypeError, AssertionError) as exc:
+            raise SecAggError(f"A consistency check is malformed ({exc!r}).") from exc
+        if len(check.digest) != 32 or any(len(v) != VOUCHER_BYTES for v in check.vouchers.values()):
+            raise SecAggError("A consistency check holds a 32-byte digest and 16-byte vouchers.")
+        return check

@@ -1,7 +1,6 @@
 """The aggregator's side of a secure round: it routes shares, collects masked vectors, the
-survivors' signatures over one view of the round, and unmask shares, and computes the sum
-of the survivors' vectors. Signatures are opaque here: the caller checks and keeps them,
-and forwards them to the clients, who check them again."""
+survivors' consistency checks (and relays to each survivor the vouchers addressed to it),
+and unmask shares, and computes the sum of the survivors' vectors."""
 
 from __future__ import annotations
 
@@ -20,7 +19,13 @@ from dain.learning.secagg.masking import (
     public_bytes,
     scale_for,
 )
-from dain.learning.secagg.messages import MAX_EXPONENT, MIN_EXPONENT, ShareMessage, UnmaskResponse
+from dain.learning.secagg.messages import (
+    MAX_EXPONENT,
+    MIN_EXPONENT,
+    ConsistencyCheck,
+    ShareMessage,
+    UnmaskResponse,
+)
 from dain.learning.secagg.setup import RoundSetup
 
 
@@ -29,7 +34,7 @@ class SecAggServer:
     setup: RoundSetup
     shares: dict[int, ShareMessage] = field(default_factory=dict)
     masked: dict[int, np.ndarray] = field(default_factory=dict)
-    checks: dict[int, bytes] = field(default_factory=dict)  # survivor -> its signature
+    checks: dict[int, ConsistencyCheck] = field(default_factory=dict)
     responses: dict[int, UnmaskResponse] = field(default_factory=dict)
     roster: dict[int, ShareMessage] | None = None  # U1, once closed
     survivors: frozenset[int] | None = None  # U3 (sent a masked input), once closed
@@ -88,27 +93,40 @@ class SecAggServer:
         keys = {party: message.mask_key for party, message in self.roster.items()}
         return self.setup.consistency_digest(keys, self.survivors)
 
-    def add_check(self, sender: int, digest: bytes, signature: bytes) -> None:
-        """A survivor's signature over `digest`, checked by the caller."""
+    def add_check(self, check: ConsistencyCheck) -> None:
+        """A survivor's consistency check. Its vouchers cannot be checked here (only their
+        recipients can), but a check of another view than this round's is refused."""
+        sender = check.sender
         if self.survivors is None or sender not in self.survivors:
             raise SecAggError(f"Party {sender:x} is not a survivor of this round.")
         if self.signers is not None:
             raise SecAggError("The consistency check of this round is closed.")
-        if digest != self.consistency_digest():
+        if check.digest != self.consistency_digest():
             raise SecAggError(
                 f"Party {sender:x} signed another roster or survivor set than this round's."
             )
-        self.checks.setdefault(sender, signature)
+        if set(check.vouchers) != self.survivors - {sender}:
+            raise SecAggError("A consistency check vouches to every other survivor, no one else.")
+        self.checks.setdefault(sender, check)
 
-    def close_checks(self) -> dict[int, bytes]:
-        """U4 and their signatures, which every survivor needs to see before it reveals a
-        share; below the quorum the round aborts."""
+    def close_checks(self) -> frozenset[int]:
+        """U4, who vouched for the round's view; below the quorum the round aborts."""
         if self.survivors is None:
             raise SecAggError("Close masked inputs first.")
         if self.signers is None:
             self.signers = frozenset(self.checks)
         self._at_least(len(self.signers), "survivors signed the survivor set")
-        return {party: self.checks[party] for party in sorted(self.signers)}
+        return self.signers
+
+    def vouchers_for(self, party: int) -> dict[int, bytes]:
+        """What `party` needs to see before it reveals a share: each signer's voucher to it."""
+        if self.signers is None:
+            raise SecAggError("Close the consistency check first.")
+        return {
+            signer: self.checks[signer].vouchers[party]
+            for signer in sorted(self.signers)
+            if party in self.checks[signer].vouchers
+        }
 
     # ---- stage 4 ------------------------------------------------------------------------
 

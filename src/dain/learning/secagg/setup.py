@@ -1,5 +1,5 @@
 """What every party of a secure round agrees on before it starts, and the floors under the
-threshold, the graph degree and the number of signatures that certify a survivor set.
+threshold, the graph degree and the number of vouchers that certify a survivor set.
 
 Why these floors (Bonawitz et al. 2017, section 6's active variant; Bell et al. 2020):
 
@@ -19,12 +19,13 @@ Why these floors (Bonawitz et al. 2017, section 6's active variant; Bell et al. 
   n): SecAgg+ keeps the original protocol's guarantees only when neighbourhoods grow as
   log n (Bell et al.), and the smallest group whose sum a malicious aggregator can isolate by
   calling its surroundings dropped is t, about k / 2.
-- Quorum: a client reveals shares only after seeing max(t, n // 2 + 1) signatures of
-  distinct parties over the very roster and survivor set it signed. Honest clients sign once
-  per round, and two sets each signed by more than half of the parties share a signer, so at
-  most one view can ever be certified: every honest client reveals by the same survivor set
-  (Bonawitz's consistency check, with t raised to a majority because in SecAgg+ t counts a
-  neighbourhood, not the round).
+- Quorum: a client reveals shares only after max(t, n // 2 + 1) distinct parties (itself
+  included) vouched to it for the very roster and survivor set it signed. Honest clients
+  vouch for one view per round, and two views each vouched for by more than half of the
+  parties share a voucher, so at most one view can ever reach the quorum: every honest
+  client reveals by the same survivor set (Bonawitz's consistency check, with t raised to a
+  majority because in SecAgg+ t counts a neighbourhood, not the round; and MACs between the
+  pair instead of signatures, which is all the argument needs, see `pairs`).
 
 The spec's values are requests the floors raise: the floors depend on n, known only when the
 round starts, and refusing then would stall a running job. Values no round could use are
@@ -143,7 +144,7 @@ class RoundSetup:
     def consistency_digest(self, roster: Mapping[int, bytes], survivors: Collection[int]) -> bytes:
         """What a client signs in the consistency check: the roster it masked with (each
         party's fresh public mask key) and the survivor set, bound to the round. Equal
-        digests mean both sets are equal, so signatures certify one view of the round, and
+        digests mean both sets are equal, so vouchers certify one view of the round, and
         none made in one attempt at the round counts in another (mask keys are fresh)."""
         if not set(survivors) <= set(roster) or any(p not in self.index for p in roster):
             raise SecAggError("A survivor set names only parties of the round's roster.")
