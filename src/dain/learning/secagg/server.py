@@ -39,6 +39,7 @@ class SecAggServer:
     roster: dict[int, ShareMessage] | None = None  # U1, once closed
     survivors: frozenset[int] | None = None  # U3 (sent a masked input), once closed
     signers: frozenset[int] | None = None  # U4 (signed the survivor set), once closed
+    _digest: bytes | None = field(default=None, repr=False)
 
     # ---- stage 1 ------------------------------------------------------------------------
 
@@ -90,8 +91,10 @@ class SecAggServer:
         """What every survivor must have signed: the roster and the survivor set."""
         if self.roster is None or self.survivors is None:
             raise SecAggError("Close key sharing and inputs first.")
-        keys = {party: message.mask_key for party, message in self.roster.items()}
-        return self.setup.consistency_digest(keys, self.survivors)
+        if self._digest is None:  # both are closed: it never changes again
+            keys = {party: message.mask_key for party, message in self.roster.items()}
+            self._digest = self.setup.consistency_digest(keys, self.survivors)
+        return self._digest
 
     def add_check(self, check: ConsistencyCheck) -> None:
         """A survivor's consistency check. Its vouchers cannot be checked here (only their
