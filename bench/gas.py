@@ -53,7 +53,10 @@ def member(chain: EmbeddedChain, root: Ledger, tokens: int) -> Ledger:
             "token.transfer", root, lambda: root.token.transfer(who.address, tokens * TOKEN_UNIT)
         )
         measured("token.delegate", who, lambda: who.token.delegate())
-    measured("registry.register", who, lambda: who.registry.register("http://127.0.0.1:9000"))
+    # as `dain node start` does: an https endpoint and its certificate's fingerprint
+    fingerprint = hashlib.sha256(who.address.encode()).digest()
+    measured("registry.register", who,
+             lambda: who.registry.register("https://127.0.0.1:9000", b"", fingerprint))  # fmt: skip
     return who
 
 

@@ -6,7 +6,9 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 /// @title dain member registry and credential attestations
 /// @notice Members are admitted and removed by holders of ADMITTER_ROLE: the governance
 ///         timelock, and at genesis the deployer, who renounces it once the founding members
-///         are in. A member publishes its DID, node endpoint and public key. Any member may
+///         are in. A member publishes its DID, node endpoint, public key and the SHA-256 of
+///         its node's TLS certificate (peers connect only to the certificate it names,
+///         bytes32(0) for none). Any member may
 ///         attest a credential about another address (a verifiable credential's status on
 ///         chain); consent policies can require one from a named issuer.
 contract Registry is AccessControl {
@@ -18,6 +20,7 @@ contract Registry is AccessControl {
         string did;
         string endpoint;
         bytes publicKey;
+        bytes32 tlsFingerprint; // SHA-256 of the node's DER certificate; 0: none published
     }
 
     mapping(address => Member) private _members;
@@ -26,7 +29,7 @@ contract Registry is AccessControl {
 
     event MemberAdmitted(address indexed member);
     event MemberRemoved(address indexed member);
-    event MemberProfile(address indexed member, string did, string endpoint);
+    event MemberProfile(address indexed member, string did, string endpoint, bytes32 tlsFingerprint);
     event CredentialAttested(address indexed issuer, address indexed subject, uint64 expiry);
 
     error NotAdmitted(address account);
@@ -54,15 +57,22 @@ contract Registry is AccessControl {
         emit MemberRemoved(account);
     }
 
-    /// Publishes the caller's DID, endpoint and public key; only admitted members may.
-    function register(string calldata did, string calldata endpoint, bytes calldata publicKey) external {
+    /// Publishes the caller's DID, endpoint, public key and TLS certificate fingerprint;
+    /// only admitted members may.
+    function register(
+        string calldata did,
+        string calldata endpoint,
+        bytes calldata publicKey,
+        bytes32 tlsFingerprint
+    ) external {
         Member storage m = _members[msg.sender];
         if (!m.admitted) revert NotAdmitted(msg.sender);
         if (bytes(did).length == 0) revert EmptyDid();
         m.did = did;
         m.endpoint = endpoint;
         m.publicKey = publicKey;
-        emit MemberProfile(msg.sender, did, endpoint);
+        m.tlsFingerprint = tlsFingerprint;
+        emit MemberProfile(msg.sender, did, endpoint, tlsFingerprint);
     }
 
     /// The caller (a member) attests a credential about `subject` until `expiry` (0 revokes).

@@ -7,6 +7,7 @@ import hashlib
 import pytest
 
 from dain.data import ConsentPolicy
+from dain.errors import ConfigError
 from dain.ledger import Consent, TransactionRefused
 from tests.conftest import ChainNet
 
@@ -132,7 +133,26 @@ def test_registry_holds_did_and_endpoint(chain_net: ChainNet) -> None:
     assert entry.admitted
     assert entry.did == f"did:pkh:eip155:{member.chain_id}:{member.address}"
     assert entry.endpoint.startswith("mem://")
+    assert entry.tls_fingerprint == b""  # an in-process node publishes none
     assert member.address in member.registry.members()
+
+
+def test_registry_holds_the_tls_certificate_fingerprint(chain_net: ChainNet) -> None:
+    member = chain_net.member()
+    fingerprint = hashlib.sha256(b"a DER certificate").digest()
+
+    member.registry.register("https://203.0.113.5:8600", b"key", fingerprint)
+    entry = member.registry.member(member.address)
+
+    assert (entry.endpoint, entry.public_key) == ("https://203.0.113.5:8600", b"key")
+    assert entry.tls_fingerprint == fingerprint
+
+
+def test_a_fingerprint_of_the_wrong_size_is_refused_before_sending(chain_net: ChainNet) -> None:
+    member = chain_net.member()
+
+    with pytest.raises(ConfigError, match="32 bytes"):
+        member.registry.register("https://203.0.113.5:8600", b"", b"\1" * 20)
 
 
 def test_only_admitted_members_publish_profiles_and_only_admitters_admit(

@@ -1,4 +1,5 @@
-"""Members: admission, their DID, node endpoint and public key, and credentials."""
+"""Members: admission, their DID, node endpoint, public key and TLS certificate fingerprint,
+and credentials."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ from dataclasses import dataclass
 
 from web3.contract import Contract
 
+from dain.errors import ConfigError
 from dain.ledger.caller import ChainCaller
+
+FINGERPRINT_BYTES = 32  # SHA-256
 
 
 @dataclass(frozen=True)
@@ -16,6 +20,8 @@ class Member:
     did: str
     endpoint: str
     public_key: bytes
+    # SHA-256 of the DER certificate its node serves HTTPS with; b"" if it published none
+    tls_fingerprint: bytes = b""
 
 
 class RegistryClient:
@@ -34,11 +40,21 @@ class RegistryClient:
     def remove(self, account: str) -> None:
         self._call.send("remove a member", self._c.functions.remove(account))
 
-    def register(self, endpoint: str, public_key: bytes = b"") -> None:
-        """Publishes this member's DID, node endpoint and public key."""
+    def register(
+        self, endpoint: str, public_key: bytes = b"", tls_fingerprint: bytes = b""
+    ) -> None:
+        """Publishes this member's DID, node endpoint, public key and the SHA-256 of its
+        node's TLS certificate (b"" for none: an in-process or plain-HTTP node)."""
+        if len(tls_fingerprint) not in (0, FINGERPRINT_BYTES):
+            raise ConfigError(
+                f"A TLS certificate fingerprint is {FINGERPRINT_BYTES} bytes (SHA-256), "
+                f"not {len(tls_fingerprint)}."
+            )
         self._call.send(
             "publish the member profile",
-            self._c.functions.register(self._call.did, endpoint, public_key),
+            self._c.functions.register(
+                self._call.did, endpoint, public_key, tls_fingerprint or bytes(FINGERPRINT_BYTES)
+            ),
         )
 
     def attest(self, subject: str, expiry: int) -> None:
@@ -54,10 +70,11 @@ class RegistryClient:
         return bool(self._call.read("a membership", self._c.functions.isMember(address)))
 
     def member(self, address: str) -> Member:
-        admitted, _joined, did, endpoint, public_key = self._call.read(
+        admitted, _joined, did, endpoint, public_key, fingerprint = self._call.read(
             "a member's profile", self._c.functions.member(address)
         )
-        return Member(address, bool(admitted), did, endpoint, bytes(public_key))
+        published = bytes(fingerprint) if any(fingerprint) else b""  # zero: none published
+        return Member(address, bool(admitted), did, endpoint, bytes(public_key), published)
 
     def members(self) -> list[str]:
         return list(self._call.read("the member list", self._c.functions.members()))
