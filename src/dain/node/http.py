@@ -42,6 +42,14 @@ def _openapi(route: Route) -> dict[str, Any]:
         extra["parameters"] = parameters
     if route.body in _BODIES:
         extra["requestBody"] = {"required": True, "content": _BODIES[route.body]}
+    if route.handler == "put_blob":  # what a stored blob's answer leads to: reading it back
+        extra["responses"] = {"201": {
+            "description": "Stored: its content id",
+            "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"cid": {"type": "string"}}}}},
+            "links": {"ReadIt": {"operationId": "get_blob",
+                                 "parameters": {"cid": "$response.body#/cid"}}},
+        }}  # fmt: skip
     return extra
 
 
@@ -75,7 +83,8 @@ def create_app(dispatcher: Dispatcher, title: str) -> FastAPI:
 
     for route in ROUTES:
         app.add_api_route(route.path, serve(route), methods=[route.method], name=route.handler,
-                          summary=route.summary, openapi_extra=_openapi(route))  # fmt: skip
+                          operation_id=route.handler, summary=route.summary,
+                          openapi_extra=_openapi(route))  # fmt: skip
 
     async def unrouted(request: HttpRequest, exc: Exception) -> HttpResponse:
         # no route, or not that method: answered as the dispatcher answers it in memory
