@@ -160,6 +160,11 @@ def test_bad_input_is_refused_over_http_and_the_node_stays_up(net: Net) -> None:
     assert huge.status_code == 413
     assert anonymous.status_code == 401 and "no signed envelope" in anonymous.json()["error"]
     assert unknown_blob.status_code == 404
+    # 190 kB of nesting overflowed the JSON parser's stack and killed the process
+    deep = b"[" * 95_000 + b"]" * 95_000
+    assert httpx.post(f"{endpoint}/updates", content=deep).status_code == 401
+    assert httpx.get(f"{endpoint}/blobs/{unknown}",
+                     headers={"x-dain-envelope": deep.decode()}).status_code == 401  # fmt: skip
     assert httpx.get(f"{endpoint}/health").status_code == 200
     assert httpx.get(f"{endpoint}/openapi.json").json()["paths"]["/updates"]
 

@@ -81,7 +81,11 @@ def test_answers_that_are_not_json_objects_are_peer_errors() -> None:
     transport = InMemoryTransport()
     transport.register("mem://a", lambda request: Response(200, b"[1, 2]"))
     transport.register("mem://b", lambda request: Response(200, b"\x00\xff"))
-    peers, _ = _peers(transport, {"0xa": "mem://a", "0xb": "mem://b"})
+    # an answer nested deep enough to overflow the parser's stack: refused, not parsed
+    transport.register("mem://c", lambda request: Response(200, b"[" * 95_000 + b"]" * 95_000))
+    peers, _ = _peers(transport, {"0xa": "mem://a", "0xb": "mem://b", "0xc": "mem://c"})
+    with pytest.raises(PeerUnavailable, match="nests 95000 levels"):
+        peers.post("0xc", "/updates", b"{}")
     with pytest.raises(PeerUnavailable, match="not an object"):
         peers.post("0xa", "/updates", b"{}")
     with pytest.raises(PeerUnavailable, match="non-JSON"):
