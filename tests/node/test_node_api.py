@@ -229,3 +229,16 @@ def test_a_peer_answering_garbage_is_a_peer_error_not_a_crash(running: Running) 
             running.aggregator.peers.post(liar.address, "/updates", b"{}")
     finally:
         running.net.transport.register(liar.endpoint, liar.handle)
+
+
+def test_huge_integers_and_bfloat16_tensors_get_a_4xx_not_a_500(running: Running) -> None:
+    # both got a 500: a 20,000-digit number fails Python's int conversion, and numpy has no
+    # bfloat16 for safetensors to load into
+    huge = b'{"body":{},"job_id":' + b"9" * 20_000 + b"}"
+    status, answer = _send(running, "POST", "/updates", huge)
+    assert status == 401 and "cannot be read" in answer["error"]
+    header = json.dumps({"w": {"dtype": "BF16", "shape": [2], "data_offsets": [0, 4]}}).encode()
+    bf16 = len(header).to_bytes(8, "little") + header + b"\0" * 4
+    status, answer = _put(running, bf16, running.owner)
+    assert status == 400 and "type dain does not use" in answer["error"]
+    _assert_still_serving(running)
