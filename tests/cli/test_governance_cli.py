@@ -204,6 +204,8 @@ def test_node_init_and_data_register(network: Network, tmp_path: Path) -> None:
     created = network.ok("node", "init", "--name", "clinic", "--home", str(node_home), "--rpc", url,
                          "--deployment", str(network.home / "deployment.json"))  # fmt: skip
     assert (node_home / "keystore.json").exists() and (node_home / "node.toml").exists()
+    assert created["endpoint"].startswith("https://")  # its certificate's SHA-256 is shown
+    assert len(bytes.fromhex(created["tls_fingerprint"])) == 32
     twice = network.run("node", "init", "--name", "clinic", "--home", str(node_home), "--rpc", url,
                         "--deployment", str(network.home / "deployment.json"))  # fmt: skip
     assert twice.returncode == 1 and "already holds a node" in twice.stderr

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import ssl
+import stat
 import subprocess
 import sys
 import threading
@@ -33,6 +35,7 @@ from dain.node.clock import ChainClock
 from dain.node.home import NodeHome
 from dain.node.network_home import NetworkHome
 from dain.node.spec import JobSpec
+from dain.node.tls import certificate_der, create_certificate, fingerprint
 from dain.storage import FileBlobStore, encode_tensors
 from tests.node.tcp_proxy import TcpProxy
 
@@ -47,7 +50,8 @@ class Net:
         self.ledgers = {n.name: member_ledger(cluster, n.name, self.root) for n in cluster.nodes()}
         self.assets = {}
         for name in (n for n in HOSPITALS if n in self.ledgers):
-            status = httpx.get(f"{cluster.node(name).endpoint}/status", timeout=10).json()
+            with cluster.node(name).client() as client:
+                status = client.get("/status").json()
             self.assets[name] = int(status["assets"][0], 16)
 
     def name_of(self, address: str) -> str:
@@ -87,7 +91,8 @@ class Net:
         found: dict[str, object] = {}
         for node in self.cluster.nodes():
             try:
-                found[node.name] = httpx.get(f"{node.endpoint}/status", timeout=2).json()
+                with node.client(timeout=2) as client:
+                    found[node.name] = client.get("/status").json()
             except httpx.HTTPError as exc:
                 found[node.name] = f"down ({type(exc).__name__})"
         return found
@@ -107,10 +112,8 @@ class Net:
 
     def alive(self, name: str) -> bool:
         try:
-            return (
-                httpx.get(f"{self.cluster.node(name).endpoint}/health", timeout=1).status_code
-                == 200
-            )
+            with self.cluster.node(name).client(timeout=1) as client:
+                return client.get("/health").status_code == 200
         except httpx.HTTPError:
             return False
 
@@ -147,26 +150,41 @@ def test_a_job_completes_across_processes_with_correct_data_used(net: Net) -> No
 
 
 def test_bad_input_is_refused_over_http_and_the_node_stays_up(net: Net) -> None:
-    endpoint = net.cluster.node(HOSPITALS[0]).endpoint
-    garbage = httpx.post(f"{endpoint}/updates", content=b"{not json")
-    huge = httpx.post(f"{endpoint}/blobs", content=b"\0" * (16 * 2**20 + 1))
-    anonymous = httpx.post(f"{endpoint}/blobs", content=b"\x10\0\0\0\0\0\0\0garbage!")
-    unknown = "bafkreiaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-    researcher = net.ledgers[RESEARCHER]
-    signed = blob_request(researcher.identity, researcher.chain_id, unknown, 1)
-    unknown_blob = httpx.get(f"{endpoint}/blobs/{unknown}", headers=signed)
+    with net.cluster.node(HOSPITALS[0]).client() as node:  # HTTPS, pinned
+        garbage = node.post("/updates", content=b"{not json")
+        huge = node.post("/blobs", content=b"\0" * (16 * 2**20 + 1))
+        anonymous = node.post("/blobs", content=b"\x10\0\0\0\0\0\0\0garbage!")
+        unknown = "bafkreiaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+        researcher = net.ledgers[RESEARCHER]
+        signed = blob_request(researcher.identity, researcher.chain_id, unknown, 1)
+        unknown_blob = node.get(f"/blobs/{unknown}", headers=signed)
 
-    assert garbage.status_code == 401 and "not JSON" in garbage.json()["error"]
-    assert huge.status_code == 413
-    assert anonymous.status_code == 401 and "no signed envelope" in anonymous.json()["error"]
-    assert unknown_blob.status_code == 404
-    # 190 kB of nesting overflowed the JSON parser's stack and killed the process
-    deep = b"[" * 95_000 + b"]" * 95_000
-    assert httpx.post(f"{endpoint}/updates", content=deep).status_code == 401
-    assert httpx.get(f"{endpoint}/blobs/{unknown}",
-                     headers={"x-dain-envelope": deep.decode()}).status_code == 401  # fmt: skip
-    assert httpx.get(f"{endpoint}/health").status_code == 200
-    assert httpx.get(f"{endpoint}/openapi.json").json()["paths"]["/updates"]
+        assert garbage.status_code == 401 and "not JSON" in garbage.json()["error"]
+        assert huge.status_code == 413
+        assert anonymous.status_code == 401 and "no signed envelope" in anonymous.json()["error"]
+        assert unknown_blob.status_code == 404
+        # 190 kB of nesting overflowed the JSON parser's stack and killed the process
+        deep = b"[" * 95_000 + b"]" * 95_000
+        assert node.post("/updates", content=deep).status_code == 401
+        # a head that large never reaches dain: uvicorn's h11 refuses it past 16 KiB (400)
+        deep_header = node.get(f"/blobs/{unknown}", headers={"x-dain-envelope": deep.decode()})
+        assert deep_header.status_code in (400, 401)
+        assert node.get("/health").status_code == 200
+        assert node.get("/openapi.json").json()["paths"]["/updates"]
+
+
+def test_every_node_serves_https_with_the_certificate_its_member_published(net: Net) -> None:
+    for node in net.cluster.nodes():
+        home = NodeHome(Path(node.home))
+        published = net.root.registry.member(node.address)
+
+        assert published.endpoint == node.endpoint and node.endpoint.startswith("https://")
+        assert published.tls_fingerprint == fingerprint(certificate_der(home.tls_certificate))
+        assert stat.S_IMODE(home.tls_key.stat().st_mode) == 0o600
+        with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+            httpx.get(f"{node.endpoint}/health")  # no certificate authority vouches for it
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(f"http://127.0.0.1:{node.port}/health")  # and it speaks no plain HTTP
 
 
 def test_a_killed_participant_is_left_out_and_the_job_goes_on(net: Net) -> None:
@@ -229,7 +247,8 @@ def test_a_restarted_node_resumes_without_submitting_twice(net: Net) -> None:
     ).fetchall()
     assert all(count == 1 for _, count in trained)  # never trained twice for a round
     rows = db.execute("SELECT round FROM deliveries WHERE job_id = ?", (job_id,)).fetchall()
-    status = httpx.get(f"{net.cluster.node(node).endpoint}/status").json()
+    with net.cluster.node(node).client() as client:
+        status = client.get("/status").json()
     # the restarted process found round 1 in its database and did not send it again: all it
     # sent since are deliveries of later rounds
     assert (1,) in rows
@@ -243,10 +262,10 @@ def test_a_node_whose_chain_goes_away_says_so_and_carries_on(net: Net) -> None:
     chain = net.cluster.home.read_chain()
     assert chain is not None
     proxy = TcpProxy(chain.port)
-    endpoint = net.cluster.node(name).endpoint
 
     def health() -> int:
-        return httpx.get(f"{endpoint}/health", timeout=5).status_code
+        with net.cluster.node(name).client(timeout=5) as client:
+            return client.get("/health").status_code
 
     def status() -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "dain", "node", "status", "--home",
@@ -296,14 +315,21 @@ class _Liar(BaseHTTPRequestHandler):
         pass
 
 
-def test_a_slow_garbage_peer_does_not_stall_the_others(net: Net) -> None:
+def test_a_slow_garbage_peer_does_not_stall_the_others(net: Net, tmp_path: Path) -> None:
+    # it serves HTTPS with a certificate of its own and publishes it: it passes the pin
+    key, certificate = tmp_path / "liar.key", tmp_path / "liar.crt"
+    tls_fingerprint = create_certificate(key, certificate, "127.0.0.1", "liar")
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(certificate, key)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Liar)
+    server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
         liar = net.root.as_identity(Identity.create())
         admit_founder(net.root, liar.address, 10)
-        liar.registry.register(f"http://127.0.0.1:{server.server_address[1]}")
+        liar.registry.register(f"https://127.0.0.1:{server.server_address[1]}", b"",
+                               tls_fingerprint)  # fmt: skip
         liar_asset = liar.assets.register(
             hashlib.sha256(b"liar").digest(), "m", ConsentPolicy(("diagnosis",)), "p"
         )

@@ -13,7 +13,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from dain.devnet.cluster import HOSPITALS, RESEARCHER, Cluster
@@ -56,7 +55,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 
 def _status(cluster: Cluster, name: str) -> dict:
-    return httpx.get(f"{cluster.node(name).endpoint}/status", timeout=5).json()
+    with cluster.node(name).client(timeout=5) as client:  # HTTPS, its home's certificate
+        return client.get("/status").json()
 
 
 def _hold(cluster: Cluster, name: str, job_id: int, after: str) -> None:

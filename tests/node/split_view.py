@@ -200,6 +200,6 @@ class Tap:
         self.address = address
         self.attacker = attacker
 
-    def send(self, endpoint: str, request: Request) -> Response:
+    def send(self, endpoint: str, request: Request, tls_fingerprint: bytes = b"") -> Response:
         self.attacker.asking = self.address
-        return self.inner.send(endpoint, request)
+        return self.inner.send(endpoint, request, tls_fingerprint)

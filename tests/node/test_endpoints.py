@@ -79,7 +79,7 @@ def test_an_endpoint_with_a_path_cannot_aim_a_node_at_another_url(
     recording: tuple[int, list[str]],
 ) -> None:
     port, seen = recording
-    transport = HttpTransport(allow_private=True)  # even on a devnet
+    transport = HttpTransport(allow_private=True, allow_plain_http=True)  # even on a devnet
     for planted in (f"http://127.0.0.1:{port}/admin/delete?all=1&x=",
                     f"http://127.0.0.1:{port}?x=", f"http://x@127.0.0.1:{port}"):  # fmt: skip
         with pytest.raises(PeerUnavailable):
@@ -131,7 +131,7 @@ def test_a_peer_dripping_its_answer_is_cut_off_at_the_deadline() -> None:
     drip = _Hostile(size=10_000, chunk=1, pause=0.2)  # would take over half an hour
     try:
         with pytest.raises(PeerUnavailable, match=r"took over 1\.0 s"):
-            HttpTransport(timeout=5, deadline=1.0, allow_private=True).send(
+            HttpTransport(timeout=5, deadline=1.0, allow_private=True, allow_plain_http=True).send(
                 f"http://127.0.0.1:{drip.port}", Request("GET", "/blobs/x"))
     finally:
         drip.close()
@@ -142,7 +142,7 @@ def test_a_huge_answer_is_refused_past_the_cap() -> None:
     flood = _Hostile(size=300 * 2**20, chunk=2**16, pause=0)
     try:
         with pytest.raises(PeerUnavailable, match="more than 1048576 bytes"):
-            HttpTransport(max_answer_bytes=2**20, allow_private=True).send(
+            HttpTransport(max_answer_bytes=2**20, allow_private=True, allow_plain_http=True).send(
                 f"http://127.0.0.1:{flood.port}", Request("GET", "/blobs/x"))
     finally:
         flood.close()

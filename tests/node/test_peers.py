@@ -11,6 +11,7 @@ import pytest
 
 from dain.identity import Identity
 from dain.node import (
+    Contact,
     InMemoryTransport,
     PeerConflict,
     PeerNotReady,
@@ -31,9 +32,9 @@ BLOB = encode_tensors({"w": np.arange(4, dtype=np.float32)})
 def _peers(transport: InMemoryTransport, endpoints: dict[str, str]) -> tuple[Peers, list[str]]:
     looked_up: list[str] = []
 
-    def lookup(address: str) -> str:
+    def lookup(address: str) -> Contact:
         looked_up.append(address)
-        return endpoints[address]
+        return Contact(endpoints[address])
 
     def sign(kind: str, job_id: int, round: int, body: dict) -> bytes:
         return seal(ME, 31337, kind, job_id, round, body).to_bytes()

@@ -49,7 +49,10 @@ def _home(home: Path | None, name: str | None = None) -> NodeHome:
 def init(
     name: Annotated[str, typer.Option(help="The node's name.")],
     home: NodeHomeOption = None,
-    port: Annotated[int, typer.Option(help="Port of the node's HTTP API.")] = 8600,
+    host: Annotated[
+        str, typer.Option(help="Address or DNS name peers reach the node at (and it listens on).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the node's HTTPS API.")] = 8600,
     rpc: Annotated[str, typer.Option(help="The chain's JSON-RPC URL.")] = "http://127.0.0.1:8545",
     deployment: Annotated[Path, typer.Option(help="The network's deployment.json.")] = Path(
         "deployment.json"
@@ -57,24 +60,32 @@ def init(
     password: Password = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Create a node home: key, settings, blob store and state database."""
+    """Create a node home: key, TLS certificate, settings, blob store and state database.
+    The certificate is self-signed: peers trust it because the node publishes its
+    fingerprint on chain when it starts."""
     from dain.node import NodeConfig
 
     where = _home(home, name)
     if not deployment.exists():
         raise ConfigError(f"No deployment record at {deployment}.", hint="Pass --deployment.")
-    config = NodeConfig(name=name, port=port, rpc=rpc, deployment=str(deployment.resolve()))
+    config = NodeConfig(name=name, host=host, port=port, rpc=rpc,
+                        deployment=str(deployment.resolve()))  # fmt: skip
     identity = where.init(config, new_key_password(password, "the node's key"))
+    fingerprint = where.tls_fingerprint(config).hex()
     data = {
         "name": name,
         "home": str(where.root),
         "address": identity.address,
         "endpoint": config.endpoint,
+        "tls_fingerprint": fingerprint,
     }
     emit(
         as_json,
         data,
-        lambda: console.print(f"Node {name} ({identity.address}) created in {where.root}."),
+        lambda: console.print(
+            f"Node {name} ({identity.address}) created in {where.root}.\n"
+            f"It will serve {config.endpoint} with a certificate whose SHA-256 is {fingerprint}."
+        ),
     )
 
 
@@ -94,10 +105,13 @@ def status(home: NodeHomeOption = None, as_json: JsonFlag = False) -> None:
     """What a running node is doing."""
     import httpx
 
+    from dain.node import home_client
+
     where = _home(home)
     config = where.config()
     try:
-        answer = httpx.get(f"{config.endpoint}/status", timeout=5)
+        with home_client(where, timeout=5) as client:  # trusts the home's own certificate
+            answer = client.get("/status")
         data = answer.json()
     except (httpx.HTTPError, ValueError):
         raise ConfigError(

@@ -1,5 +1,6 @@
 """A network of real processes on 127.0.0.1: anvil, and one `dain node start` per node,
-each with its own home, key, data file and HTTP port. Everything is stopped by pid."""
+each with its own home, key, TLS certificate, data file and HTTPS port. Everything is
+stopped by pid."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from dain.devnet.home import admit_founder, chain_down, chain_up, treasury_ledge
 from dain.devnet.steps import HOSPITALS, RESEARCHER, consent_policy, hospital_data
 from dain.errors import ConfigError
 from dain.ledger import free_port, stop_pid
-from dain.node import NetworkHome, NodeConfig, NodeHome, StoredAsset, open_node
+from dain.node import NetworkHome, NodeConfig, NodeHome, StoredAsset, home_client, open_node
 
 __all__ = ["HOSPITALS", "RESEARCHER", "Cluster", "ClusterNode"]
 
@@ -39,7 +40,12 @@ class ClusterNode:
 
     @property
     def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"https://127.0.0.1:{self.port}"
+
+    def client(self, timeout: float = 10.0) -> httpx.Client:
+        """An HTTPS client for this node that trusts the certificate in its home (the
+        orchestrator's own node: peers pin the fingerprint on chain instead)."""
+        return home_client(NodeHome(Path(self.home)), timeout)
 
 
 def write_csv(dataset: Dataset, path: Path) -> None:
@@ -160,8 +166,9 @@ class Cluster:
         while waiting and time.monotonic() < deadline:
             for node in list(waiting):
                 try:
-                    if httpx.get(f"{node.endpoint}/health", timeout=1).status_code == 200:
-                        waiting.remove(node)
+                    with node.client(timeout=1) as client:
+                        if client.get("/health").status_code == 200:
+                            waiting.remove(node)
                 except httpx.HTTPError:
                     pass
             time.sleep(0.2)

@@ -1,5 +1,6 @@
 """The demo story across real node processes: the orchestrator acts only through each
-member's own key on chain, and reads models from the nodes' HTTP APIs. The nodes do the
+member's own key on chain, and reads models from the nodes' HTTPS APIs (pinned to the
+certificate each member published on chain, as any requester's script would). The nodes do the
 training, the aggregation and the round records by themselves; the story watches the
 chain, and leaves each step to `steps`."""
 
@@ -7,8 +8,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-
-import httpx
 
 from dain.data import load_csv
 from dain.devnet.cluster import Cluster
@@ -33,7 +32,7 @@ from dain.devnet.story_types import Reporter, SilentReporter, StoryConfig, Story
 from dain.errors import DainError
 from dain.identity import Identity
 from dain.ledger import Ledger, RoundInfo
-from dain.node import NodeHome, blob_request
+from dain.node import NodeHome, blob_request, pinned_client
 from dain.storage import FileBlobStore, verify
 
 
@@ -61,18 +60,19 @@ class Processes:
         return FileBlobStore(NodeHome(Path(self.cluster.node(owner).home)).blobs).put(blob)
 
     def model(self, record: RoundInfo) -> bytes:
-        endpoint = self.root.registry.member(record.aggregator).endpoint
+        aggregator = self.root.registry.member(record.aggregator)
         researcher = self.members[RESEARCHER]  # the requester: its role lets it read models
         headers = blob_request(researcher.identity, researcher.chain_id, record.model_cid,
                                record.job_id)  # fmt: skip
-        model = httpx.get(f"{endpoint}/blobs/{record.model_cid}", headers=headers,
-                          timeout=10).content  # fmt: skip
+        with pinned_client(aggregator.endpoint, aggregator.tls_fingerprint) as client:
+            model = client.get(f"/blobs/{record.model_cid}", headers=headers).content
         verify(record.model_cid, model)
         return model
 
     def asset(self, name: str) -> int:
         """The one asset a hospital's node registered when the cluster came up."""
-        status = httpx.get(f"{self.cluster.node(name).endpoint}/status", timeout=10).json()
+        with self.cluster.node(name).client() as client:
+            status = client.get("/status").json()
         (asset,) = status["assets"]
         return int(asset, 16)
 

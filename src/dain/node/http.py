@@ -1,23 +1,18 @@
-"""The node API over HTTP: a FastAPI app serving the route table of `dain.node.routes`
-through the same dispatcher the in-memory transport calls, and an httpx client transport.
-Both carry exactly the bytes the in-memory transport carries."""
+"""The node API over HTTP(S): a FastAPI app serving the route table of `dain.node.routes`
+through the same dispatcher the in-memory transport calls, so it carries exactly the bytes
+the in-memory transport carries. The client side is `dain.node.http_client`."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import httpx
 from fastapi import FastAPI
 from fastapi import Request as HttpRequest
 from fastapi.responses import Response as HttpResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from dain.node.endpoints import check_endpoint
-from dain.node.errors import PeerUnavailable
 from dain.node.routes import ROUTES, Body, Dispatcher, Route, refusal
 from dain.node.transport import ENVELOPE_HEADER, Request, Response
 
@@ -99,66 +94,3 @@ def create_app(dispatcher: Dispatcher, title: str) -> FastAPI:
 def _to_http(answer: Response) -> HttpResponse:
     return HttpResponse(answer.body, status_code=answer.status, media_type=answer.content_type)
 
-
-class HttpTransport:
-    """Talks to peers over HTTP within bounds, so no peer can hold a node: each read waits
-    at most `timeout` seconds, a whole exchange at most `deadline` (a peer dripping one
-    byte at a time is cut off), an answer holds at most `max_answer_bytes`, and only
-    endpoints `check_endpoint` accepts are contacted (no private addresses unless
-    `allow_private`)."""
-
-    def __init__(
-        self,
-        timeout: float = 5.0,
-        *,
-        deadline: float = 20.0,
-        max_answer_bytes: int = 17 * 2**20,
-        allow_private: bool = False,
-    ) -> None:
-        self._client = httpx.Client(timeout=timeout, follow_redirects=False)
-        self.deadline = deadline
-        self.max_answer_bytes = max_answer_bytes
-        self.allow_private = allow_private
-        self.bytes_sent = 0  # request bodies, for measuring the protocol's traffic
-        self._count = threading.Lock()  # several rounds' hand-outs go out at once
-        self._checked: dict[str, str] = {}  # endpoint -> its checked form
-
-    def _base(self, endpoint: str) -> str:
-        found = self._checked.get(endpoint)
-        if found is None:
-            found = check_endpoint(endpoint, allow_private=self.allow_private)
-            self._checked[endpoint] = found
-        return found
-
-    def send(self, endpoint: str, request: Request) -> Response:
-        url = self._base(endpoint) + request.path
-        with self._count:
-            self.bytes_sent += len(request.body)
-        give_up = time.monotonic() + self.deadline
-        try:
-            with self._client.stream(request.method, url, content=request.body or None,
-                                     headers=request.headers) as answer:  # fmt: skip
-                body = self._read(endpoint, request.path, answer, give_up)
-        except httpx.HTTPError as exc:
-            raise PeerUnavailable(
-                f"{endpoint} did not answer {request.path} ({type(exc).__name__})."
-            ) from exc
-        return Response(answer.status_code, body, answer.headers.get("content-type", ""))
-
-    def _read(self, endpoint: str, path: str, answer: httpx.Response, give_up: float) -> bytes:
-        declared = answer.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_answer_bytes:
-            raise PeerUnavailable(f"{endpoint} answered {path} with more than "
-                                  f"{self.max_answer_bytes} bytes.")  # fmt: skip
-        body = bytearray()
-        for chunk in answer.iter_bytes():
-            body += chunk
-            if len(body) > self.max_answer_bytes:
-                raise PeerUnavailable(f"{endpoint} answered {path} with more than "
-                                      f"{self.max_answer_bytes} bytes.")  # fmt: skip
-            if time.monotonic() > give_up:
-                raise PeerUnavailable(f"{endpoint} took over {self.deadline} s to answer {path}.")
-        return bytes(body)
-
-    def close(self) -> None:
-        self._client.close()

@@ -29,7 +29,7 @@ from dain.node.secure_aggregator import SecureAggregator
 from dain.node.secure_participant import HoldAfter, SecureParticipant, agreement_public_key
 from dain.node.state import NodeState
 from dain.node.training import LocalTrainer
-from dain.node.transport import Request, Response, Transport
+from dain.node.transport import Contact, Request, Response, Transport
 from dain.storage import BlobStore
 
 
@@ -58,8 +58,11 @@ class Node:
         def sign(kind: MessageKind, job_id: int, round: int, body: dict[str, Any]) -> bytes:
             return seal(ledger.identity, ledger.chain_id, kind, job_id, round, body).to_bytes()
 
-        peers = Peers(ledger.address, transport, blobs,
-                      lambda address: ledger.registry.member(address).endpoint, sign)  # fmt: skip
+        def contact(address: str) -> Contact:
+            member = ledger.registry.member(address)
+            return Contact(member.endpoint, member.tls_fingerprint)
+
+        peers = Peers(ledger.address, transport, blobs, contact, sign)
         self.ctx = NodeContext(name, ledger, blobs, peers, clock, ChainView(ledger, clock),
                                index or BlobIndex())  # fmt: skip
         self.models = JobModels(self.ctx)

@@ -21,7 +21,7 @@ from dain.node.errors import (
     PeerRefused,
     PeerUnavailable,
 )
-from dain.node.transport import ENVELOPE_HEADER, Request, Response, Transport
+from dain.node.transport import ENVELOPE_HEADER, Contact, Request, Response, Transport
 from dain.storage import BlobStore, CodecError, StorageError, cid_of, parse_json, verify
 
 log = logging.getLogger(__name__)
@@ -59,15 +59,16 @@ def _reason(response: Response) -> str:
 
 
 class Peers:
-    """Talks to members' nodes through `transport`; `lookup` reads a member's endpoint from
-    the registry (remembered until a request to it fails: it may have moved)."""
+    """Talks to members' nodes through `transport`; `lookup` reads a member's endpoint and
+    TLS certificate fingerprint from the registry (remembered until a request to it fails:
+    it may have moved, or changed its certificate)."""
 
     def __init__(
         self,
         me: str,
         transport: Transport,
         blobs: BlobStore,
-        lookup: Callable[[str], str],
+        lookup: Callable[[str], Contact],
         sign: Signer,
     ) -> None:
         self.me = me
@@ -75,25 +76,27 @@ class Peers:
         self._blobs = blobs
         self._lookup = lookup
         self._sign = sign
-        self._endpoints: dict[str, str] = {}
+        self._contacts: dict[str, Contact] = {}
         self._lock = threading.Lock()
 
-    def endpoint_of(self, address: str) -> str:
+    def contact_of(self, address: str) -> Contact:
         with self._lock:
-            found = self._endpoints.get(address)
+            found = self._contacts.get(address)
         if found is None:
             found = self._lookup(address)
             with self._lock:
-                self._endpoints[address] = found
+                self._contacts[address] = found
         return found
 
     def _send(self, address: str, request: Request) -> tuple[str, Response]:
-        endpoint = self.endpoint_of(address)
+        contact = self.contact_of(address)
         try:
-            return endpoint, self.transport.send(endpoint, request)
+            return contact.endpoint, self.transport.send(
+                contact.endpoint, request, contact.tls_fingerprint
+            )
         except PeerError:
             with self._lock:
-                self._endpoints.pop(address, None)  # look it up again next time
+                self._contacts.pop(address, None)  # look it up again next time
             raise
 
     def post(

@@ -1,5 +1,6 @@
 """`dain node start`: one node as its own process. It checks its key and membership,
-publishes its endpoint and public key on chain, serves peers over HTTP and runs its jobs."""
+publishes its endpoint, public key and TLS certificate fingerprint on chain, serves peers
+over HTTPS with that certificate and runs its jobs."""
 
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ from dain.learning import warm_up
 from dain.ledger import Deployment, Ledger, RpcChain
 from dain.node.blob_index import BlobIndex
 from dain.node.context import LocalAsset
-from dain.node.home import NodeHome
-from dain.node.http import HttpTransport, create_app
+from dain.node.home import NodeConfig, NodeHome
+from dain.node.http import create_app
+from dain.node.http_client import HttpTransport
 from dain.node.node import Node
 from dain.node.secure_participant import HoldAfter, Stage
 from dain.node.state import NodeState
@@ -37,7 +39,8 @@ def open_node(home: NodeHome, password: str) -> tuple[Node, NodeState]:
         config.name, ledger, FileBlobStore(home.blobs), HttpTransport(
             config.peer_timeout_seconds, deadline=config.peer_deadline_seconds,
             max_answer_bytes=config.max_body_bytes + 2**20,
-            allow_private=config.allow_private_peers),
+            allow_private=config.allow_private_peers,
+            allow_plain_http=config.allow_plain_http_peers),
         config.endpoint, max_body_bytes=config.max_body_bytes, hold_after=_hold_file(home.hold),
         nonces=state,  # envelopes taken before a restart stay refused after it
         index=BlobIndex(home.state), blob_quota_bytes=config.blob_quota_mb * 2**20,
@@ -96,7 +99,8 @@ def serve(home: NodeHome, password: str) -> None:
             hint="Ask members to admit it ('dain gov propose --admit'), or on a test chain "
             "'dain chain admit'.",
         )
-    node.ledger.registry.register(node.endpoint, node.ledger.identity.public_key)
+    tls = home.tls_fingerprint(config) if config.tls else b""
+    node.ledger.registry.register(node.endpoint, node.ledger.identity.public_key, tls)
     runner = node.make_runner(state, config.poll_seconds)
 
     class NodeServer(uvicorn.Server):
@@ -107,7 +111,7 @@ def serve(home: NodeHome, password: str) -> None:
     server = NodeServer(
         uvicorn.Config(
             create_app(node.dispatcher, f"dain node {node.name}"), host=config.host,
-            port=config.port, log_level="warning",
+            port=config.port, log_level="warning", **_tls_settings(home, config),
         )
     )  # fmt: skip
     thread = threading.Thread(target=runner.run, name=f"{node.name}-runner", daemon=True)
@@ -120,3 +124,15 @@ def serve(home: NodeHome, password: str) -> None:
         thread.join(timeout=10)
         state.close()
         home.pid_file.unlink(missing_ok=True)
+
+
+def _tls_settings(home: NodeHome, config: NodeConfig) -> dict[str, Any]:
+    """uvicorn's settings for serving HTTPS with the home's key and certificate."""
+    if not config.tls:
+        return {}
+    return {
+        "ssl_keyfile": str(home.tls_key),
+        "ssl_certfile": str(home.tls_certificate),
+        # uvicorn's default ("TLSv1") also offers CBC suites; TLS 1.3 is unaffected by this
+        "ssl_ciphers": "ECDHE+AESGCM:ECDHE+CHACHA20",
+    }

@@ -1,5 +1,6 @@
 """Transports carry requests between nodes. A handler maps a Request to a Response; the
-in-memory transport calls it directly, an HTTP transport would carry the same bytes."""
+in-memory transport calls it directly, the HTTP transport (`dain.node.http_client`) carries
+the same bytes over HTTPS to the certificate the peer's member published on chain."""
 
 from __future__ import annotations
 
@@ -36,11 +37,23 @@ class Response:
         return 200 <= self.status < 300
 
 
+@dataclass(frozen=True)
+class Contact:
+    """How to reach a member's node, as its member published it on chain: the endpoint,
+    and the SHA-256 of the TLS certificate that node answers with (b"" for none)."""
+
+    endpoint: str
+    tls_fingerprint: bytes = b""
+
+
 Handler = Callable[[Request], Response]
 
 
 class Transport(Protocol):
-    def send(self, endpoint: str, request: Request) -> Response: ...
+    def send(self, endpoint: str, request: Request, tls_fingerprint: bytes = b"") -> Response:
+        """The peer's answer; a transport over a network talks only to the certificate
+        `tls_fingerprint` names."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -67,7 +80,8 @@ class InMemoryTransport:
     def unregister(self, endpoint: str) -> None:
         self._handlers.pop(endpoint, None)
 
-    def send(self, endpoint: str, request: Request) -> Response:
+    def send(self, endpoint: str, request: Request, tls_fingerprint: bytes = b"") -> Response:
+        # in one process there is no TLS to pin: a handler is reached only by its endpoint
         handler = self._handlers.get(endpoint)
         if handler is None:
             raise PeerUnavailable(f"No node answers at {endpoint}.")
