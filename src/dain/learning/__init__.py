@@ -48,6 +48,7 @@ from dain.learning.training import (
     train_local,
     warm_up,
 )
+from dain.learning.valuation import Valuation, ValuationConfig, value_updates
 
 __all__ = [
     "ATTACKS",
@@ -68,6 +69,8 @@ __all__ = [
     "ServerState",
     "Strategy",
     "TrainConfig",
+    "Valuation",
+    "ValuationConfig",
     "accuracy",
     "attack_updates",
     "attackers",
@@ -94,5 +97,6 @@ __all__ = [
     "train_local_dp",
     "trimmed_mean",
     "unstack",
+    "value_updates",
     "warm_up",
 ]
