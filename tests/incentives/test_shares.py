@@ -23,6 +23,20 @@ def test_basis_points_by_hand() -> None:
         to_basis_points({1: 0})
 
 
+def test_basis_points_give_a_zero_weight_nothing() -> None:
+    assert to_basis_points({1: 0, 2: 1, 3: 2}) == {1: 0, 2: 3_333, 3: 6_667}
+    with pytest.raises(ValueError):
+        to_basis_points({1: -1, 2: 2})
+
+
+@given(weights, st.sets(st.integers(1, 2**256 - 1), max_size=5))
+def test_zero_weights_never_get_a_basis_point(w: dict[int, int], zeros: set[int]) -> None:
+    shares = to_basis_points({**w, **dict.fromkeys(zeros - set(w), 0)})
+
+    assert sum(shares.values()) == BPS
+    assert all(shares[a] == 0 for a in zeros - set(w))
+
+
 @given(weights)
 def test_basis_points_always_sum_to_the_whole(w: dict[int, int]) -> None:
     shares = to_basis_points(w)

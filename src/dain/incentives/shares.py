@@ -18,13 +18,16 @@ def contribution_weights(uses: Iterable[tuple[int, int]]) -> dict[int, int]:
 
 
 def to_basis_points(weights: Mapping[int, int]) -> dict[int, int]:
-    """Shares in basis points summing to exactly 10,000 (largest remainder method)."""
-    if not weights or any(w <= 0 for w in weights.values()):
-        raise ValueError("every asset needs a positive weight")
+    """Shares in basis points summing to exactly 10,000 (largest remainder method), in
+    integers so that a contract can repeat it: each asset gets w * 10,000 // total, and the
+    basis points left go one each to the largest remainders w * 10,000 % total, ties to the
+    lower asset id. An asset of weight 0 gets 0 (its remainder is 0 and fewer basis points
+    are left than assets with a positive remainder); at least one weight must be positive."""
+    if any(w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
+        raise ValueError("weights must be non-negative with at least one positive")
     total = sum(weights.values())
-    exact = {a: w * BPS / total for a, w in weights.items()}
-    shares = {a: int(v) for a, v in exact.items()}
-    by_remainder = sorted(weights, key=lambda a: (-(exact[a] - shares[a]), a))
+    shares = {a: w * BPS // total for a, w in weights.items()}
+    by_remainder = sorted(weights, key=lambda a: (-(weights[a] * BPS % total), a))
     for asset in by_remainder[: BPS - sum(shares.values())]:
         shares[asset] += 1
     return shares
