@@ -6,12 +6,13 @@ from __future__ import annotations
 import statistics
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from dain.incentives import (
     BPS,
     FULL_AT,
+    MIN_JUDGES,
     VALUE_MAX,
     VALUE_MIN,
     VALUE_ONE,
@@ -76,7 +77,10 @@ def test_quality_is_the_lower_median_of_each_judges_mean_by_hand() -> None:
     assert quality(judges) == 350
     assert quality({**judges, "d": [700]}) == 350  # 0, 350, 433, 500: the lower middle
     assert quality({}) == FULL_AT  # never valued: paid by examples
-    assert quality({"a": []}) == FULL_AT
+    assert quality({"a": [], "b": [0], "c": [0]}) == FULL_AT
+    # two judges: the lower median would be the smaller, which one liar sets alone
+    assert MIN_JUDGES == 3
+    assert quality({"honest": [1000], "liar": [VALUE_MIN]}) == FULL_AT
 
 
 @given(
@@ -88,6 +92,7 @@ def test_a_minority_of_judges_moves_quality_only_between_honest_order_statistics
 ) -> None:
     liars = lies[: len(honest) - 1]  # fewer than the honest: f <= (J - 1) // 2
     f, middle = len(liars), (len(honest) + len(liars) - 1) // 2
+    assume(len(honest) + f >= MIN_JUDGES)
     honest_means = sorted(sum(credit(v) for v in vs) // len(vs) for vs in honest)
 
     corrupted = quality({("h", i): vs for i, vs in enumerate(honest)}
@@ -114,22 +119,26 @@ def receipt(asset: int, examples: int, aggregator: str, value: int | None) -> Va
 def test_shares_are_examples_times_quality_by_hand() -> None:
     receipts = [
         receipt(1, 10, "x", 1000), receipt(2, 10, "x", 250), receipt(3, 20, "x", -300),
-        receipt(1, 10, "y", None),  # the aggregator's own asset: no value
+        receipt(1, 10, "y", None),  # asset 1's owner aggregates: no value for its own
         receipt(2, 10, "y", 250), receipt(3, 20, "y", -300),
+        receipt(1, 10, "z", 600), receipt(2, 10, "z", 250), receipt(3, 20, "z", 100),
+        receipt(1, 10, "w", 800), receipt(2, 10, "w", None), receipt(3, 20, "w", -50),
     ]  # fmt: skip
 
     weights = quality_weights(receipts)
 
-    assert weights == {1: 20 * FULL_AT, 2: 20 * 250, 3: 0}
+    # asset 3: judges' credits 0, 0, 100, 0, lower median 0
+    assert weights == {1: 40 * FULL_AT, 2: 40 * 250, 3: 0}
     assert shares_by_value(receipts) == {1: 6_667, 2: 3_333, 3: 0}
 
 
 def test_unvalued_jobs_and_worthless_ones_fall_back_to_examples() -> None:
-    secure = [receipt(1, 30, "x", None), receipt(2, 10, "y", None)]  # secure aggregation
-    harmful = [receipt(1, 30, "x", -10), receipt(2, 10, "y", -20)]
-    by_examples = to_basis_points(contribution_weights([(1, 30), (2, 10)]))
+    secure = [receipt(asset, n, judge, None) for judge in "xyz" for asset, n in ((1, 10), (2, 5))]
+    harmful = [receipt(asset, n, judge, -10) for judge in "xyz" for asset, n in ((1, 10), (2, 5))]
+    by_examples = to_basis_points(contribution_weights([(1, 30), (2, 15)]))
 
-    assert shares_by_value(secure) == by_examples == {1: 7_500, 2: 2_500}
+    assert quality_weights(harmful) == {1: 0, 2: 0}
+    assert shares_by_value(secure) == by_examples == {1: 6_667, 2: 3_333}
     assert shares_by_value(harmful) == by_examples
 
 

@@ -3,6 +3,7 @@ aggregators recorded with them, to each asset's share of the pool."""
 
 from dain.incentives.quality import (
     FULL_AT,
+    MIN_JUDGES,
     VALUE_MAX,
     VALUE_MIN,
     VALUE_ONE,
@@ -18,6 +19,7 @@ from dain.incentives.shares import BPS, contribution_weights, payouts, to_basis_
 __all__ = [
     "BPS",
     "FULL_AT",
+    "MIN_JUDGES",
     "VALUE_MAX",
     "VALUE_MIN",
     "VALUE_ONE",

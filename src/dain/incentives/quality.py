@@ -31,9 +31,11 @@ Everything after step 1 is integer arithmetic that the contract repeats bit for 
    recorded n_j >= 1 values for the asset gives the mean credit m_j = sum credit // n_j
    (floor), and the asset's quality is the lower median over its J judges:
 
-       quality = sorted(m_j)[(J - 1) // 2]   for J >= 1;   FULL_AT for J = 0
+       quality = sorted(m_j)[(J - 1) // 2]   for J >= MIN_JUDGES = 3;   FULL_AT otherwise
 
-   (an asset no round valued, as under secure aggregation, is paid by examples alone). Why
+   An asset no round valued (secure aggregation) is paid by examples alone, and so is one
+   fewer than three judges valued: with two, the lower median is the smaller, which one
+   liar alone sets; with one, that judge decides alone. Why
    judges and not rounds: one aggregator records all of its rounds' values, so robustness
    against it is worth something only counted per aggregator. Elections are random per round,
    and one aggregator drew 6 of 20 rounds in one of ten runs of the bench; with a median over
@@ -67,6 +69,7 @@ from dain.incentives.shares import contribution_weights, to_basis_points
 VALUE_ONE = 1_000  # a typical update's value: the round's median |value|
 VALUE_MIN, VALUE_MAX = -(2**15), 2**15 - 1  # int16
 FULL_AT = 500  # values at or above this earn full credit
+MIN_JUDGES = 3  # fewer judges than this and quality stays full: one could decide alone
 
 K = TypeVar("K")
 
@@ -106,14 +109,15 @@ def credit(value: int) -> int:
 
 def quality(values_by_judge: Mapping[Hashable, Iterable[int]]) -> int:
     """An asset's quality, 0 .. FULL_AT, from the values each judge (aggregator) recorded for
-    it: the lower median over judges of each judge's floor-mean credit (step 2)."""
+    it: the lower median over judges of each judge's floor-mean credit, or FULL_AT with fewer
+    than MIN_JUDGES judges (step 2)."""
     means = []
     for values in values_by_judge.values():
         credits = [credit(v) for v in values]
         if credits:
             means.append(sum(credits) // len(credits))
     means.sort()
-    return means[(len(means) - 1) // 2] if means else FULL_AT
+    return means[(len(means) - 1) // 2] if len(means) >= MIN_JUDGES else FULL_AT
 
 
 def quality_weights(receipts: Iterable[ValuedReceipt]) -> dict[int, int]:
