@@ -13,6 +13,7 @@ from dain.node.blob_index import BlobIndex, BlobTag
 from dain.node.chain_view import ChainView
 from dain.node.clock import ChainClock
 from dain.node.peers import Peers
+from dain.node.state import NodeState
 from dain.storage import BlobStore
 
 
@@ -45,6 +46,7 @@ class NodeContext:
     clock: ChainClock
     chain: ChainView
     index: BlobIndex = field(default_factory=BlobIndex)
+    state: NodeState = field(default_factory=lambda: NodeState(":memory:"))
     assets: dict[int, LocalAsset] = field(default_factory=dict)
     signals: Signals = field(default_factory=Signals)
 

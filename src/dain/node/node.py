@@ -46,12 +46,14 @@ class Node:
         hold_after: HoldAfter | None = None,
         nonces: NonceStore | None = None,
         index: BlobIndex | None = None,
+        state: NodeState | None = None,
         blob_quota_bytes: int = 256 * 2**20,
         blob_retention_seconds: float = 7 * 86_400.0,
     ) -> None:
-        """`nonces` remembers the envelopes the node took (see `dain.node.nonces`) and
-        `index` what each blob is (see `dain.node.blob_index`): in memory unless given; a
-        node with a home keeps both in its state database, so they survive a restart."""
+        """`state` is the node's durable memory (what it trained, sent and spent), `nonces`
+        remembers the envelopes it took (see `dain.node.nonces`) and `index` what each blob
+        is (see `dain.node.blob_index`): in memory unless given; a node with a home keeps
+        all three in its state database, so they survive a restart."""
         self.endpoint = endpoint
         clock = ChainClock(ledger.pending_time)
 
@@ -64,7 +66,8 @@ class Node:
 
         peers = Peers(ledger.address, transport, blobs, contact, sign)
         self.ctx = NodeContext(name, ledger, blobs, peers, clock, ChainView(ledger, clock),
-                               index or BlobIndex())  # fmt: skip
+                               index or BlobIndex(),
+                               state=state or NodeState(":memory:"))  # fmt: skip
         self.models = JobModels(self.ctx)
         self.trainer = LocalTrainer(self.ctx, self.models)
         self.participant = Participant(self.ctx, self.trainer)

@@ -42,7 +42,7 @@ def open_node(home: NodeHome, password: str) -> tuple[Node, NodeState]:
             allow_private=config.allow_private_peers,
             allow_plain_http=config.allow_plain_http_peers),
         config.endpoint, max_body_bytes=config.max_body_bytes, hold_after=_hold_file(home.hold),
-        nonces=state,  # envelopes taken before a restart stay refused after it
+        nonces=state, state=state,  # envelopes taken, and privacy spent, survive a restart
         index=BlobIndex(home.state), blob_quota_bytes=config.blob_quota_mb * 2**20,
         blob_retention_seconds=config.blob_retention_days * 86_400,
     )  # fmt: skip

@@ -45,6 +45,12 @@ CREATE TABLE IF NOT EXISTS nonces (  -- envelopes taken, kept while they are fre
     PRIMARY KEY (sender, nonce)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS nonces_by_age ON nonces (timestamp);
+CREATE TABLE IF NOT EXISTS releases (  -- private updates made for release: the privacy spent
+    job_id INTEGER NOT NULL,
+    round INTEGER NOT NULL,
+    asset_id TEXT NOT NULL,
+    PRIMARY KEY (job_id, round, asset_id)
+);
 """
 
 
@@ -132,6 +138,21 @@ class NodeState:
         with self._lock:
             return int(self._db.execute("SELECT COUNT(*) FROM deliveries").fetchone()[0])
 
+    def record_release(self, job_id: int, round: int, asset_id: int) -> None:
+        """A private update of the asset was made for this round: its privacy is spent,
+        whether or not the round is ever recorded."""
+        with self._lock:
+            self._db.execute(
+                "INSERT OR IGNORE INTO releases VALUES (?, ?, ?)", (job_id, round, hex(asset_id))
+            )
+
+    def releases(self, job_id: int, asset_id: int, *, besides: int = 0) -> int:
+        """Rounds of the job, other than round `besides`, this node made a private update of
+        the asset for."""
+        with self._lock:
+            query = "SELECT COUNT(*) FROM releases WHERE job_id = ? AND asset_id = ? AND round != ?"
+            return _count(self._db, query, (job_id, hex(asset_id), besides))
+
     def remember_nonce(
         self, sender: str, nonce: str, timestamp: int, *, forget_before: int, limits: NonceLimits
     ) -> Remembered:
@@ -168,5 +189,5 @@ class NodeState:
             self._db.close()
 
 
-def _count(db: sqlite3.Connection, query: str, args: tuple[str, ...]) -> int:
+def _count(db: sqlite3.Connection, query: str, args: tuple[object, ...]) -> int:
     return int(db.execute(query, args).fetchone()[0])

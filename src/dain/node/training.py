@@ -53,13 +53,16 @@ class LocalTrainer:
         return mine
 
     def _within_budget(self, job: JobInfo, asset: LocalAsset) -> bool:
-        """Whether one more round keeps the asset within its policy's maximum epsilon (the
-        rounds it already took part in are counted on chain)."""
+        """Whether one more round keeps the asset within its policy's maximum epsilon. The
+        rounds counted are those this node made a private update for (its state database),
+        not the rounds recorded on chain: an aggregator that leaves a receipt out of its
+        record does not give the asset its privacy back."""
         if asset.policy.max_epsilon is None:
             return True
         spec = self.models.spec(job)
-        taken = self.ctx.ledger.jobs.enrollment(job.job_id, asset.asset_id).rounds_used
-        return budget_allows(spec.privacy, taken, asset.policy.max_epsilon)
+        # the round now open may already have its update made: it is the one being judged
+        spent = self.ctx.state.releases(job.job_id, asset.asset_id, besides=job.current_round + 1)
+        return budget_allows(spec.privacy, spent, asset.policy.max_epsilon)
 
     def train_delta(self, job: JobInfo, round: int, asset: LocalAsset) -> tuple[Params, int]:
         """The asset's change to the current global model, with the job's privacy applied
@@ -86,6 +89,7 @@ class LocalTrainer:
         )  # fmt: skip
         if not spec.privacy.private:
             return update.delta, update.num_examples
+        self.ctx.state.record_release(job.job_id, round, asset.asset_id)
         with self._lock:
             for old in [k for k in self._released if k[0] == job.job_id and k[1] < round]:
                 del self._released[old]
