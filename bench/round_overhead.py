@@ -17,8 +17,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
-
 from dain.data import ConsentPolicy, Dataset, load_csv
 from dain.devnet.cluster import HOSPITALS, RESEARCHER, Cluster
 from dain.devnet.cluster_story import member_ledger
@@ -67,7 +65,11 @@ def in_process_overhead(spec: JobSpec, data: dict[str, Dataset]) -> list[float]:
 
 
 def statuses(cluster: Cluster) -> dict[str, dict]:
-    return {n.name: httpx.get(f"{n.endpoint}/status", timeout=10).json() for n in cluster.nodes()}
+    found = {}
+    for node in cluster.nodes():
+        with node.client() as client:  # HTTPS, trusting the certificate in the node's home
+            found[node.name] = client.get(f"{node.endpoint}/status").json()
+    return found
 
 
 def main() -> None:
