@@ -1,9 +1,14 @@
-"""Gas of every state-changing call dain makes, and of round records with 1, 10 and 50
-receipts, measured on the embedded chain (gas is deterministic). The baseline in the same
-run is the first round of each job, which pays one-time storage costs.
+"""Gas of every state-changing call dain makes, of round records with 1, 10 and 50 receipts
+and with the most receipts a job may have (the contract's MAX_ASSETS_PER_JOB), and of
+settling and claiming that largest job; measured on the embedded chain (gas is
+deterministic). Round records carry the aggregator's value of each update, as in a job
+without secure aggregation. The baseline in the same run is the first round of each job,
+which pays one-time storage costs.
 
-Prints one JSON line: {"calls": {...}, "round_record_gas": {"1":..,"10":..,"50":..}, ...}.
-Target: at most 25,000 gas per receipt beyond a round record's base cost."""
+Prints one JSON line: {"calls": {...}, "round_record_gas": {"1":..,"10":..,"50":..},
+"max_round_record_gas": .., "claim_gas": .., ...}. Targets: at most 25,000 gas per receipt
+beyond a round record's base cost; a record at the cap, a settlement batch and a claim well
+inside a 30M-gas block."""
 
 from __future__ import annotations
 
@@ -12,8 +17,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from dain.data import ConsentPolicy
-from dain.devnet.network import pass_proposal
+from dain.data import AssetManifest, ConsentPolicy
+from dain.devnet.network import admit_by_vote, pass_proposal
 from dain.identity import Identity
 from dain.ledger import (
     TOKEN_UNIT,
@@ -26,103 +31,142 @@ from dain.ledger import (
     deploy,
 )
 
+BLOCK_GAS = 30_000_000
+ADMIT_BATCH = 100  # members one admission proposal takes: its execution stays under 15M gas
 calls: dict[str, int] = {}
 
 
 def measured(name: str, ledger: Ledger, action: Callable[[], Any]) -> Any:
-    """Runs `action` (one transaction) and records its gas under `name`."""
+    """Runs `action` (ending in one transaction of `ledger`'s) and records its gas."""
     before = ledger.block_number()
     result = action()
     # the embedded chain mines one block per transaction: the last block holds this call
     # (a step that first approves tokens, like Ledger.propose_job, leaves that one block earlier)
     assert ledger.block_number() > before, name
-    web3 = ledger.backend.web3  # a measuring tool reads receipts directly
-    block = web3.eth.get_block("latest")
-    receipt = web3.eth.get_transaction_receipt(block["transactions"][-1])
+    receipt = last_receipt(ledger)
     assert receipt["from"] == ledger.address, name
     calls.setdefault(name, int(receipt["gasUsed"]))
     return result
 
 
-def member(chain: EmbeddedChain, root: Ledger, tokens: int) -> Ledger:
-    who = root.as_identity(Identity.create())
-    chain.fund(who.address, 10**20)
-    measured("registry.admit", root, lambda: root.registry.admit(who.address))
-    if tokens:
-        measured(
-            "token.transfer", root, lambda: root.token.transfer(who.address, tokens * TOKEN_UNIT)
-        )
-        measured("token.delegate", who, lambda: who.token.delegate())
-    # as `dain node start` does: an https endpoint and its certificate's fingerprint
-    fingerprint = hashlib.sha256(who.address.encode()).digest()
-    measured("registry.register", who,
-             lambda: who.registry.register("https://127.0.0.1:9000", b"", fingerprint))  # fmt: skip
-    return who
+def last_receipt(ledger: Ledger) -> Any:
+    web3 = ledger.backend.web3  # a measuring tool reads receipts directly
+    block = web3.eth.get_block("latest")
+    return web3.eth.get_transaction_receipt(block["transactions"][-1])
 
 
-def round_gas(chain: EmbeddedChain, root: Ledger, requester: Ledger, size: int) -> tuple[int, int]:
-    """Gas of round 1 and round 2 of a job with `size` assets, one receipt each."""
-    owners = [member(chain, root, 0) for _ in range(size)]
+def manifest(name: str, rows: int = 1_000) -> AssetManifest:
+    """A distinct manifest of `rows` rows (no dataset behind it: gas does not care)."""
+    commitment = hashlib.sha256(name.encode()).hexdigest()
+    return AssetManifest(name, ("x",), "y", ("0", "1"), rows, commitment)
+
+
+def members(chain: EmbeddedChain, root: Ledger, count: int, tokens: int = 0) -> list[Ledger]:
+    """`count` new members, admitted by the treasury's vote in batches, registered as `dain
+    node start` registers: an https endpoint and its certificate's fingerprint."""
+    identities = [Identity.create() for _ in range(count)]
+    for start in range(0, count, ADMIT_BATCH):
+        batch = [i.address for i in identities[start:start + ADMIT_BATCH]]
+        if len(batch) == 1:
+            measured("gov.execute (admit a member)", root, lambda b=batch: admit_by_vote(root, b))
+        else:
+            admit_by_vote(root, batch)
+    made = []
+    for identity in identities:
+        who = root.as_identity(identity)
+        chain.fund(who.address, 10**20)
+        if tokens:
+            measured("token.transfer", root,
+                     lambda w=who: root.token.transfer(w.address, tokens * TOKEN_UNIT))  # fmt: skip
+            measured("token.delegate", who, lambda w=who: w.token.delegate())
+        fingerprint = hashlib.sha256(who.address.encode()).digest()
+        measured("registry.register", who,
+                 lambda w=who, f=fingerprint: w.registry.register("https://127.0.0.1:9000", b"",
+                                                                    f))  # fmt: skip
+        made.append(who)
+    return made
+
+
+def running_job(
+    chain: EmbeddedChain, root: Ledger, requester: Ledger, size: int, rounds: int = 3
+) -> tuple[int, list[Ledger], list[int]]:
+    """A started job with `size` owners, one asset each."""
+    owners = members(chain, root, size)
     job_id = measured(
         "jobs.propose",
         requester,
         lambda: requester.propose_job(
-            JobTerms(
-                "diagnosis",
-                3,
-                100 * TOKEN_UNIT,
-                "bafkreispec",
-                "bafkreimodel",
-                round_duration=10**6,
-                max_epsilon=8.0,
-            )
+            JobTerms("diagnosis", rounds, 100 * TOKEN_UNIT, "bafkreispec", "bafkreimodel",
+                     round_duration=10**6, max_epsilon=8.0, max_assets=max(size, 2))
         ),
-    )
-    proposal = requester.gov.propose_job_approval(job_id)
-    pass_proposal(root, proposal, [requester])
+    )  # fmt: skip
+    pass_proposal(root, requester.gov.propose_job_approval(job_id), [requester])
     assets = []
     for i, owner in enumerate(owners):
-        digest = hashlib.sha256(f"asset-{size}-{i}".encode()).digest()
         policy = ConsentPolicy(("diagnosis", "research"), price_per_round=0, max_epsilon=8.0)
+        made = manifest(f"asset-{job_id}-{i}")
         assets.append(
-            measured(
-                "assets.register",
-                owner,
-                lambda o=owner, d=digest, p=policy: o.assets.register(
-                    d, "bafkreimanifest", p, "bafkreipolicy"
-                ),
-            )
-        )
+            measured("assets.register", owner,
+                     lambda o=owner, m=made, p=policy: o.assets.register(m, "bafkreimanifest", p,
+                                                                         "bafkreipolicy"))
+        )  # fmt: skip
         measured("jobs.enroll", owner, lambda o=owner, a=assets[-1]: o.jobs.enroll(job_id, a))
-    measured("jobs.start", requester, lambda: requester.jobs.start(job_id))
-    gas = []
-    for rnd in (1, 2):
-        receipts = [
-            Receipt(job_id, rnd, a, 100, hashlib.sha256(f"{rnd}{a}".encode()).digest()).signed_by(
-                o.identity, o.chain_id, o.jobs.address
-            )
-            for o, a in zip(owners, assets, strict=True)
-        ]
-        elected = next(o for o in owners if o.address == root.jobs.aggregator_of(job_id, rnd))
-        sent = elected.jobs.record_round(job_id, rnd, "bafkrei" + "m" * 52, b"\1" * 32, receipts)
-        gas.append(sent.gas_used)
-    return gas[0], gas[1]
+    jobs = requester.contracts.jobs.functions
+    measured("jobs.start", requester,
+             lambda: requester.caller.send("start the job", jobs.start(job_id)))  # fmt: skip
+    measured("jobs.draw_seed", requester, lambda: requester.jobs.draw_seed(job_id))
+    return job_id, owners, assets
+
+
+def record(root: Ledger, job_id: int, rnd: int, owners: list[Ledger], assets: list[int]) -> int:
+    """Gas of round `rnd`'s record: every owner's receipt (100 examples, epsilon 0.25) and
+    the aggregator's value of each."""
+    receipts = [
+        Receipt(job_id, rnd, a, 100, hashlib.sha256(f"{rnd}{a}".encode()).digest(),
+                epsilon=250_000).signed_by(o.identity, o.chain_id, o.jobs.address)
+        for o, a in zip(owners, assets, strict=True)
+    ]  # fmt: skip
+    values = {a: 700 + (a % 900) for a in assets}  # typical values, varied
+    elected = next(o for o in owners if o.address == root.jobs.aggregator_of(job_id, rnd))
+    sent = elected.jobs.record_round(job_id, rnd, "bafkrei" + "m" * 52, b"\1" * 32, receipts,
+                                     values=values)  # fmt: skip
+    assert len(elected.jobs.data_used_in(sent)) == len(receipts)
+    return sent.gas_used
 
 
 def main() -> None:
     chain = EmbeddedChain()
     treasury = Identity.create()
-    chain.fund(treasury.address, 10**21)
+    chain.fund(treasury.address, 10**22)
     params = NetworkParams(voting_period=5, timelock_delay=1)
     root = Ledger(chain, deploy(chain.web3, treasury, params, gas_limit=chain.gas_limit), treasury)
-    requester = member(chain, root, 100_000)
+    (requester,) = members(chain, root, 1, tokens=100_000)
 
     first, steady = {}, {}
     for size in (1, 10, 50):
-        first[str(size)], steady[str(size)] = round_gas(chain, root, requester, size)
+        job_id, owners, assets = running_job(chain, root, requester, size)
+        first[str(size)] = record(root, job_id, 1, owners, assets)
+        steady[str(size)] = record(root, job_id, 2, owners, assets)
+
+    # the largest job the contract allows: a record with every receipt, settlement, claims
+    cap = root.jobs.max_assets_per_job()
+    job_id, owners, assets = running_job(chain, root, requester, cap)
+    at_cap = [record(root, job_id, rnd, owners, assets) for rnd in (1, 2, 3)]
+    anyone = owners[-1]
+    measured("jobs.complete (at the cap, settles the first batch)", anyone,
+             lambda: anyone.jobs.complete(job_id))  # fmt: skip
+    settle_batches = []
+    while anyone.jobs.settlement_left(job_id):
+        anyone.jobs.settle(job_id)
+        settle_batches.append(int(last_receipt(anyone)["gasUsed"]))
+    claims, paid = [], 0
+    for owner, asset in zip(owners, assets, strict=True):
+        paid += owner.jobs.claim(job_id, asset)
+        claims.append(int(last_receipt(owner)["gasUsed"]))
+    assert paid == 100 * TOKEN_UNIT  # the whole pool, to the last base unit
 
     # the remaining calls, on a small job
-    owner = member(chain, root, 10)
+    (owner,) = members(chain, root, 1, tokens=10)
     job_id = requester.propose_job(JobTerms("diagnosis", 1, TOKEN_UNIT, "s", "m"))
     proposal = measured(
         "gov.propose", requester, lambda: requester.gov.propose_job_approval(job_id)
@@ -133,9 +177,7 @@ def main() -> None:
     measured("gov.queue", requester, lambda: requester.gov.queue(proposal))
     chain.advance_time(params.timelock_delay + 1)
     measured("gov.execute", requester, lambda: requester.gov.execute(proposal))
-    asset = owner.assets.register(
-        hashlib.sha256(b"x").digest(), "m", ConsentPolicy(("diagnosis",)), "p"
-    )
+    asset = owner.assets.register(manifest("x"), "m", ConsentPolicy(("diagnosis",)), "p")
     measured(
         "assets.set_policy",
         owner,
@@ -147,7 +189,7 @@ def main() -> None:
         owner.identity, owner.chain_id, owner.jobs.address
     )
     owner.jobs.record_round(job_id, 1, "m", b"\1" * 32, [receipt])
-    measured("jobs.complete", requester, lambda: requester.jobs.complete(job_id, {asset: 10_000}))
+    measured("jobs.complete", requester, lambda: requester.jobs.complete(job_id))
     measured("jobs.claim", owner, lambda: owner.jobs.claim(job_id, asset))
     measured("registry.attest", owner, lambda: owner.registry.attest(requester.address, 2**40))
     measured("assets.revoke", owner, lambda: owner.assets.revoke(asset))
@@ -165,6 +207,12 @@ def main() -> None:
                 "gas_per_receipt": round(per_receipt),
                 "gas_per_receipt_first_round": round((first["50"] - first["1"]) / 49),
                 "target_gas_per_receipt": 25_000,
+                "max_receipts": cap,
+                "max_round_record_gas": max(at_cap),
+                "settle_batch_gas_max": max(settle_batches, default=0),
+                "settle_batches": len(settle_batches),
+                "claim_gas": max(claims),
+                "block_gas_limit": BLOCK_GAS,
             }
         )
     )

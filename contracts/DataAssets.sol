@@ -6,7 +6,9 @@ import {Registry} from "./Registry.sol";
 
 /// @title dain data assets and their consent policies
 /// @notice A data asset is an ERC-721 token whose id is its manifest hash, so the id commits
-///         to the data without revealing any row. Its consent policy lives here; whoever
+///         to the data without revealing any row. Its registration also commits to its row
+///         count (the manifest's `num_rows`): no receipt may claim to have trained on more
+///         examples than that. Its consent policy lives here; whoever
 ///         holds the token controls consent. Every change bumps the policy version; receipts
 ///         and enrollments name the version they relied on. Revocation applies to every
 ///         later use.
@@ -48,6 +50,16 @@ contract DataAssets is ERC721 {
         uint64 maxEpsilon;
     }
 
+    /// What a round record checks per receipt, in one storage slot: who holds the asset now
+    /// and its consent terms that change with each policy version.
+    struct Live {
+        address owner;
+        uint40 expiry; // unix seconds; 0 = never
+        uint32 version;
+        uint16 minParticipants;
+        bool revoked;
+    }
+
     struct Policy {
         Terms terms;
         uint256 pricePerRound;
@@ -59,6 +71,9 @@ contract DataAssets is ERC721 {
 
     Registry public immutable registry;
     mapping(uint256 => Policy) private _policies;
+    mapping(uint256 => Live) private _live;
+    /// rows each asset's registration committed to; fixed for the asset's life
+    mapping(uint256 => uint64) public rows;
     // keyed by version, so a new policy never needs the old entries cleared
     mapping(uint256 => mapping(uint32 => mapping(bytes32 => bool))) private _purposeAllowed;
     mapping(uint256 => mapping(uint32 => mapping(address => bool))) private _requesterAllowed;
@@ -71,18 +86,24 @@ contract DataAssets is ERC721 {
     error AlreadyRevoked(uint256 assetId);
     error NoPurposes();
     error InvalidPolicy();
+    error NoRows();
 
     constructor(Registry registry_) ERC721("dain data asset", "DAINDATA") {
         registry = registry_;
     }
 
-    /// Mints the asset to the caller. `manifestHash` is the sha2-256 digest of the manifest.
-    function register(bytes32 manifestHash, string calldata manifestCid, PolicyInput calldata input)
-        external
-        returns (uint256 assetId)
-    {
+    /// Mints the asset to the caller. `manifestHash` is the sha2-256 digest of the manifest,
+    /// `rowCount` the number of rows the manifest describes.
+    function register(
+        bytes32 manifestHash,
+        string calldata manifestCid,
+        uint64 rowCount,
+        PolicyInput calldata input
+    ) external returns (uint256 assetId) {
+        if (rowCount == 0) revert NoRows();
         assetId = uint256(manifestHash);
         _mint(msg.sender, assetId);
+        rows[assetId] = rowCount;
         emit AssetRegistered(assetId, msg.sender, manifestCid);
         _setPolicy(assetId, input);
     }
@@ -97,6 +118,9 @@ contract DataAssets is ERC721 {
         if (t.revoked) revert AlreadyRevoked(assetId);
         t.revoked = true;
         t.version += 1;
+        Live storage l = _live[assetId];
+        l.revoked = true;
+        l.version = t.version;
         emit ConsentRevoked(assetId, t.version);
     }
 
@@ -124,13 +148,31 @@ contract DataAssets is ERC721 {
         return Consent.Allowed;
     }
 
-    /// The owner and hot terms in two reads: what a round record checks per receipt.
-    function liveTerms(uint256 assetId) external view returns (address owner, Terms memory terms) {
-        return (_ownerOf(assetId), _policies[assetId].terms);
+    /// The owner and live terms in one read: what a round record checks per receipt.
+    function live(uint256 assetId) external view returns (Live memory) {
+        return _live[assetId];
+    }
+
+    /// `live` for each of `assetIds`, each packed in one word: owner in bits 0-159, expiry
+    /// 160-199, version 200-231, minimum participants 232-247, revoked 248. A round record
+    /// asks once for all its receipts (words decode far cheaper than structs).
+    function liveWords(uint256[] calldata assetIds) external view returns (uint256[] memory words) {
+        words = new uint256[](assetIds.length);
+        for (uint256 i = 0; i < assetIds.length; i++) {
+            Live storage l = _live[assetIds[i]];
+            words[i] = uint256(uint160(l.owner)) | (uint256(l.expiry) << 160) | (uint256(l.version) << 200)
+                | (uint256(l.minParticipants) << 232) | (l.revoked ? 1 << 248 : 0);
+        }
     }
 
     function pricePerRound(uint256 assetId) external view returns (uint256) {
         return _policies[assetId].pricePerRound;
+    }
+
+    /// Keeps the live slot's owner in step with every mint and transfer.
+    function _update(address to, uint256 tokenId, address auth) internal override returns (address from) {
+        from = super._update(to, tokenId, auth);
+        _live[tokenId].owner = to;
     }
 
     modifier onlyAssetOwner(uint256 assetId) {
@@ -150,7 +192,7 @@ contract DataAssets is ERC721 {
 
     function _setPolicy(uint256 assetId, PolicyInput calldata input) private {
         if (input.purposes.length == 0) revert NoPurposes();
-        if (input.maxEpsilon == 0) revert InvalidPolicy();
+        if (input.maxEpsilon == 0 || input.expiry > type(uint40).max) revert InvalidPolicy();
         Policy storage p = _policies[assetId];
         uint32 version = p.terms.version + 1;
         p.terms = Terms({
@@ -166,6 +208,9 @@ contract DataAssets is ERC721 {
         p.purposes = input.purposes;
         p.allowedRequesters = input.allowedRequesters;
         p.policyCid = input.policyCid;
+        Live storage l = _live[assetId];
+        (l.expiry, l.version, l.minParticipants, l.revoked) =
+            (uint40(input.expiry), version, input.minParticipants, false);
         for (uint256 i = 0; i < input.purposes.length; i++) {
             _purposeAllowed[assetId][version][input.purposes[i]] = true;
         }

@@ -2,28 +2,39 @@
 pragma solidity ^0.8.24;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {Strings} from "@openzeppelin/contracts/utils/Strings.sol";
 
 /// @title dain member registry and credential attestations
-/// @notice Members are admitted and removed by holders of ADMITTER_ROLE: the governance
-///         timelock, and at genesis the deployer, who renounces it once the founding members
-///         are in. A member publishes its DID, node endpoint, public key and the SHA-256 of
-///         its node's TLS certificate (peers connect only to the certificate it names,
-///         bytes32(0) for none). Any member may
-///         attest a credential about another address (a verifiable credential's status on
-///         chain); consent policies can require one from a named issuer.
+/// @notice The founding members are admitted when the registry is deployed; after that,
+///         members are admitted and removed only by the governance timelock (ADMITTER_ROLE),
+///         that is by a passed vote: nobody else holds a role here. A member publishes its
+///         node endpoint, public key and the SHA-256 of its node's TLS certificate (peers
+///         connect only to the certificate it names, bytes32(0) for none); its DID is not
+///         its word but derived here, did:pkh:eip155:<this chain>:<its address>. Any member
+///         may attest a credential about another address (a verifiable credential's status
+///         on chain); consent policies can require one from a named issuer.
 contract Registry is AccessControl {
     bytes32 public constant ADMITTER_ROLE = keccak256("ADMITTER_ROLE");
 
+    struct Profile {
+        bool admitted;
+        uint64 joinedAt;
+        string endpoint;
+        bytes publicKey;
+        bytes32 tlsFingerprint; // SHA-256 of the node's DER certificate; 0: none published
+    }
+
+    /// A member as read: its profile and its DID.
     struct Member {
         bool admitted;
         uint64 joinedAt;
         string did;
         string endpoint;
         bytes publicKey;
-        bytes32 tlsFingerprint; // SHA-256 of the node's DER certificate; 0: none published
+        bytes32 tlsFingerprint;
     }
 
-    mapping(address => Member) private _members;
+    mapping(address => Profile) private _members;
     address[] private _addresses;
     mapping(address => mapping(address => uint64)) private _credentialExpiry; // issuer => subject
 
@@ -33,17 +44,21 @@ contract Registry is AccessControl {
     event CredentialAttested(address indexed issuer, address indexed subject, uint64 expiry);
 
     error NotAdmitted(address account);
-    error EmptyDid();
 
-    constructor(address admin, address timelock) {
-        _grantRole(DEFAULT_ADMIN_ROLE, admin);
-        _grantRole(ADMITTER_ROLE, admin);
+    constructor(address timelock, address[] memory founders) {
         _grantRole(ADMITTER_ROLE, timelock);
         _grantRole(DEFAULT_ADMIN_ROLE, timelock);
+        for (uint256 i = 0; i < founders.length; i++) {
+            _admit(founders[i]);
+        }
     }
 
     function admit(address account) external onlyRole(ADMITTER_ROLE) {
-        Member storage m = _members[account];
+        _admit(account);
+    }
+
+    function _admit(address account) private {
+        Profile storage m = _members[account];
         if (m.joinedAt == 0) {
             m.joinedAt = uint64(block.timestamp);
             _addresses.push(account);
@@ -57,22 +72,22 @@ contract Registry is AccessControl {
         emit MemberRemoved(account);
     }
 
-    /// Publishes the caller's DID, endpoint, public key and TLS certificate fingerprint;
-    /// only admitted members may.
-    function register(
-        string calldata did,
-        string calldata endpoint,
-        bytes calldata publicKey,
-        bytes32 tlsFingerprint
-    ) external {
-        Member storage m = _members[msg.sender];
+    /// Publishes the caller's endpoint, public key and TLS certificate fingerprint; only
+    /// admitted members may.
+    function register(string calldata endpoint, bytes calldata publicKey, bytes32 tlsFingerprint) external {
+        Profile storage m = _members[msg.sender];
         if (!m.admitted) revert NotAdmitted(msg.sender);
-        if (bytes(did).length == 0) revert EmptyDid();
-        m.did = did;
         m.endpoint = endpoint;
         m.publicKey = publicKey;
         m.tlsFingerprint = tlsFingerprint;
-        emit MemberProfile(msg.sender, did, endpoint, tlsFingerprint);
+        emit MemberProfile(msg.sender, didOf(msg.sender), endpoint, tlsFingerprint);
+    }
+
+    /// The DID of `account` on this chain: did:pkh:eip155:<chain id>:<checksummed address>.
+    function didOf(address account) public view returns (string memory) {
+        return string.concat(
+            "did:pkh:eip155:", Strings.toString(block.chainid), ":", Strings.toChecksumHexString(account)
+        );
     }
 
     /// The caller (a member) attests a credential about `subject` until `expiry` (0 revokes).
@@ -91,7 +106,9 @@ contract Registry is AccessControl {
     }
 
     function member(address account) external view returns (Member memory) {
-        return _members[account];
+        Profile storage m = _members[account];
+        string memory did = m.joinedAt == 0 ? "" : didOf(account);
+        return Member(m.admitted, m.joinedAt, did, m.endpoint, m.publicKey, m.tlsFingerprint);
     }
 
     function members() external view returns (address[] memory) {

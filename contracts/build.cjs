@@ -10,6 +10,11 @@ const solc = require("solc");
 const root = path.resolve(__dirname, "..");
 const outDir = path.join(root, "src", "dain", "ledger", "artifacts");
 const contracts = ["DainToken", "DainTimelock", "DainGovernor", "Registry", "DataAssets", "Jobs"];
+// stand-ins for contracts others deploy (a contract wallet), used by tests only: their
+// artifacts stay out of the package
+const testDir = path.join(root, "tests", "ledger", "artifacts");
+const testContracts = ["ContractWallet"];
+const sourceOf = (name) => (testContracts.includes(name) ? `test/${name}.sol` : `${name}.sol`);
 
 function findImports(importPath) {
   const candidates = [path.join(root, "node_modules", importPath), path.join(__dirname, importPath)];
@@ -22,7 +27,10 @@ function findImports(importPath) {
 const input = {
   language: "Solidity",
   sources: Object.fromEntries(
-    contracts.map((name) => [`${name}.sol`, { content: fs.readFileSync(path.join(__dirname, `${name}.sol`), "utf8") }]),
+    [...contracts, ...testContracts].map((name) => [
+      sourceOf(name),
+      { content: fs.readFileSync(path.join(__dirname, sourceOf(name)), "utf8") },
+    ]),
   ),
   settings: {
     evmVersion: "cancun",
@@ -40,8 +48,9 @@ if (errors.length) process.exit(2);
 const check = process.argv.includes("--check");
 let stale = [];
 fs.mkdirSync(outDir, { recursive: true });
-for (const name of contracts) {
-  const c = output.contracts[`${name}.sol`][name];
+fs.mkdirSync(testDir, { recursive: true });
+for (const name of [...contracts, ...testContracts]) {
+  const c = output.contracts[sourceOf(name)][name];
   const artifact = {
     contractName: name,
     compiler: `solc ${solc.version()}`,
@@ -50,7 +59,7 @@ for (const name of contracts) {
     deployedSize: c.evm.deployedBytecode.object.length / 2,
   };
   const text = JSON.stringify(artifact, null, 1) + "\n";
-  const file = path.join(outDir, `${name}.json`);
+  const file = path.join(testContracts.includes(name) ? testDir : outDir, `${name}.json`);
   if (check) {
     if (!fs.existsSync(file) || fs.readFileSync(file, "utf8") !== text) stale.push(name);
   } else {

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from dain.data import ConsentPolicy
-from dain.devnet.network import pass_proposal
+from dain.data import AssetManifest, ConsentPolicy
+from dain.devnet.network import admit_by_vote, pass_proposal
 from dain.identity import Identity
 from dain.ledger import (
     TOKEN_UNIT,
@@ -27,6 +27,14 @@ from dain.ledger import (
 from dain.ledger.anvil import AnvilProcess
 
 _counter = itertools.count()
+FOUNDERS = 10  # members admitted at deployment; more join by vote, which takes a few blocks
+
+
+def manifest(rows: int = 1_000, title: str | None = None) -> AssetManifest:
+    """A distinct asset manifest describing `rows` rows (no dataset behind it)."""
+    n = next(_counter)
+    return AssetManifest(title or f"asset {n}", ("x",), "y", ("0", "1"), rows,
+                         hashlib.sha256(f"rows-{n}".encode()).hexdigest())  # fmt: skip
 
 
 @dataclass
@@ -37,12 +45,18 @@ class ChainNet:
     root: Ledger
     params: NetworkParams
     members: list[Ledger] = field(default_factory=list)
+    founders: list[Identity] = field(default_factory=list)  # admitted, not yet handed out
 
     def member(self, tokens: int = 1_000, *, delegate: bool = True) -> Ledger:
-        identity = Identity.create()
+        """A new member: a founder admitted at deployment while any is left, then one
+        admitted by the treasury's vote."""
+        if self.founders:
+            identity = self.founders.pop()
+        else:
+            identity = Identity.create()
+            admit_by_vote(self.root, [identity.address])
         self.chain.fund(identity.address, 10**20)
         ledger = self.root.as_identity(identity)
-        self.root.registry.admit(identity.address)
         if tokens:
             self.root.token.transfer(identity.address, tokens * TOKEN_UNIT)
         if delegate:
@@ -51,11 +65,14 @@ class ChainNet:
         self.members.append(ledger)
         return ledger
 
-    def asset(self, owner: Ledger, policy: ConsentPolicy | None = None, **terms: Any) -> int:
-        """A new asset of `owner`'s; its policy allows 'diagnosis' unless told otherwise."""
-        digest = hashlib.sha256(f"manifest-{next(_counter)}".encode()).digest()
+    def asset(
+        self, owner: Ledger, policy: ConsentPolicy | None = None, *, rows: int = 1_000,
+        **terms: Any,
+    ) -> int:  # fmt: skip
+        """A new asset of `owner`'s with `rows` rows; its policy allows 'diagnosis' unless
+        told otherwise."""
         policy = policy or ConsentPolicy(**({"purposes": ("diagnosis",)} | terms))
-        return owner.assets.register(digest, "bafkreimanifest", policy, "bafkreipolicy")
+        return owner.assets.register(manifest(rows), "bafkreimanifest", policy, "bafkreipolicy")
 
     def propose(self, requester: Ledger, pool: int = 100, **terms: Any) -> int:
         """A proposed job for 'diagnosis' with a `pool`-token reward pool."""
@@ -112,8 +129,10 @@ def chain_net(chain: ChainBackend) -> ChainNet:
     )
     treasury = Identity.create()
     chain.fund(treasury.address, 10**20)
-    deployment = deploy(chain.web3, treasury, params, gas_limit=chain.gas_limit)
-    return ChainNet(chain, Ledger(chain, deployment, treasury), params)
+    founders = [Identity.create() for _ in range(FOUNDERS)]
+    deployment = deploy(chain.web3, treasury, params, founders=[f.address for f in founders],
+                        gas_limit=chain.gas_limit)  # fmt: skip
+    return ChainNet(chain, Ledger(chain, deployment, treasury), params, founders=founders)
 
 
 @pytest.fixture

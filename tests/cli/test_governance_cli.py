@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from dain.data import ConsentPolicy
+from dain.data import AssetManifest, ConsentPolicy
 from dain.identity import Identity
 from dain.ledger import Deployment, JobTerms, Ledger, Receipt, RpcChain
 
@@ -116,9 +116,9 @@ def test_a_job_is_approved_through_the_cli(network: Network) -> None:
 def test_consent_commands_and_the_audit_trail(network: Network) -> None:
     owner = network.ledger(network.owner)
     requester = network.ledger(network.requester)
-    asset = owner.assets.register(
-        hashlib.sha256(b"cli-asset").digest(), "bafkreim", ConsentPolicy(("diagnosis",)), "bafkreip"
-    )
+    manifest = AssetManifest("cli asset", ("x",), "y", ("0", "1"), 100,
+                             hashlib.sha256(b"cli-asset").hexdigest())  # fmt: skip
+    asset = owner.assets.register(manifest, "bafkreim", ConsentPolicy(("diagnosis",)), "bafkreip")
     asset_hex = hex(asset)
 
     shown = network.ok("consent", "show", asset_hex)
@@ -150,11 +150,11 @@ def test_consent_commands_and_the_audit_trail(network: Network) -> None:
     network.ok("gov", "execute", pid, keystore=network.owner)
     owner.jobs.enroll(job_id, asset)
     requester.jobs.start(job_id)
-    signed = Receipt(job_id, 1, asset, 77, b"\x05" * 32).signed_by(
+    signed = Receipt(job_id, 1, asset, 77, b"\x05" * 32, epsilon=1_500_000).signed_by(
         owner.identity, owner.chain_id, owner.jobs.address
     )
-    owner.jobs.record_round(job_id, 1, "bafkrei-model", b"\1" * 32, [signed], epsilon=1.5)
-    requester.jobs.complete(job_id, {asset: 10_000})
+    owner.jobs.record_round(job_id, 1, "bafkrei-model", b"\1" * 32, [signed])
+    requester.jobs.complete(job_id)
     owner.jobs.claim(job_id, asset)
     assert network.ok("consent", "revoke", asset_hex, keystore=network.owner)["revoked"]
     regranted = network.ok(

@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from dain.data import ConsentPolicy
+from dain.data import AssetManifest, ConsentPolicy
 from dain.devnet.cluster import HOSPITALS, RESEARCHER, Cluster
 from dain.devnet.cluster_story import member_ledger
 from dain.devnet.home import admit_founder, treasury_ledger
@@ -330,9 +330,9 @@ def test_a_slow_garbage_peer_does_not_stall_the_others(net: Net, tmp_path: Path)
         admit_founder(net.root, liar.address, 10)
         liar.registry.register(f"https://127.0.0.1:{server.server_address[1]}", b"",
                                tls_fingerprint)  # fmt: skip
-        liar_asset = liar.assets.register(
-            hashlib.sha256(b"liar").digest(), "m", ConsentPolicy(("diagnosis",)), "p"
-        )
+        liar_manifest = AssetManifest("liar's", ("x",), "y", ("0", "1"), 100,
+                                      hashlib.sha256(b"liar").hexdigest())  # fmt: skip
+        liar_asset = liar.assets.register(liar_manifest, "m", ConsentPolicy(("diagnosis",)), "p")
         honest = list(HOSPITALS[:3])
         missed = {h: _missed(net, h) for h in honest}
         job_id = net.start_job(honest, rounds=3, extra=[(liar, liar_asset)])

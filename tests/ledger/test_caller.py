@@ -37,7 +37,7 @@ from dain.ledger.assets import AssetsClient
 from dain.ledger.governance import GovernanceClient, TokenClient
 from dain.ledger.jobs import JobsClient
 from dain.ledger.registry import RegistryClient
-from tests.conftest import ChainNet
+from tests.conftest import ChainNet, manifest
 
 
 @dataclass
@@ -86,8 +86,11 @@ USES: dict[str, Use] = {
     ),
     "gov.propose_job_approval": lambda g: g.ledger.gov.propose_job_approval(g.job_id),
     "gov.propose_admission": lambda g: g.ledger.gov.propose_admission(g.ledger.address),
+    "gov.propose_admissions": lambda g: g.ledger.gov.propose_admissions([g.ledger.address]),
     "gov.propose_removal": lambda g: g.ledger.gov.propose_removal(g.ledger.address),
     "gov.propose_floor_share": lambda g: g.ledger.gov.propose_floor_share(100),
+    "gov.propose_min_reward_pool": lambda g: g.ledger.gov.propose_min_reward_pool(1),
+    "gov.propose_max_assets_per_job": lambda g: g.ledger.gov.propose_max_assets_per_job(9),
     "gov.vote": lambda g: g.ledger.gov.vote(g.proposal, Vote.FOR),
     "gov.ballot": lambda g: g.ledger.gov.ballot(g.ledger.identity, g.proposal, Vote.FOR),
     "gov.submit_ballot": lambda g: g.ledger.gov.submit_ballot(
@@ -105,8 +108,6 @@ USES: dict[str, Use] = {
     "gov.eta": lambda g: g.ledger.gov.eta(g.proposal),
     "gov.quorum": lambda g: g.ledger.gov.quorum(1),
     "gov.timelock_delay": lambda g: g.ledger.gov.timelock_delay(),
-    "registry.admit": lambda g: g.ledger.registry.admit(g.ledger.address),
-    "registry.remove": lambda g: g.ledger.registry.remove(g.ledger.address),
     "registry.register": lambda g: g.ledger.registry.register("mem://x"),
     "registry.attest": lambda g: g.ledger.registry.attest(g.ledger.address, 1),
     "registry.has_credential": lambda g: g.ledger.registry.has_credential(
@@ -115,7 +116,8 @@ USES: dict[str, Use] = {
     "registry.is_member": lambda g: g.ledger.registry.is_member(g.ledger.address),
     "registry.member": lambda g: g.ledger.registry.member(g.ledger.address),
     "registry.members": lambda g: g.ledger.registry.members(),
-    "assets.register": lambda g: g.ledger.assets.register(b"\1" * 32, "m", POLICY, "p"),
+    "assets.register": lambda g: g.ledger.assets.register(manifest(), "m", POLICY, "p"),
+    "assets.rows": lambda g: g.ledger.assets.rows(g.asset_id),
     "assets.set_policy": lambda g: g.ledger.assets.set_policy(g.asset_id, POLICY, "p"),
     "assets.revoke": lambda g: g.ledger.assets.revoke(g.asset_id),
     "assets.policy": lambda g: g.ledger.assets.policy(g.asset_id),
@@ -132,11 +134,20 @@ USES: dict[str, Use] = {
     "jobs.aborts": lambda g: g.ledger.jobs.aborts(g.job_id),
     "jobs.rounds_aborted": lambda g: g.ledger.jobs.rounds_aborted(g.job_id),
     "jobs.start": lambda g: g.ledger.jobs.start(g.job_id),
+    "jobs.draw_seed": lambda g: g.ledger.jobs.draw_seed(g.job_id),
     "jobs.cancel": lambda g: g.ledger.jobs.cancel(g.job_id),
     "jobs.aggregator_at": lambda g: g.ledger.jobs.aggregator_at(g.job_id, 1, 0),
     "jobs.aggregator_of": lambda g: g.ledger.jobs.aggregator_of(g.job_id, 1),
     "jobs.record_round": lambda g: g.ledger.jobs.record_round(g.job_id, 1, "m", b"\0" * 32, []),
-    "jobs.complete": lambda g: g.ledger.jobs.complete(g.job_id, {g.asset_id: 10_000}),
+    "jobs.complete": lambda g: g.ledger.jobs.complete(g.job_id),
+    "jobs.settle": lambda g: g.ledger.jobs.settle(g.job_id),
+    "jobs.settlement": lambda g: g.ledger.jobs.settlement(g.job_id),
+    "jobs.settlement_left": lambda g: g.ledger.jobs.settlement_left(g.job_id),
+    "jobs.receipts_skipped": lambda g: g.ledger.jobs.receipts_skipped(g.job_id),
+    "jobs.quality_of": lambda g: g.ledger.jobs.quality_of(g.job_id, g.asset_id),
+    "jobs.min_reward_pool": lambda g: g.ledger.jobs.min_reward_pool(),
+    "jobs.max_assets_per_job": lambda g: g.ledger.jobs.max_assets_per_job(),
+    "jobs.refunds": lambda g: g.ledger.jobs.refunds(g.job_id),
     "jobs.consent": lambda g: g.ledger.jobs.consent(_job_info(g), g.asset_id),
     "jobs.claim": lambda g: g.ledger.jobs.claim(g.job_id, g.asset_id),
     "jobs.job": lambda g: g.ledger.jobs.job(g.job_id),
@@ -163,7 +174,7 @@ USES: dict[str, Use] = {
     "auditor.member": lambda g: Auditor(g.ledger).member(g.ledger.address),
 }
 # methods that decode what the caller already holds and make no request
-LOCAL = {"jobs.data_used_in"}
+LOCAL = {"jobs.data_used_in", "jobs.skipped_in"}
 PARTS: dict[str, type] = {
     "token": TokenClient,
     "gov": GovernanceClient,

@@ -43,7 +43,7 @@ def test_job_proposals_and_rewards_are_typed_events(chain_net: ChainNet) -> None
     job_id, (asset,) = chain_net.running_job(requester, [owner], rounds=1, pool=10)
     agg = aggregator([owner], job_id, 1)
     agg.jobs.record_round(job_id, 1, "m", b"\1" * 32, [receipt(owner, job_id, 1, asset)])
-    requester.jobs.complete(job_id, {asset: 10_000})
+    requester.jobs.complete(job_id)
 
     amount = owner.jobs.claim(job_id, asset)
 

@@ -176,7 +176,7 @@ def register(
     node, state = open_node(where, key_password(password, where.keystore))
     manifest, salt = AssetManifest.describe(dataset, title)
     asset_id = node.ledger.assets.register(
-        manifest.digest,
+        manifest,
         node.blobs.put(manifest.to_json()),
         policy,
         node.blobs.put(policy.document()),

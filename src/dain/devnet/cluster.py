@@ -142,7 +142,7 @@ class Cluster:
         manifest, salt = AssetManifest.describe(local, f"{node.name} breast-cancer cases")
         policy = consent_policy(node.name)
         asset_id = opened.ledger.assets.register(
-            manifest.digest,
+            manifest,
             opened.blobs.put(manifest.to_json()),
             policy,
             opened.blobs.put(policy.document()),

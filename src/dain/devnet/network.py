@@ -49,7 +49,7 @@ class Devnet:
         identity = Identity.create()
         self.chain.fund(identity.address, GAS_MONEY)
         ledger = self.root.as_identity(identity)
-        self.root.registry.admit(identity.address)  # the treasury admits founding members
+        admit_by_vote(self.root, [identity.address])  # the treasury's votes admit members
         if tokens:
             self.root.token.transfer(identity.address, tokens * TOKEN_UNIT)
             ledger.token.delegate()
@@ -132,3 +132,13 @@ def pass_proposal(
         gov.execute(proposal)
         state = gov.state(proposal)
     return state
+
+
+def admit_by_vote(root: Ledger, addresses: list[str]) -> ProposalState:
+    """Admits `addresses` as members the only way the registry allows after deployment: a
+    proposal the token holders pass. On a dev chain the treasury (`root`), which holds most
+    of the supply, votes it through alone; it delegates its votes to itself first."""
+    if not root.token.votes(root.address):
+        root.token.delegate()
+    proposal = root.gov.propose_admissions(addresses)
+    return pass_proposal(root, proposal, [root])

@@ -18,7 +18,6 @@ import numpy as np
 from dain.data import ConsentPolicy, Dataset, load_bundled, partition_stratified, stratified_split
 from dain.devnet.network import pass_proposal
 from dain.devnet.story_types import Reporter, RoundReport, StoryConfig, StoryResult
-from dain.incentives import contribution_weights, to_basis_points
 from dain.learning import (
     ModelSpec,
     PrivacyLevel,
@@ -238,13 +237,13 @@ def pooled(local: Mapping[str, Dataset]) -> Dataset:
 def pay_rewards(
     net: StoryNetwork, job_id: int, assets: Mapping[str, int], result: StoryResult
 ) -> list[DataUsed]:
-    """The researcher completes the job with each asset's share of the pool by what it
-    contributed; each owner claims. Returns every use of data the job recorded."""
+    """The researcher completes the job (anyone may) and the contract pays each asset
+    whose data was used by what it contributed; each owner claims. Returns every use of
+    data the job recorded."""
     used = net.root.jobs.data_used(job_id=job_id)
-    weights = contribution_weights((u.asset_id, u.num_examples) for u in used)
-    net.members[RESEARCHER].jobs.complete(job_id, to_basis_points(weights))
+    net.members[RESEARCHER].jobs.complete(job_id)
     owner = {asset: name for name, asset in assets.items()}
-    for asset_id in sorted(weights):
+    for asset_id in sorted({u.asset_id for u in used}):
         paid = net.members[owner[asset_id]].jobs.claim(job_id, asset_id)
         result.rewards[owner[asset_id]] = paid / TOKEN_UNIT
         result.rewards_base_units[owner[asset_id]] = str(paid)

@@ -8,7 +8,13 @@ from typing import Any
 
 from web3.contract import Contract
 
-from dain.data import ConsentPolicy, bytes32_to_purpose, purpose_to_bytes32
+from dain.data import (
+    AssetManifest,
+    ConsentPolicy,
+    PolicyError,
+    bytes32_to_purpose,
+    purpose_to_bytes32,
+)
 from dain.identity import did_pkh, parse_did
 from dain.ledger.caller import ChainCaller
 from dain.ledger.events import AssetTransferred, ConsentRevoked, PolicySet
@@ -54,12 +60,27 @@ class OnChainPolicy:
     policy_cid: str
 
 
-def policy_to_chain(policy: ConsentPolicy, policy_cid: str) -> tuple[Any, ...]:
-    """The PolicyInput struct DataAssets takes."""
+def _address_on(chain_id: int, did: str, role: str) -> str:
+    """The address of a DID the policy names, which must be on this chain: the contract
+    keeps addresses only, and an address on another chain may be someone else here."""
+    named_chain, address = parse_did(did)
+    if named_chain != chain_id:
+        raise PolicyError(
+            f"The policy names {role} {did} on chain {named_chain}, but this network is "
+            f"chain {chain_id}.",
+            hint=f"Name them by their identity on this network: did:pkh:eip155:{chain_id}:"
+            f"{address}, if that is who you mean.",
+        )
+    return address
+
+
+def policy_to_chain(policy: ConsentPolicy, policy_cid: str, chain_id: int) -> tuple[Any, ...]:
+    """The PolicyInput struct DataAssets takes; every DID it names must be on `chain_id`."""
+    issuer = policy.credential_issuer
     return (
         [purpose_to_bytes32(p) for p in policy.purposes],
-        [parse_did(d)[1] for d in policy.allowed_requesters],
-        parse_did(policy.credential_issuer)[1] if policy.credential_issuer else ZERO_ADDRESS,
+        [_address_on(chain_id, d, "the requester") for d in policy.allowed_requesters],
+        _address_on(chain_id, issuer, "the credential issuer") if issuer else ZERO_ADDRESS,
         policy.expiry,
         policy.price_per_round,
         policy.min_participants,
@@ -79,22 +100,33 @@ class AssetsClient:
         return str(self._c.address)
 
     def register(
-        self, manifest_digest: bytes, manifest_cid: str, policy: ConsentPolicy, policy_cid: str
+        self, manifest: AssetManifest, manifest_cid: str, policy: ConsentPolicy, policy_cid: str
     ) -> int:
-        """Mints the asset token to this identity; its id is the manifest digest."""
+        """Mints the asset token to this identity; its id is the manifest digest, and the
+        chain keeps the manifest's row count: no receipt may claim more examples."""
         self._call.send(
             "register the data asset",
             self._c.functions.register(
-                manifest_digest, manifest_cid, policy_to_chain(policy, policy_cid)
+                manifest.digest,
+                manifest_cid,
+                manifest.num_rows,
+                policy_to_chain(policy, policy_cid, self._call.chain_id),
             ),
         )
-        return int.from_bytes(manifest_digest, "big")
+        return int.from_bytes(manifest.digest, "big")
+
+    def rows(self, asset_id: int) -> int:
+        """The rows the asset's registration committed to: the most examples a receipt for
+        it may claim (0 for an unknown asset)."""
+        return int(self._call.read("the asset's row count", self._c.functions.rows(asset_id)))
 
     def set_policy(self, asset_id: int, policy: ConsentPolicy, policy_cid: str) -> int:
         """Replaces the terms (and re-grants consent); returns the new policy version."""
         self._call.send(
             "update the consent policy",
-            self._c.functions.setPolicy(asset_id, policy_to_chain(policy, policy_cid)),
+            self._c.functions.setPolicy(
+                asset_id, policy_to_chain(policy, policy_cid, self._call.chain_id)
+            ),
         )
         return self.policy(asset_id).version
 

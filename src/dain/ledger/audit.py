@@ -162,7 +162,7 @@ class Auditor:
             for u in uses
         ]
         trail.paid = self._payments(job_id=job_id)
-        trail.refunded = sum(c.refund for c in jobs.cancellations(job_id))
+        trail.refunded = sum(r.amount for r in jobs.refunds(job_id))
         return trail
 
     def member(self, address: str) -> MemberTrail:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -26,6 +27,8 @@ class NetworkParams:
     quorum_percent: int = 4  # share of supply at the snapshot that must vote
     timelock_delay: int = 60  # seconds a passed proposal waits before it can execute
     token_supply: int = 1_000_000 * TOKEN_UNIT
+    min_reward_pool: int = TOKEN_UNIT  # the smallest pool a job may offer (no free spam)
+    max_assets_per_job: int = 256  # the most assets a job may take (the contract's ceiling)
 
 
 @dataclass(frozen=True)
@@ -69,12 +72,14 @@ def deploy(
     deployer: Identity,
     params: NetworkParams = NetworkParams(),
     *,
+    founders: Sequence[str] = (),
     gas_limit: int | None = None,
 ) -> Deployment:
-    """Deploys token, timelock, governor, registry, data assets and jobs, and hands the
-    timelock to the governor. The deployer holds the whole token supply at first (the
-    network's treasury) and may admit founding members until it renounces that role.
-    `gas_limit` as in ChainBackend."""
+    """Deploys token, timelock, governor, registry, data assets and jobs, admits the
+    `founders` (addresses) as the first members, and hands the timelock to the governor.
+    The deployer holds the whole token supply at first (the network's treasury) and no role
+    in any contract afterwards: members join and leave by vote. `gas_limit` as in
+    ChainBackend."""
     caller = ChainCaller(web3, deployer, gas_limit=gas_limit)
     me = deployer.address
     token = _deploy_one(caller, web3, "DainToken", me, params.token_supply)
@@ -89,9 +94,10 @@ def deploy(
         params.voting_period,
         params.quorum_percent,
     )
-    registry = _deploy_one(caller, web3, "Registry", me, timelock)
+    registry = _deploy_one(caller, web3, "Registry", timelock, list(founders))
     assets = _deploy_one(caller, web3, "DataAssets", registry)
-    jobs = _deploy_one(caller, web3, "Jobs", token, assets, timelock)
+    jobs = _deploy_one(caller, web3, "Jobs", token, assets, timelock, params.min_reward_pool,
+                       params.max_assets_per_job)  # fmt: skip
 
     roles = web3.eth.contract(address=timelock, abi=load_artifact("DainTimelock").abi).functions
     for role, holder in (

@@ -4,6 +4,7 @@ turns a log, from a transaction's receipt or from the chain's log search alike, 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import ClassVar, Protocol, Self, TypeVar
 
 from web3.contract import Contract
@@ -45,6 +46,7 @@ class DataUsed:
     update_hash: bytes
     block_number: int
     tx_hash: str
+    epsilon: int = 0  # the round's privacy loss the owner signed, in millionths
 
     @classmethod
     def from_log(cls, log: EventData) -> DataUsed:
@@ -60,6 +62,49 @@ class DataUsed:
             update_hash=bytes(args["updateHash"]),
             block_number=int(log["blockNumber"]),
             tx_hash=log["transactionHash"].hex(),
+            epsilon=int(args["epsilon"]),
+        )
+
+
+class SkipReason(StrEnum):
+    """Why a round record skipped a receipt: Jobs' SkipReason enum, in its order, in plain
+    words. Each is something that happened after the owner signed (or a signature that never
+    held), so the record goes on without that receipt instead of failing."""
+
+    REVOKED = "consent revoked"
+    EXPIRED = "consent expired"
+    POLICY_CHANGED = "the new policy does not allow this job"
+    ASSET_TRANSFERRED = "the asset changed hands"
+    INVALID_SIGNATURE = "not signed by the asset's owner"
+    OVER_BUDGET = "over the job's remaining privacy budget"
+    TOO_FEW_PARTICIPANTS = "fewer participants than its policy asks for"
+
+    @classmethod
+    def from_chain(cls, code: int) -> SkipReason:
+        return list(cls)[code]
+
+
+@dataclass(frozen=True)
+class ReceiptSkipped:
+    """A receipt a round record left out, and why: no data use is recorded for it."""
+
+    EVENT: ClassVar[str] = "ReceiptSkipped"
+
+    job_id: int
+    asset_id: int
+    round: int
+    reason: SkipReason
+    block_number: int
+
+    @classmethod
+    def from_log(cls, log: EventData) -> ReceiptSkipped:
+        args = log["args"]
+        return cls(
+            int(args["jobId"]),
+            int(args["assetId"]),
+            int(args["round"]),
+            SkipReason.from_chain(int(args["reason"])),
+            int(log["blockNumber"]),
         )
 
 
@@ -130,6 +175,26 @@ class RoundAborted:
             args["aggregator"],
             int(args["survivors"]),
             int(log["blockNumber"]),
+        )
+
+
+@dataclass(frozen=True)
+class PoolRefunded:
+    """Tokens of a job's pool going back to its requester: at cancellation, or when nobody's
+    data was used."""
+
+    EVENT: ClassVar[str] = "PoolRefunded"
+
+    job_id: int
+    requester: str
+    amount: int
+    block_number: int
+
+    @classmethod
+    def from_log(cls, log: EventData) -> PoolRefunded:
+        args = log["args"]
+        return cls(
+            int(args["jobId"]), args["requester"], int(args["amount"]), int(log["blockNumber"])
         )
 
 

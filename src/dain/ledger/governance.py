@@ -152,6 +152,15 @@ class GovernanceClient:
         text = description or f"Admit {account} as a member"
         return self.propose_call(self._registry, "admit", [account], text)
 
+    def propose_admissions(self, accounts: list[str], description: str | None = None) -> Proposal:
+        """One proposal admitting every one of `accounts`: one vote for a group joining."""
+        calldatas = [
+            bytes.fromhex(self._registry.encode_abi("admit", args=[a])[2:]) for a in accounts
+        ]
+        text = description or "Admit " + ", ".join(accounts) + " as members"
+        return self.propose([self._registry.address] * len(accounts), [0] * len(accounts),
+                            calldatas, text)  # fmt: skip
+
     def propose_removal(self, account: str, description: str | None = None) -> Proposal:
         text = description or f"Remove member {account}"
         return self.propose_call(self._registry, "remove", [account], text)
@@ -159,6 +168,16 @@ class GovernanceClient:
     def propose_floor_share(self, bps: int, description: str | None = None) -> Proposal:
         text = description or f"Set the reward floor share to {bps / 100:.2f}%"
         return self.propose_call(self._jobs, "setFloorShareBps", [bps], text)
+
+    def propose_min_reward_pool(self, amount: int, description: str | None = None) -> Proposal:
+        """The smallest reward pool a job may be proposed with, in token base units."""
+        text = description or f"Set the smallest reward pool to {amount} base units"
+        return self.propose_call(self._jobs, "setMinRewardPool", [amount], text)
+
+    def propose_max_assets_per_job(self, count: int, description: str | None = None) -> Proposal:
+        """The most assets a job may take (at most the contract's own ceiling, 256)."""
+        text = description or f"Let a job take at most {count} assets"
+        return self.propose_call(self._jobs, "setMaxAssetsPerJob", [count], text)
 
     def vote(self, proposal: Proposal, support: Vote) -> None:
         self._call.send("vote", self._c.functions.castVote(proposal.proposal_id, int(support)))

@@ -1,8 +1,12 @@
-"""Training jobs: proposal with escrow, enrollment, round records, completion and rewards."""
+"""Training jobs: proposal with escrow, enrollment, round records, completion, settlement
+and rewards. What each owner is paid is the contract's to compute (`dain.incentives`
+repeats it); a finished job settles asset by asset in bounded batches, which `claim` pushes
+along when needed."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -21,6 +25,8 @@ from dain.ledger.events import (
     DataUsed,
     JobCancelled,
     JobProposed,
+    PoolRefunded,
+    ReceiptSkipped,
     RewardPaid,
     RoundAborted,
     in_receipt,
@@ -30,7 +36,8 @@ from dain.ledger.transactions import Sent
 
 
 def round_epsilon_to_chain(epsilon: float) -> int:
-    """A round's privacy loss in millionths, rounded up so the budget is never undercounted."""
+    """A round's privacy loss in millionths, rounded up so the budget is never undercounted:
+    what a receipt carries."""
     return math.ceil(epsilon * EPSILON_SCALE)
 
 
@@ -55,6 +62,7 @@ class JobTerms:
     round_duration: int = 600  # seconds the elected aggregator has before failover
     max_epsilon: float | None = None
     secure_aggregation: bool = False
+    max_assets: int = 100  # the most assets that may enroll (the network allows up to 256)
 
 
 @dataclass(frozen=True)
@@ -72,9 +80,11 @@ class JobInfo:
     epsilon_spent: float
     reward_pool: int
     price_per_round: int
-    seed: bytes
+    seed: bytes  # zero bytes until drawn from the start block's hash
     spec_cid: str
     model_cid: str
+    max_assets: int = 100
+    seed_block: int = 0  # the block whose hash fixes the seed: the start's own
 
 
 @dataclass(frozen=True)
@@ -83,6 +93,28 @@ class Enrollment:
     policy_version: int
     min_participants: int
     rounds_used: int
+    index: int = 0  # place in the job's enrollment order
+    rows: int = 0  # rows the asset's registration committed to: a receipt's most examples
+    examples: int = 0  # examples over its accepted receipts
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """A closed job's payout as the contract builds it, asset by asset."""
+
+    settled: int  # enrolled assets settled so far
+    contributors: int  # ... that took part in a round
+    full: int  # ... that took part in every round paid for
+    floor_bps: int
+    rounds_paid: int
+    done: bool  # every asset settled: amounts are fixed and claimable
+    by_examples: bool  # every weight was 0: the rest went by examples alone
+    pool: int  # what the owners share
+    prices: int
+    weights: int
+    examples: int
+    floor_pool: int
+    share_pool: int
 
 
 @dataclass(frozen=True)
@@ -130,6 +162,7 @@ class JobsClient:
                     terms.round_duration,
                     epsilon_to_chain(terms.max_epsilon),
                     terms.secure_aggregation,
+                    terms.max_assets,
                     terms.reward_pool,
                     terms.spec_cid,
                     terms.model_cid,
@@ -169,9 +202,23 @@ class JobsClient:
         return sorted(a.round for a in self.aborts(job_id))
 
     def start(self, job_id: int) -> None:
+        """Closes enrollment, then draws the seed from the start block's hash (a second
+        transaction, in a later block), so that every node can elect aggregators at once."""
         self._call.send("start the job", self._c.functions.start(job_id))
+        self.draw_seed(job_id)
+
+    def draw_seed(self, job_id: int) -> bytes:
+        """Fixes the job's seed if nobody has yet; anyone may, and all get the same one.
+        Returns it (zero bytes if the chain has not sealed a block after the start yet)."""
+        seed = self.job(job_id).seed
+        if not any(seed):
+            self._call.send("draw the job's seed", self._c.functions.drawSeed(job_id))
+            seed = self.job(job_id).seed
+        return seed
 
     def cancel(self, job_id: int) -> None:
+        """The requester withdraws the job before its last round is recorded; the owners
+        keep what the rounds done earned them."""
         self._call.send("cancel the job", self._c.functions.cancel(job_id))
 
     def aggregator_at(self, job_id: int, round: int, at: float) -> str:
@@ -195,10 +242,15 @@ class JobsClient:
         model_hash: bytes,
         receipts: list[Receipt],
         *,
-        epsilon: float = 0.0,
+        values: Mapping[int, int] | None = None,
         rejected: list[str] | None = None,
     ) -> Sent:
+        """Records the round with its receipts (the round's epsilon is the largest they
+        carry) and, in a job without secure aggregation, this aggregator's value of each
+        receipt's update by asset (an int16, `dain.incentives.encode_round`; assets not
+        named get 0, and the contract ignores values for this aggregator's own assets)."""
         ordered = sorted(receipts, key=lambda r: r.asset_id)
+        values_in_order = [values.get(r.asset_id, 0) for r in ordered] if values else []
         return self._call.send(
             "record the round",
             self._c.functions.recordRound(
@@ -206,8 +258,8 @@ class JobsClient:
                 round,
                 model_cid,
                 model_hash,
-                round_epsilon_to_chain(epsilon),
                 [r.as_call_argument() for r in ordered],
+                values_in_order,
                 rejected or [],
             ),
         )
@@ -216,13 +268,40 @@ class JobsClient:
         """The receipts a round's record accepted, from its transaction receipt."""
         return in_receipt(self._c, sent.receipt, DataUsed)
 
-    def complete(self, job_id: int, shares_bps: dict[int, int]) -> None:
-        """Shares in basis points over exactly the assets that took part, summing to 10,000."""
-        assets = sorted(shares_bps)
-        self._call.send(
-            "complete the job",
-            self._c.functions.complete(job_id, assets, [shares_bps[a] for a in assets]),
+    def skipped_in(self, sent: Sent) -> list[ReceiptSkipped]:
+        """The receipts a round's record skipped, and why, from its transaction receipt."""
+        return in_receipt(self._c, sent.receipt, ReceiptSkipped)
+
+    def receipts_skipped(self, job_id: int) -> list[ReceiptSkipped]:
+        return self._call.events(
+            "the skipped receipts", self._c, ReceiptSkipped, {"jobId": job_id}
         )
+
+    def complete(self, job_id: int) -> None:
+        """Completes a job whose last round is recorded; anyone may. The contract computes
+        each owner's pay and settles the first assets at once."""
+        self._call.send("complete the job", self._c.functions.complete(job_id))
+
+    def settle(self, job_id: int, batches: int = 1) -> int:
+        """Settles the next `batches` batches of assets of a closed job (24 each, as their
+        values share a storage slot); anyone may. Returns how many assets are left."""
+        self._call.send("settle the job", self._c.functions.settle(job_id, batches))
+        return self.settlement_left(job_id)
+
+    def settlement_left(self, job_id: int) -> int:
+        """Assets of a closed job not settled yet (0 once it is)."""
+        settled = self.settlement(job_id)
+        return 0 if settled.done else len(self.enrolled(job_id)) - settled.settled
+
+    def settlement(self, job_id: int) -> Settlement:
+        raw = self._call.read("the job's settlement", self._c.functions.settlement(job_id))
+        (settled, contributors, full, floor_bps, rounds_paid, done, by_examples, pool, prices,
+         weights, examples, floor_pool, share_pool) = raw  # fmt: skip
+        return Settlement(
+            int(settled), int(contributors), int(full), int(floor_bps), int(rounds_paid),
+            bool(done), bool(by_examples), int(pool), int(prices), int(weights), int(examples),
+            int(floor_pool), int(share_pool),
+        )  # fmt: skip
 
     def consent(self, job: JobInfo, asset_id: int) -> Consent:
         """Whether the asset's current policy allows this job: Consent.ALLOWED, or why not."""
@@ -235,13 +314,19 @@ class JobsClient:
         )
 
     def claim(self, job_id: int, asset_id: int) -> int:
+        """Claims the asset's reward for its owner (this identity), settling whatever of
+        the job is left to settle first; returns the amount paid."""
+        status = self.job(job_id).status
+        if status in (JobStatus.COMPLETED, JobStatus.CANCELLED):
+            while self.settlement_left(job_id):
+                self.settle(job_id)
         sent = self._call.send("claim the reward", self._c.functions.claim(job_id, asset_id))
         (paid,) = in_receipt(self._c, sent.receipt, RewardPaid)
         return paid.amount
 
     def job(self, job_id: int) -> JobInfo:
-        (requester, purpose, rounds, current, status, secure, duration, opened, max_eps, spent,
-         pool, price, seed, spec, model) = self._call.read(
+        (requester, rounds, current, status, secure, max_assets, purpose, duration, opened,
+         max_eps, spent, seed_block, _valued, pool, price, seed, spec, model) = self._call.read(
             "the job", self._c.functions.job(job_id))  # fmt: skip
         return JobInfo(
             job_id=job_id,
@@ -260,13 +345,16 @@ class JobsClient:
             seed=bytes(seed),
             spec_cid=spec,
             model_cid=model,
+            max_assets=int(max_assets),
+            seed_block=int(seed_block),
         )
 
     def enrollment(self, job_id: int, asset_id: int) -> Enrollment:
-        enrolled, version, minimum, used = self._call.read(
+        enrolled, index, minimum, version, used, rows, examples = self._call.read(
             "the asset's enrollment", self._c.functions.enrollment(job_id, asset_id)
         )
-        return Enrollment(bool(enrolled), int(version), int(minimum), int(used))
+        return Enrollment(bool(enrolled), int(version), int(minimum), int(used), int(index),
+                          int(rows), int(examples))  # fmt: skip
 
     def candidates(self, job_id: int) -> list[str]:
         """Owners who may be elected aggregator, in the order the election walks them."""
@@ -278,8 +366,22 @@ class JobsClient:
         raw = self._call.read("a member's reputation", self._c.functions.reputation(member))
         return Reputation(*(int(v) for v in raw))
 
+    def quality_of(self, job_id: int, asset_id: int) -> int:
+        """The asset's quality in the job, 0 .. 500 (FULL_AT), from the values recorded so far."""
+        return int(
+            self._call.read("the asset's quality", self._c.functions.qualityOf(job_id, asset_id))
+        )
+
     def floor_share_bps(self) -> int:
         return int(self._call.read("the reward floor share", self._c.functions.floorShareBps()))
+
+    def min_reward_pool(self) -> int:
+        return int(self._call.read("the smallest reward pool", self._c.functions.minRewardPool()))
+
+    def max_assets_per_job(self) -> int:
+        return int(
+            self._call.read("the most assets per job", self._c.functions.maxAssetsPerJob())
+        )
 
     def count(self) -> int:
         """How many jobs were ever proposed; ids run from 1."""
@@ -292,6 +394,7 @@ class JobsClient:
         ]
 
     def owed(self, job_id: int, asset_id: int) -> int:
+        """What the asset can claim now: 0 until its job is settled, and once claimed."""
         return int(self._call.read("the reward owed", self._c.functions.owed(job_id, asset_id)))
 
     def round_record(self, job_id: int, round: int) -> RoundInfo:
@@ -333,3 +436,7 @@ class JobsClient:
 
     def cancellations(self, job_id: int) -> list[JobCancelled]:
         return self._call.events("the job's cancellation", self._c, JobCancelled, {"jobId": job_id})
+
+    def refunds(self, job_id: int) -> list[PoolRefunded]:
+        """Tokens of the job's pool that went back to its requester."""
+        return self._call.events("the job's refunds", self._c, PoolRefunded, {"jobId": job_id})

@@ -33,18 +33,13 @@ class RegistryClient:
     def address(self) -> str:
         return str(self._c.address)
 
-    def admit(self, account: str) -> None:
-        """Only holders of the admitter role: the deployer at genesis, then governance."""
-        self._call.send("admit a member", self._c.functions.admit(account))
-
-    def remove(self, account: str) -> None:
-        self._call.send("remove a member", self._c.functions.remove(account))
-
     def register(
         self, endpoint: str, public_key: bytes = b"", tls_fingerprint: bytes = b""
     ) -> None:
-        """Publishes this member's DID, node endpoint, public key and the SHA-256 of its
-        node's TLS certificate (b"" for none: an in-process or plain-HTTP node)."""
+        """Publishes this member's node endpoint, public key and the SHA-256 of its node's
+        TLS certificate (b"" for none: an in-process or plain-HTTP node). Its DID is the
+        registry's to derive from this identity's address and the chain. Members are
+        admitted and removed by vote only (GovernanceClient.propose_admission)."""
         if len(tls_fingerprint) not in (0, FINGERPRINT_BYTES):
             raise ConfigError(
                 f"A TLS certificate fingerprint is {FINGERPRINT_BYTES} bytes (SHA-256), "
@@ -53,7 +48,7 @@ class RegistryClient:
         self._call.send(
             "publish the member profile",
             self._c.functions.register(
-                self._call.did, endpoint, public_key, tls_fingerprint or bytes(FINGERPRINT_BYTES)
+                endpoint, public_key, tls_fingerprint or bytes(FINGERPRINT_BYTES)
             ),
         )
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from dain.errors import DainError
 from dain.learning import ClientUpdate, Params, param_shapes, subtract
-from dain.ledger import JobInfo, Receipt, RoundInfo
+from dain.ledger import JobInfo, Receipt, RoundInfo, round_epsilon_to_chain
 from dain.node.context import NodeContext
 from dain.node.envelope import MessageKind
 from dain.node.errors import ProtocolError
@@ -52,8 +52,10 @@ class Aggregator:
         except BlobNotFound:
             raise ProtocolError("Send the update blob to /blobs before its envelope.") from None
         try:
-            delta = decode_half(blob, param_shapes(self.models.spec(job).model))
-            receipt = self.intake.receipt(incoming, fields)
+            spec = self.models.spec(job)
+            delta = decode_half(blob, param_shapes(spec.model))
+            epsilon = round_epsilon_to_chain(spec.privacy.round_epsilon(round))
+            receipt = self.intake.receipt(incoming, fields, epsilon)
         except DainError:
             # a member sent an unusable update: the round record reports it (reputation)
             with self._lock:

@@ -27,6 +27,7 @@ class ChainView:
         self.fresh = fresh
         self._reads: dict[tuple[object, ...], tuple[float, Any]] = {}
         self._enrolled: dict[int, list[int]] = {}
+        self._rows: dict[int, int] = {}
         self._lock = threading.Lock()  # request handlers and the runner share the caches
 
     def _recent(self, key: tuple[object, ...], read: Callable[[], T]) -> T:
@@ -83,6 +84,16 @@ class ChainView:
 
     def owner_of(self, asset_id: int) -> str:
         return self._recent(("owner", asset_id), lambda: self.ledger.assets.owner_of(asset_id))
+
+    def rows(self, asset_id: int) -> int:
+        """The rows the asset's registration committed to; fixed for good, so read once."""
+        with self._lock:
+            found = self._rows.get(asset_id)
+        if found is None:
+            found = self.ledger.assets.rows(asset_id)
+            with self._lock:
+                self._rows[asset_id] = found
+        return found
 
     def consent(self, job: JobInfo, asset_id: int) -> Consent:
         """Whether the asset's policy on chain allows the job now (never cached)."""

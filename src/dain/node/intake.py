@@ -119,12 +119,20 @@ class Intake:
         self.guard.check(envelope)
         return Incoming(envelope, sender, job, asset_id)
 
-    def receipt(self, incoming: Incoming, fields: UpdateFields) -> Receipt:
-        """The update's receipt, if its asset's owner signed it for this job and round."""
+    def receipt(self, incoming: Incoming, fields: UpdateFields, epsilon: int) -> Receipt:
+        """The update's receipt, if its asset's owner signed it for this job and round, with
+        the round's privacy loss `epsilon` (millionths) this node's accountant counts, and
+        for no more examples than the asset's registration committed to."""
         ledger = self.ctx.ledger
+        rows = self.ctx.chain.rows(incoming.asset_id)
+        if fields.num_examples > rows:
+            raise ProtocolError(
+                f"The update claims {fields.num_examples} examples, but asset "
+                f"{incoming.asset_id:x} was registered with {rows} rows."
+            )
         receipt = Receipt(
             incoming.job.job_id, incoming.round, incoming.asset_id, fields.num_examples,
-            digest_of(fields.update_cid), fields.receipt_signature,
+            digest_of(fields.update_cid), fields.receipt_signature, epsilon=epsilon,
         )  # fmt: skip
         if receipt.signer(ledger.chain_id, ledger.jobs.address) != incoming.sender:
             raise EnvelopeError("The receipt is not signed by the asset's owner for this round.")

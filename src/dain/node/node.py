@@ -129,7 +129,7 @@ class Node:
         manifest, _salt = AssetManifest.describe(dataset, title, salt)
         manifest_cid = self.ctx.keep(manifest.to_json(), BlobTag(BlobKind.DOCUMENT))
         policy_cid = self.ctx.keep(policy.document(), BlobTag(BlobKind.DOCUMENT))
-        asset_id = self.ledger.assets.register(manifest.digest, manifest_cid, policy, policy_cid)
+        asset_id = self.ledger.assets.register(manifest, manifest_cid, policy, policy_cid)
         self.assets[asset_id] = LocalAsset(asset_id, title, dataset, manifest, policy)
         return asset_id
 

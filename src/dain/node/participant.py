@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dain.ledger import JobInfo, JobStatus, Receipt
+from dain.ledger import JobInfo, JobStatus, Receipt, round_epsilon_to_chain
 from dain.node.blob_index import BlobKind, BlobTag
 from dain.node.context import LocalAsset, NodeContext
 from dain.node.envelope import MessageKind, seal
@@ -35,9 +35,12 @@ class Participant:
         delta, num_examples = self.trainer.train_delta(job, round, asset)
         # updates travel as float16: half the bytes, well within SGD's noise
         update_cid = self.ctx.keep(encode_half(delta), BlobTag(BlobKind.UPDATE, job.job_id, round))
+        # the round's privacy loss as this node's accountant counts it: the receipt says so
+        epsilon = self.trainer.models.spec(job).privacy.round_epsilon(round)
         receipt = Receipt(
-            job.job_id, round, asset.asset_id, num_examples, digest_of(update_cid)
-        ).signed_by(ledger.identity, ledger.chain_id, ledger.jobs.address)
+            job.job_id, round, asset.asset_id, num_examples, digest_of(update_cid),
+            epsilon=round_epsilon_to_chain(epsilon),
+        ).signed_by(ledger.identity, ledger.chain_id, ledger.jobs.address)  # fmt: skip
         return TrainedUpdate(asset.asset_id, update_cid, num_examples, receipt.signature)
 
     def deliver(self, aggregator: str, job_id: int, round: int, update: TrainedUpdate) -> None:

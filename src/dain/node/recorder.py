@@ -21,9 +21,12 @@ class RoundOutcome:
     change: Params  # the new global model minus the current one
     receipts: list[Receipt]
     owners: set[str]  # whose data the round used: they get the new model first
-    epsilon: float  # the round's privacy loss
+    epsilon: float  # the round's privacy loss (on chain: the largest its receipts carry)
     rejected: list[str] = field(default_factory=list)  # senders of unusable updates
     state: Params | None = None  # the strategy's server state after the round
+    # the aggregator's value of each receipt's update by asset (dain.incentives.encode_round),
+    # in a job without secure aggregation; None records none
+    values: dict[int, int] | None = None
 
 
 class Recorder:
@@ -61,7 +64,7 @@ class Recorder:
         ctx.chain.forget()
         ctx.ledger.jobs.record_round(
             job.job_id, round, model_cid, digest_of(model_cid), outcome.receipts,
-            epsilon=outcome.epsilon, rejected=outcome.rejected,
+            values=outcome.values, rejected=outcome.rejected,
         )  # fmt: skip
         return ctx.ledger.jobs.round_record(job.job_id, round)
 

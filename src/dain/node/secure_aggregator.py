@@ -20,7 +20,7 @@ import numpy as np
 
 from dain.learning import PrivacyLevel, SecAggAborted, SecAggError, param_shapes, subtract, unstack
 from dain.learning.secagg import ConsistencyCheck, SecAggServer, ShareMessage, UnmaskResponse
-from dain.ledger import JobInfo, Receipt, RoundInfo
+from dain.ledger import JobInfo, Receipt, RoundInfo, round_epsilon_to_chain
 from dain.node.context import NodeContext
 from dain.node.envelope import MessageKind
 from dain.node.errors import ProtocolError, StageOpen
@@ -115,7 +115,8 @@ class SecureAggregator:
                 collecting.envelopes.setdefault(asset_id, body)
         elif kind is MessageKind.MASKED:
             fields = UpdateFields.from_body(incoming.envelope.body)
-            receipt = self.intake.receipt(incoming, fields)
+            epsilon = round_epsilon_to_chain(collecting.spec.privacy.round_epsilon(incoming.round))
+            receipt = self.intake.receipt(incoming, fields, epsilon)
             vector = self._vector(fields.update_cid, collecting.server.setup.length)
             with self._lock:
                 _still_open(collecting)

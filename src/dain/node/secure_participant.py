@@ -32,7 +32,7 @@ from dain.learning.secagg import (
     public_bytes,
     round_context,
 )
-from dain.ledger import JobInfo, Ledger, Receipt
+from dain.ledger import JobInfo, Ledger, Receipt, round_epsilon_to_chain
 from dain.node.blob_index import BlobKind, BlobTag
 from dain.node.context import LocalAsset, NodeContext
 from dain.node.envelope import Envelope, MessageKind, seal
@@ -227,7 +227,9 @@ class SecureParticipant:
         masked = taking.client.mask(taking.vector, roster)
         blob = encode_tensors({MASKED: masked})
         cid = ctx.keep(blob, BlobTag(BlobKind.MASKED, job.job_id, round))
-        receipt = Receipt(job.job_id, round, asset.asset_id, taking.num_examples, digest_of(cid))
+        epsilon = round_epsilon_to_chain(self.trainer.models.spec(job).privacy.round_epsilon(round))
+        receipt = Receipt(job.job_id, round, asset.asset_id, taking.num_examples, digest_of(cid),
+                          epsilon=epsilon)  # fmt: skip
         signed = receipt.signed_by(ledger.identity, ledger.chain_id, ledger.jobs.address)
         ctx.peers.put_blob(taking.aggregator, blob, BlobKind.MASKED, job.job_id, round)
         body = UpdateFields(cid, taking.num_examples, signed.signature).to_body(asset.asset_id)
