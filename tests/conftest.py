@@ -31,10 +31,11 @@ FOUNDERS = 10  # members admitted at deployment; more join by vote, which takes 
 
 
 def manifest(rows: int = 1_000, title: str | None = None) -> AssetManifest:
-    """A distinct asset manifest describing `rows` rows (no dataset behind it)."""
-    n = next(_counter)
-    return AssetManifest(title or f"asset {n}", ("x",), "y", ("0", "1"), rows,
-                         hashlib.sha256(f"rows-{n}".encode()).hexdigest())  # fmt: skip
+    """An asset manifest describing `rows` rows (no dataset behind it), distinct from every
+    other unless given the same `title`."""
+    name = title or f"asset {next(_counter)}"
+    return AssetManifest(name, ("x",), "y", ("0", "1"), rows,
+                         hashlib.sha256(name.encode()).hexdigest())  # fmt: skip
 
 
 @dataclass
