@@ -7,6 +7,9 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
+# slither pins web3 < 8, which dain cannot run with: it gets a venv of its own
+SLITHER_VENV := .venv-slither
+SLITHER_STAMP := $(SLITHER_VENV)/.installed
 NPM_STAMP := node_modules/.installed
 
 .PHONY: all install demo test lint contracts clean
@@ -27,12 +30,17 @@ $(NPM_STAMP): package.json package-lock.json
 	npm install --no-audit --no-fund --no-save --loglevel=error
 	touch $@
 
+$(SLITHER_STAMP):
+	test -x $(SLITHER_VENV)/bin/python || $(PYTHON) -m venv $(SLITHER_VENV)
+	$(SLITHER_VENV)/bin/python -m pip install --quiet "slither-analyzer==0.11.6"
+	touch $@
+
 install: $(PY_STAMP)
 
 demo: $(PY_STAMP)
 	$(BIN)/dain demo
 
-test: $(PY_STAMP) $(NPM_STAMP)
+test: $(PY_STAMP) $(NPM_STAMP) $(SLITHER_STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/pytest -n 2 --dist loadfile
 
@@ -43,4 +51,4 @@ contracts: $(NPM_STAMP)
 	node contracts/build.cjs
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(SLITHER_VENV) node_modules .pytest_cache .ruff_cache .hypothesis

@@ -82,8 +82,10 @@ class BlobAccess:
             raise EnvelopeError("The request is signed for another blob.")
         if not self.ctx.blobs.has(cid):
             raise BlobNotFound(cid)
-        tag = self.index.tag_of(cid) or self._job_document(cid, envelope.job_id)
-        if tag is None or not self._may_read(tag, sender):
+        # a blob may be what it was first kept as, and also another job's spec or model
+        # (the same document reused): either role lets the sender read it
+        tags = [self.index.tag_of(cid), self._job_document(cid, envelope.job_id)]
+        if not any(tag is not None and self._may_read(tag, sender) for tag in tags):
             raise Forbidden(f"{sender} has no role that lets it read blob {cid}.")
         return self.ctx.blobs.get(cid)
 
