@@ -391,7 +391,11 @@ contract Jobs is EIP712, ReentrancyGuard {
 
     /// Closes enrollment. The seed that elects each round's aggregator comes from the hash
     /// of the block this call lands in, which nobody knows when sending it; `drawSeed` (or
-    /// the first round record) fixes it from any later block.
+    /// the first round record) fixes it from any later block. Why the block hash and not
+    /// PREVRANDAO read here: on anvil PREVRANDAO is a fresh random value per block (its
+    /// header's mixHash), but py-evm (eth-tester) runs transactions with PREVRANDAO 0 and
+    /// writes a random mixHash into the header only when it seals the block; the hash of
+    /// the sealed block covers that mixHash on both, and on any chain.
     function start(uint256 jobId) external {
         Job storage j = _expect(jobId, Status.Approved);
         if (msg.sender != j.requester) revert NotRequester(jobId, msg.sender);
@@ -425,9 +429,11 @@ contract Jobs is EIP712, ReentrancyGuard {
     /// Before the job runs: refunds everything. While it runs, and only before its last
     /// round is recorded: the owners keep the prices of the rounds done and the part of
     /// the rest those rounds are of all rounds; the requester gets back the remainder.
+    /// The requester cancels; anyone may once the job stalled, every candidate having let
+    /// the current round's deadline pass, so that what the owners earned is never locked.
     function cancel(uint256 jobId) external nonReentrant {
         Job storage j = _jobs[jobId];
-        if (msg.sender != j.requester) revert NotRequester(jobId, msg.sender);
+        if (msg.sender != j.requester && !_stalled(jobId, j)) revert NotRequester(jobId, msg.sender);
         Status status = j.status;
         if (status != Status.Proposed && status != Status.Approved && status != Status.Running) {
             revert WrongStatus(jobId, status, Status.Running);
@@ -447,6 +453,11 @@ contract Jobs is EIP712, ReentrancyGuard {
         } else {
             _settlements[jobId].done = true;
         }
+    }
+
+    function _stalled(uint256 jobId, Job storage j) private view returns (bool) {
+        uint256 turns = _candidates[jobId].length * j.roundDuration;
+        return j.status == Status.Running && block.timestamp >= j.roundOpenedAt + turns;
     }
 
     /// Once the last round is recorded, anyone may complete the job: the whole pool goes

@@ -115,6 +115,22 @@ def test_cancelling_after_a_round_pays_for_the_rounds_used(chain_net: ChainNet) 
     assert a.jobs.owed(job_id, asset) >= 50 * TOKEN_UNIT  # half the rounds, half the pool
 
 
+def test_earnings_of_a_job_left_to_stall_are_not_locked(chain_net: ChainNet) -> None:
+    requester, a, b = chain_net.member(5_000), chain_net.member(), chain_net.member()
+    job_id, assets = chain_net.running_job(requester, [a, b], rounds=3, round_duration=600)
+    _record_all([a, b], job_id, 1, assets)
+    # round 2 never comes: the requester leaves, and so does everyone else
+
+    with pytest.raises(TransactionRefused) as early:
+        a.jobs.cancel(job_id)  # not before every candidate let its deadline pass
+    chain_net.chain.advance_time(2 * 600 + 1)
+    a.jobs.cancel(job_id)
+
+    assert early.value.reason == "NotRequester"
+    assert a.jobs.claim(job_id, assets[0]) + b.jobs.claim(job_id, assets[1]) == (
+        100 * TOKEN_UNIT // 3)  # fmt: skip
+
+
 # ---- finding 3: enrollments capped, settlement bounded ---------------------------------
 
 
