@@ -15,6 +15,7 @@ from pathlib import Path
 from dain.ledger.errors import ChainUnavailable
 
 ANVIL_CHAIN_ID = 31337
+STATES_KEPT = 64  # dain reads state at "latest" only; logs and block hashes are kept whole
 
 
 def find_anvil() -> Path:
@@ -71,6 +72,10 @@ class AnvilProcess:
             "--chain-id",
             str(ANVIL_CHAIN_ID),
             "--silent",
+            # Only the newest states, in memory: by default anvil spills older ones to
+            # ~/.foundry/anvil/tmp, gigabytes per long run, left behind when it is killed.
+            "--prune-history",
+            str(STATES_KEPT),
         ]
         if state_file is not None:
             command += ["--state", str(state_file)]
