@@ -77,14 +77,28 @@ class ChainCaller:
         return self._sender.send(call, fn, value=value)
 
     def events(
-        self, what: str, contract: Contract, kind: type[E], filters: dict[str, Any] | None = None
+        self,
+        what: str,
+        contract: Contract,
+        kind: type[E],
+        filters: dict[str, Any] | None = None,
+        *,
+        from_block: int = 0,
+        to_block: int | None = None,
     ) -> list[E]:
-        """Every event of one type the contract emitted, oldest first; `filters` match the
-        event's arguments. Decoding runs outside the guard: a bug in it stays a bug."""
+        """Every event of one type the contract emitted, oldest first, in blocks `from_block`
+        to `to_block` (the latest: None); `filters` match the event's arguments (a list
+        matches any of its values). Decoding runs outside the guard: a bug in it stays a bug."""
         event = getattr(contract.events, kind.EVENT)()
         with guarded(f"read {what}"):
-            logs = event.get_logs(argument_filters=filters or None, from_block=0)
+            logs = event.get_logs(argument_filters=filters or None, from_block=from_block,
+                                  to_block=to_block)  # fmt: skip
         return [kind.from_log(log) for log in logs]
+
+    def transaction_input(self, transaction_hash: bytes) -> bytes:
+        """The call data a mined transaction carried."""
+        with guarded("read a transaction"):
+            return bytes(self._web3.eth.get_transaction(transaction_hash)["input"])
 
     def block_number(self) -> int:
         with guarded("read the latest block number"):

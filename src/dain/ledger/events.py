@@ -155,6 +155,49 @@ class JobProposed:
 
 
 @dataclass(frozen=True)
+class AssetEnrolled:
+    EVENT: ClassVar[str] = "AssetEnrolled"
+
+    job_id: int
+    asset_id: int
+    owner: str
+    policy_version: int
+    block_number: int
+
+    @classmethod
+    def from_log(cls, log: EventData) -> AssetEnrolled:
+        args = log["args"]
+        return cls(int(args["jobId"]), int(args["assetId"]), args["owner"],
+                   int(args["policyVersion"]), int(log["blockNumber"]))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RoundRecorded:
+    """A round closed with a new model; its transaction also carries what the aggregator
+    valued each receipt (`Jobs.values_recorded`)."""
+
+    EVENT: ClassVar[str] = "RoundRecorded"
+
+    job_id: int
+    round: int
+    model_cid: str
+    aggregator: str
+    participants: int
+    epsilon: int  # millionths
+    block_number: int
+    transaction_hash: bytes
+
+    @classmethod
+    def from_log(cls, log: EventData) -> RoundRecorded:
+        args = log["args"]
+        return cls(
+            int(args["jobId"]), int(args["round"]), str(args["modelCid"]), args["aggregator"],
+            int(args["participants"]), int(args["epsilon"]), int(log["blockNumber"]),
+            bytes(log["transactionHash"]),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
 class RoundAborted:
     """A secure-aggregation round closed without a model: too few clients survived."""
 

@@ -6,7 +6,7 @@ along when needed."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -22,6 +22,7 @@ from dain.ledger.assets import (
 )
 from dain.ledger.caller import ChainCaller
 from dain.ledger.events import (
+    AssetEnrolled,
     DataUsed,
     JobCancelled,
     JobProposed,
@@ -29,6 +30,7 @@ from dain.ledger.events import (
     ReceiptSkipped,
     RewardPaid,
     RoundAborted,
+    RoundRecorded,
     in_receipt,
 )
 from dain.ledger.receipts import Receipt
@@ -411,6 +413,39 @@ class JobsClient:
             int(epsilon) / EPSILON_SCALE,
             int(block),
         )
+
+    def enrollments(
+        self, asset_ids: Collection[int], from_block: int = 0, to_block: int | None = None
+    ) -> list[AssetEnrolled]:
+        """Every enrollment of these assets in any job, in blocks `from_block` to `to_block`:
+        how a node finds its jobs without reading every job ever proposed."""
+        if not asset_ids:
+            return []
+        return self._call.events("the enrollments", self._c, AssetEnrolled,
+                                 {"assetId": sorted(asset_ids)}, from_block=from_block,
+                                 to_block=to_block)  # fmt: skip
+
+    def records(self, job_id: int) -> list[RoundRecorded]:
+        """The job's round records, oldest first."""
+        return self._call.events("the round records", self._c, RoundRecorded, {"jobId": job_id})
+
+    def values_recorded(self, job_id: int, round: int) -> dict[int, int]:
+        """What the round's aggregator valued each accepted receipt's update at, by asset
+        (`dain.incentives.encode_round`); empty when it recorded no values. The contract
+        keeps only their credits, so they are read back from the record's call data; the
+        aggregator's own assets, which the contract does not credit, are left out."""
+        record = next((r for r in self.records(job_id) if r.round == round), None)
+        if record is None:
+            return {}
+        data = self._call.transaction_input(record.transaction_hash)
+        _, call = self._c.decode_function_input(data)
+        if not call["values"]:
+            return {}
+        used = {u.asset_id for u in self.data_used(job_id=job_id)
+                if u.round == round and u.owner != record.aggregator}  # fmt: skip
+        pairs = zip(call["receipts"], call["values"], strict=True)
+        by_asset = {int(receipt["assetId"]): int(value) for receipt, value in pairs}
+        return {asset: value for asset, value in sorted(by_asset.items()) if asset in used}
 
     def data_used(
         self, *, job_id: int | None = None, asset_id: int | None = None

@@ -7,18 +7,20 @@ only guards the round's collections, which request threads and the runner share.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from dain.errors import DainError
 from dain.learning import ClientUpdate, Params, param_shapes, subtract
 from dain.ledger import JobInfo, Receipt, RoundInfo, round_epsilon_to_chain
-from dain.node.context import NodeContext
+from dain.node.context import LocalAsset, NodeContext
 from dain.node.envelope import MessageKind
 from dain.node.errors import ProtocolError
 from dain.node.intake import Intake, UpdateFields
 from dain.node.models import JobModels
 from dain.node.recorder import Recorder, RoundOutcome
+from dain.node.valuer import round_values
 from dain.storage import BlobNotFound, decode_half
 
 
@@ -33,12 +35,18 @@ class PendingUpdate:
 
 class Aggregator:
     def __init__(
-        self, ctx: NodeContext, intake: Intake, models: JobModels, recorder: Recorder
+        self,
+        ctx: NodeContext,
+        intake: Intake,
+        models: JobModels,
+        recorder: Recorder,
+        own_assets: Callable[[JobInfo], list[LocalAsset]],
     ) -> None:
         self.ctx = ctx
         self.intake = intake
         self.models = models
         self.recorder = recorder
+        self.own_assets = own_assets  # this node's assets that may serve the job now
         self._pending: dict[tuple[int, int], dict[int, PendingUpdate]] = {}
         self._rejected: dict[tuple[int, int], set[str]] = {}
         self._lock = threading.Lock()
@@ -119,12 +127,15 @@ class Aggregator:
         spec = self.models.spec(job)
         strategy, state = self.models.strategy(job, spec)
         global_params = self.models.global_model(job, spec)
-        aggregated, state = strategy.aggregate(
-            state, global_params, [ClientUpdate(p.delta, p.num_examples) for p in usable]
-        )
+        updates = [ClientUpdate(p.delta, p.num_examples) for p in usable]
+        pairs = zip(usable, updates, strict=True)
+        judged = [(p.asset_id, u, p.asset_id in ctx.assets) for p, u in pairs]
+        values = round_values(job, round, spec, strategy, global_params, judged,
+                              self.own_assets(job))  # fmt: skip
+        aggregated, state = strategy.aggregate(state, global_params, updates)
         outcome = RoundOutcome(
             subtract(aggregated, global_params), [p.receipt for p in usable],
             {p.owner for p in usable}, spec.privacy.round_epsilon(round),
-            rejected=sorted(rejected), state=state.to_params(),
+            rejected=sorted(rejected), state=state.to_params(), values=values,
         )  # fmt: skip
         return self.recorder.record(job, round, outcome)

@@ -74,7 +74,9 @@ class Node:
         self.secure_participant = SecureParticipant(self.ctx, self.trainer, hold_after)
         self.intake = Intake(self.ctx, nonces)
         self.recorder = Recorder(self.ctx, self.models)
-        self.aggregator = Aggregator(self.ctx, self.intake, self.models, self.recorder)
+        self.aggregator = Aggregator(
+            self.ctx, self.intake, self.models, self.recorder, self.trainer.eligible_assets
+        )
         self.secure_aggregator = SecureAggregator(self.ctx, self.intake, self.models,
                                                   self.recorder)  # fmt: skip
         self.blob_access = BlobAccess(self.ctx, self.intake, self.models,
