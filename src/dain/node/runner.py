@@ -23,6 +23,7 @@ from dain.node.aggregator import Aggregator
 from dain.node.blob_access import BlobAccess
 from dain.node.context import LocalAsset, NodeContext
 from dain.node.errors import PeerConflict, PeerError, PeerNotReady, PeerUnavailable
+from dain.node.job_finder import JobFinder
 from dain.node.models import JobModels
 from dain.node.participant import Participant, TrainedUpdate
 from dain.node.secure_aggregator import SecureAggregator
@@ -91,6 +92,7 @@ class JobRunner:
         self.poll_seconds = poll_seconds
         self.stall_seconds = stall_seconds
         self.status = RunnerStatus()
+        self.finder = JobFinder(ctx.ledger)
         self._stop = threading.Event()
         self._finished: set[int] = set()
         self._job_failures: dict[int, tuple[int, float]] = {}  # job -> (in a row, retry at)
@@ -226,11 +228,11 @@ class JobRunner:
     # ---- one step ----------------------------------------------------------------------
 
     def step(self) -> None:
-        """One pass over every job. A job whose step fails does not hold up the others:
-        its failure is logged with the job and round, and it is tried again after a pause
-        that grows while it keeps failing."""
+        """One pass over the jobs this node's assets were enrolled in. A job whose step
+        fails does not hold up the others: its failure is logged with the job and round,
+        and it is tried again after a pause that grows while it keeps failing."""
         jobs = self.ctx.ledger.jobs
-        for job_id in range(1, jobs.count() + 1):
+        for job_id in self.finder.jobs(list(self.ctx.assets)):
             if job_id in self._finished:
                 continue
             failed_before, retry_at = self._job_failures.get(job_id, (0, 0.0))
