@@ -13,9 +13,10 @@ import pytest
 from dain.data import ConsentPolicy, load_bundled, partition_stratified
 from dain.devnet import Devnet
 from dain.learning import ModelSpec, TrainConfig, feature_statistics, init_params
-from dain.ledger import TOKEN_UNIT, JobTerms
-from dain.node import JobSpec
-from dain.storage import encode_tensors
+from dain.ledger import TOKEN_UNIT, JobTerms, Receipt, round_epsilon_to_chain
+from dain.node import JobSpec, PeerError
+from dain.node.participant import TrainedUpdate
+from dain.storage import digest_of, encode_tensors
 
 ROUNDS = 8  # a clean aggregator in none of them: (1/4)^8, about 1 in 65,000
 
@@ -87,3 +88,29 @@ def test_a_robust_rule_records_no_values() -> None:
 def test_values_of_a_round_not_recorded_are_empty(round_no: int) -> None:
     net, job_id, _, _ = _job("fedavg")
     assert net.root.jobs.values_recorded(job_id, round_no) == {}
+
+
+def test_an_update_claiming_more_examples_than_its_asset_holds_is_refused() -> None:
+    """Finding 1 at the aggregator: a participant signs a receipt for 4e9 examples to take
+    the whole FedAvg mean; the aggregator refuses the update before it weighs anything."""
+    net, job_id, assets, _ = _job("fedavg")
+    jobs = net.root.jobs
+    job = jobs.job(job_id)
+    aggregator = net.node_of(jobs.aggregator_of(job_id, 1))
+    cheat = next(n for n in net.nodes.values() if n.name.startswith("h") and n is not aggregator)
+    asset = cheat.ctx.assets[assets[cheat.name]]
+    honest = cheat.participant.make_update(job, 1, asset)
+    ledger = cheat.ledger
+    inflated = 4_000_000_000
+    receipt = Receipt(job_id, 1, asset.asset_id, inflated, digest_of(honest.update_cid),
+                      epsilon=round_epsilon_to_chain(0.0)).signed_by(
+        ledger.identity, ledger.chain_id, ledger.jobs.address)  # fmt: skip
+
+    with pytest.raises(PeerError, match="registered with"):
+        cheat.participant.deliver(aggregator.ledger.address, job_id, 1, TrainedUpdate(
+            asset.asset_id, honest.update_cid, inflated, receipt.signature))  # fmt: skip
+    assert aggregator.aggregator.received(job_id, 1) == 0
+    # the honest update with the same blob still goes in, weighed by its true count
+    cheat.participant.deliver(aggregator.ledger.address, job_id, 1, honest)
+    assert aggregator.aggregator.received(job_id, 1) == 1
+    assert honest.num_examples == len(asset.dataset.y)
