@@ -27,7 +27,7 @@ errors = Console(stderr=True)
 
 
 def _register_subcommands() -> None:
-    from dain.cli import audit, chain, consent, devnet, gov, key, node, sim
+    from dain.cli import audit, chain, consent, data, devnet, gov, key, node, sim
 
     app.add_typer(chain.app, name="chain")
     app.add_typer(key.app, name="key")
@@ -35,7 +35,7 @@ def _register_subcommands() -> None:
     app.add_typer(consent.app, name="consent")
     app.add_typer(audit.app, name="audit")
     app.add_typer(node.app, name="node")
-    app.add_typer(node.data_app, name="data")
+    app.add_typer(data.app, name="data")
     app.add_typer(devnet.app, name="devnet")
     app.command(name="sim")(sim.sim)
 

@@ -1,4 +1,4 @@
-"""`dain node init|start|status` and `dain data register`: running a node."""
+"""`dain node init|start|status`: running a node."""
 
 from __future__ import annotations
 
@@ -9,18 +9,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from dain.cli.consent import (
-    Expiry,
-    Issuer,
-    MaxEpsilon,
-    MinParticipants,
-    Price,
-    Purposes,
-    Requesters,
-    SecureAggregation,
-    Statement,
-    build_policy,
-)  # fmt: skip
 from dain.cli.context import JsonFlag, Password, console, emit, key_password, new_key_password
 from dain.errors import ConfigError
 
@@ -28,16 +16,13 @@ if TYPE_CHECKING:  # a node's home opens keys (eth_account): loaded by the comma
     from dain.node import NodeHome
 
 app = typer.Typer(help="Create, run and watch a node.", no_args_is_help=True)
-data_app = typer.Typer(
-    help="Register your data as assets (the rows never leave you).", no_args_is_help=True
-)
 
 NodeHomeOption = Annotated[
     Path | None, typer.Option("--home", help="The node's folder (default ~/.dain/NAME).")
 ]
 
 
-def _home(home: Path | None, name: str | None = None) -> NodeHome:
+def node_home(home: Path | None, name: str | None = None) -> NodeHome:
     from dain.node import NodeHome
 
     if home is None and name is None:
@@ -65,7 +50,7 @@ def init(
     fingerprint on chain when it starts."""
     from dain.node import NodeConfig
 
-    where = _home(home, name)
+    where = node_home(home, name)
     if not deployment.exists():
         raise ConfigError(f"No deployment record at {deployment}.", hint="Pass --deployment.")
     config = NodeConfig(name=name, host=host, port=port, rpc=rpc,
@@ -95,7 +80,7 @@ def start(home: NodeHomeOption = None, password: Password = None) -> None:
     manager passes the key's password in DAIN_PASSWORD; otherwise you are asked."""
     from dain.node import serve
 
-    where = _home(home)
+    where = node_home(home)
     where.config()  # a missing or broken home is reported before a password is asked for
     serve(where, key_password(password, where.keystore))
 
@@ -107,7 +92,7 @@ def status(home: NodeHomeOption = None, as_json: JsonFlag = False) -> None:
 
     from dain.node import home_client
 
-    where = _home(home)
+    where = node_home(home)
     config = where.config()
     try:
         with home_client(where, timeout=5) as client:  # trusts the home's own certificate
@@ -143,50 +128,3 @@ def status(home: NodeHomeOption = None, as_json: JsonFlag = False) -> None:
             hint="It retries by itself; if this lasts, check the chain URL in node.toml and "
             "the node's log.",
         )
-
-
-@data_app.command("register")
-def register(
-    csv_file: Annotated[Path, typer.Argument(help="A CSV file with a header row.")],
-    target: Annotated[str, typer.Option(help="The column to predict.")],
-    title: Annotated[str, typer.Option(help="A name people will recognise.")],
-    purpose: Purposes,
-    home: NodeHomeOption = None,
-    expiry: Expiry = "never",
-    price: Price = 0,
-    requester: Requesters = None,
-    credential_issuer: Issuer = None,
-    min_participants: MinParticipants = 0,
-    max_epsilon: MaxEpsilon = None,
-    secure_aggregation: SecureAggregation = False,
-    statement: Statement = "",
-    password: Password = None,
-    as_json: JsonFlag = False,
-) -> None:
-    """Register a CSV file as a data asset with a consent policy. Only its manifest (schema,
-    size, a salted commitment) and the policy go on chain; the file stays where it is."""
-    from dain.data import AssetManifest, load_csv
-    from dain.node import StoredAsset, open_node
-
-    where = _home(home)
-    policy = build_policy(purpose, expiry, price, requester, credential_issuer, min_participants,
-                          max_epsilon, secure_aggregation, statement)  # fmt: skip
-    dataset = load_csv(csv_file, target)
-    where.config()  # a missing or broken home is reported before a password is asked for
-    node, state = open_node(where, key_password(password, where.keystore))
-    manifest, salt = AssetManifest.describe(dataset, title)
-    asset_id = node.ledger.assets.register(
-        manifest,
-        node.blobs.put(manifest.to_json()),
-        policy,
-        node.blobs.put(policy.document()),
-    )
-    state.add_asset(StoredAsset(asset_id, title, csv_file.resolve(), target, salt, policy))
-    data = {"asset_id": hex(asset_id), "rows": len(dataset), "title": title}
-    emit(
-        as_json,
-        data,
-        lambda: console.print(
-            f"Registered {title} as asset {hex(asset_id)} ({len(dataset)} rows)."
-        ),
-    )
