@@ -13,8 +13,8 @@ from dain.identity import Identity
 from dain.ledger.artifacts import load_artifact
 from dain.ledger.caller import ChainCaller
 from dain.ledger.errors import DeploymentError
+from dain.ledger.units import TOKEN_UNIT
 
-TOKEN_UNIT = 10**18
 ZERO_ADDRESS = "0x" + "00" * 20
 
 
