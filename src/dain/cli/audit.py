@@ -10,10 +10,11 @@ import typer
 from rich.table import Table
 
 from dain.cli.context import Home, JsonFlag, Rpc, Session, console, emit, parse_asset_id, short
+from dain.errors import ConfigError
 from dain.node import DEFAULT_HOME
 
 if TYPE_CHECKING:  # the ledger (web3) loads only when a command reads the chain
-    from dain.ledger import AssetTrail, Auditor, JobTrail, MemberTrail
+    from dain.ledger import AssetTrail, Auditor, JobTrail, Ledger, MemberTrail
 
 app = typer.Typer(
     help="Who used which data, when, for what, and what was paid.", no_args_is_help=True
@@ -101,10 +102,41 @@ def show_member(trail: MemberTrail) -> None:
     console.print(table)
 
 
+def parse_address(text: str) -> str:
+    """`text` as a checksummed address, or a message saying what is wrong with it: a
+    malformed address would otherwise reach web3 and come back as a traceback."""
+    from eth_utils import is_checksum_address, is_hex_address, to_checksum_address
+
+    if not is_hex_address(text) or not text.startswith(("0x", "0X")):
+        raise ConfigError(
+            f"'{text}' is not an address.",
+            hint="Give a member's address as 0x followed by 40 hex digits, e.g. the one "
+            "'dain key new' printed.",
+        )
+    digits = text[2:]
+    if digits not in (digits.lower(), digits.upper()) and not is_checksum_address(text):
+        raise ConfigError(
+            f"'{text}' has a mistyped letter: its capitals do not match the address's checksum.",
+            hint="Copy the address again, or give it all in lower case.",
+        )
+    return str(to_checksum_address(text))
+
+
 def _auditor(home: Path, rpc: str | None) -> Auditor:
     from dain.ledger import Auditor
 
     return Auditor(Session(home, rpc).ledger(sign=False))
+
+
+def _check_job(ledger: Ledger, job_id: int) -> None:
+    """Refuses an id no job has: the contract reads one as an empty job, not an error."""
+    count = ledger.jobs.count()
+    if not 1 <= job_id <= count:
+        raise ConfigError(
+            f"There is no job {job_id} on this network"
+            + (f": jobs run from 1 to {count}." if count else ": no job was ever proposed."),
+            hint="'dain audit member ADDRESS' lists the jobs a member requested.",
+        )
 
 
 @app.command()
@@ -127,7 +159,11 @@ def job(
     as_json: JsonFlag = False,
 ) -> None:
     """A job's rounds, the data each used, and who was paid."""
-    trail = _auditor(home, rpc).job(job_id)
+    from dain.ledger import Auditor
+
+    ledger = Session(home, rpc).ledger(sign=False)
+    _check_job(ledger, job_id)
+    trail = Auditor(ledger).job(job_id)
     emit(as_json, trail.to_dict(), lambda: show_job(trail))
 
 
@@ -139,5 +175,6 @@ def member(
     as_json: JsonFlag = False,
 ) -> None:
     """A member's assets, the uses of their data, their rewards and reputation."""
-    trail = _auditor(home, rpc).member(address)
+    checked = parse_address(address)  # before the chain is asked anything
+    trail = _auditor(home, rpc).member(checked)
     emit(as_json, trail.to_dict(), lambda: show_member(trail))
