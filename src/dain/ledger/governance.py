@@ -98,6 +98,11 @@ class TokenClient:
         """Voting power counts only once delegated, to oneself included."""
         self._call.send("delegate votes", self._c.functions.delegate(to or self._call.address))
 
+    def delegate_of(self, address: str) -> str | None:
+        """Whom `address`'s tokens vote through; None if it never delegated."""
+        to = self._call.read("a delegation", self._c.functions.delegates(address))
+        return None if int(to, 16) == 0 else str(to)
+
     def votes(self, address: str, block: int | None = None) -> int:
         """Voting power now, or at a past block (a proposal's snapshot)."""
         if block is None:
