@@ -22,7 +22,7 @@ _EXPORTS = {
     "Ledger": "dain.ledger.client",
     "Deployment": "dain.ledger.deployment",
     "NetworkParams": "dain.ledger.deployment",
-    "TOKEN_UNIT": "dain.ledger.deployment",
+    "TOKEN_UNIT": "dain.ledger.units",
     "deploy": "dain.ledger.deployment",
     "ChainUnavailable": "dain.ledger.errors",
     "DeploymentError": "dain.ledger.errors",
@@ -56,6 +56,8 @@ _EXPORTS = {
     "Receipt": "dain.ledger.receipts",
     "Member": "dain.ledger.registry",
     "Sent": "dain.ledger.transactions",
+    "format_dain": "dain.ledger.units",
+    "parse_dain": "dain.ledger.units",
 }
 
 __all__ = sorted(_EXPORTS)
