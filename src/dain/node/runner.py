@@ -348,10 +348,11 @@ class JobRunner:
 
     def _maybe_finish(self, job: JobInfo, round_no: int, now: float) -> None:
         """Records the round once every live participant's update arrived, or when half
-        of this attempt's window has passed with at least one update."""
+        of this attempt's window has passed with at least one update (at least the spec's
+        minimum of participants)."""
         aggregator = self.roles.aggregator
         received = aggregator.received(job.job_id, round_no)
-        if received == 0:
+        if received == 0 or received < self.roles.models.spec(job).min_participants:
             return
         expected = self.ctx.chain.live_assets(job, round_no)
         into_attempt = (now - job.round_opened_at) % job.round_duration
