@@ -16,12 +16,21 @@ from dain.learning.dp_sgd import train_local_dp
 from dain.learning.errors import (
     AggregationError,
     LearningError,
+    MetricsError,
     ModelSpecError,
     PrivacyError,
     SecAggAborted,
     SecAggError,
 )
 from dain.learning.local import local_update
+from dain.learning.metrics import (
+    Metrics,
+    classification_metrics,
+    combine,
+    evaluate,
+    regression_metrics,
+    roc_auc,
+)
 from dain.learning.models import (
     ModelSpec,
     build_model,
@@ -57,6 +66,8 @@ __all__ = [
     "ClientUpdate",
     "LearningError",
     "LocalResult",
+    "Metrics",
+    "MetricsError",
     "ModelSpec",
     "ModelSpecError",
     "Params",
@@ -78,8 +89,11 @@ __all__ = [
     "build_model",
     "bulyan",
     "calibrate",
+    "classification_metrics",
     "clip_and_noise",
     "clip_and_noise_rows",
+    "combine",
+    "evaluate",
     "feature_statistics",
     "flip_labels",
     "init_params",
@@ -91,6 +105,8 @@ __all__ = [
     "multi_krum",
     "param_shapes",
     "predict",
+    "regression_metrics",
+    "roc_auc",
     "stack",
     "subtract",
     "train_local",

@@ -5,7 +5,8 @@ LearningError
 ├── AggregationError  updates cannot be combined (no updates, shapes differ, bad weights)
 ├── SecAggError       a secure-aggregation message or share is malformed or inconsistent
 │   └── SecAggAborted too few clients survived to unmask the sum: the round is aborted
-└── PrivacyError      a differential-privacy setting is invalid or the budget is spent
+├── PrivacyError      a differential-privacy setting is invalid or the budget is spent
+└── MetricsError      a model cannot be scored on these rows, or scores are malformed
 """
 
 from dain.errors import DainError
@@ -32,4 +33,8 @@ class SecAggAborted(SecAggError):
 
 
 class PrivacyError(LearningError):
+    pass
+
+
+class MetricsError(LearningError):
     pass
