@@ -42,6 +42,13 @@ def init(
     deployment: Annotated[Path, typer.Option(help="The network's deployment.json.")] = Path(
         "deployment.json"
     ),
+    keystore: Annotated[
+        Path | None,
+        typer.Option(
+            help="Use this existing key (a v3 keystore) instead of making one; the node's "
+            "copy keeps its password.",
+        ),
+    ] = None,
     password: Password = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -53,9 +60,18 @@ def init(
     where = node_home(home, name)
     if not deployment.exists():
         raise ConfigError(f"No deployment record at {deployment}.", hint="Pass --deployment.")
+    if where.config_file.exists():  # before a password is asked for
+        raise ConfigError(f"{where.root} already holds a node.",
+                          hint="Choose another --home or name.")  # fmt: skip
     config = NodeConfig(name=name, host=host, port=port, rpc=rpc,
                         deployment=str(deployment.resolve()))  # fmt: skip
-    identity = where.init(config, new_key_password(password, "the node's key"))
+    if keystore is None:
+        identity = where.init(config, new_key_password(password, "the node's key"))
+    else:
+        from dain.identity import Identity
+
+        secret = key_password(password, keystore)
+        identity = where.init(config, secret, identity=Identity.load_keystore(keystore, secret))
     fingerprint = where.tls_fingerprint(config).hex()
     data = {
         "name": name,

@@ -112,15 +112,23 @@ class NodeHome:
         self.tls_key.unlink(missing_ok=True)  # a key without its certificate is of no use
         return create_certificate(self.tls_key, self.tls_certificate, config.host, config.name)
 
-    def init(self, config: NodeConfig, password: str, *, scrypt_n: int = 2**18) -> Identity:
-        """Creates the home; refuses to touch an existing one."""
+    def init(
+        self,
+        config: NodeConfig,
+        password: str,
+        *,
+        scrypt_n: int = 2**18,
+        identity: Identity | None = None,
+    ) -> Identity:
+        """Creates the home with `identity`'s key (a new one unless given), encrypted under
+        `password`; refuses to touch an existing home."""
         if self.config_file.exists():
             raise ConfigError(
                 f"{self.root} already holds a node.", hint="Choose another --home or name."
             )
         self.root.mkdir(parents=True, exist_ok=True)
         os.chmod(self.root, 0o700)
-        identity = Identity.create()
+        identity = identity or Identity.create()
         identity.save_keystore(self.keystore, password, scrypt_n=scrypt_n)
         self.config_file.write_text(config.to_toml())
         self.blobs.mkdir(exist_ok=True)
