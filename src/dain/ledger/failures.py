@@ -7,7 +7,8 @@ Only what the chain, its node or the way to it can cause is translated:
   eth-tester's TransactionFailed) becomes TransactionRefused named after the Solidity error;
 - the node rejecting a transaction (a JSON-RPC error answer, web3's Web3RPCError; py-evm's
   eth_utils ValidationError for a bad nonce or too little gas money) becomes
-  TransactionRefused when sending, ChainUnavailable when reading;
+  TransactionRefused when sending (saying how an account gets gas money when it has
+  none), ChainUnavailable when reading;
 - the way to the node failing becomes ChainUnavailable: OSError, which covers every
   `requests` error HTTPProvider raises (refused connections, timeouts, HTTP error statuses)
   and socket errors; web3's ProviderConnectionError, PersistentConnectionError,
@@ -58,6 +59,11 @@ TRANSPORT_FAILURES: tuple[type[BaseException], ...] = (
 )
 NODE_REJECTIONS: tuple[type[BaseException], ...] = (Web3RPCError, EvmValidationError)
 HINT = "Check that the chain's node is running and reachable at the configured URL, then retry."
+FUNDS_HINT = (
+    "On a local test chain, 'dain chain admit ADDRESS' admits the account and funds it; on a "
+    "live network, members admit it by vote ('dain gov propose --admit ADDRESS') and someone "
+    "sends it ether for gas. ADDRESS is your key's (the 'address' in its keystore file)."
+)
 
 
 def reverts() -> tuple[type[BaseException], ...]:
@@ -94,6 +100,15 @@ def translate(
         )
     if isinstance(exc, TRANSPORT_FAILURES):  # before NODE_REJECTIONS: RequestTimedOut is both
         return _unavailable(call, exc, tx_hash)
+    if isinstance(exc, NODE_REJECTIONS) and sending and _no_gas_money(exc):
+        return TransactionRefused(
+            f"Your account cannot pay the gas to {call} ({describe(exc)}): a new account has "
+            "no ether until it is admitted as a member and funded.",
+            call=call,
+            reason="RejectedByNode",
+            tx_hash=tx_hash,
+            hint=FUNDS_HINT,
+        )
     if isinstance(exc, NODE_REJECTIONS) and sending:
         return TransactionRefused(
             f"The chain's node refused to {call}: {describe(exc)}.",
@@ -138,6 +153,13 @@ def _unavailable(call: str, exc: BaseException, tx_hash: str | None) -> ChainUna
         tx_hash=tx_hash,
         hint=HINT,
     )
+
+
+def _no_gas_money(exc: BaseException) -> bool:
+    # anvil and geth: "insufficient funds for gas * price + value"; py-evm: "Sender ...
+    # cannot afford txn gas ..."
+    text = describe(exc).lower()
+    return "insufficient funds" in text or "cannot afford" in text
 
 
 def describe(exc: BaseException) -> str:
