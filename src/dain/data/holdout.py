@@ -44,10 +44,7 @@ def holdout_split(
     n = len(y)
     wanted = held_out_count(n)
     order = np.random.default_rng(seed).permutation(n)
-    if not stratify or wanted == 0:
-        held = order[:wanted]
-    else:
-        held = _stratified(y, order, wanted)
+    held = _stratified(y, order, wanted) if stratify and wanted else order[:wanted]
     mask = np.zeros(n, dtype=bool)
     mask[held] = True
     return np.flatnonzero(~mask), np.flatnonzero(mask)
@@ -55,7 +52,7 @@ def holdout_split(
 
 def _stratified(y: np.ndarray, order: np.ndarray, wanted: int) -> np.ndarray:
     """The first `wanted` rows of `order` class by class, in proportion to each class."""
-    classes, inverse, counts = np.unique(y[order], return_inverse=True, return_counts=True)
+    _, inverse, counts = np.unique(y[order], return_inverse=True, return_counts=True)
     quota = _apportion(counts, wanted)
     # each row's place among the rows of its class, in the shuffled order
     by_class = np.argsort(inverse, kind="stable")
