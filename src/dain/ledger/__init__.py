@@ -32,6 +32,7 @@ _EXPORTS = {
     "AssetTransferred": "dain.ledger.events",
     "ConsentRevoked": "dain.ledger.events",
     "DataUsed": "dain.ledger.events",
+    "JobApproved": "dain.ledger.events",
     "JobCancelled": "dain.ledger.events",
     "JobProposed": "dain.ledger.events",
     "PolicySet": "dain.ledger.events",

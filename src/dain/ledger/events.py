@@ -155,6 +155,20 @@ class JobProposed:
 
 
 @dataclass(frozen=True)
+class JobApproved:
+    """A job the members' vote approved: open for enrollment from this block."""
+
+    EVENT: ClassVar[str] = "JobApproved"
+
+    job_id: int
+    block_number: int
+
+    @classmethod
+    def from_log(cls, log: EventData) -> JobApproved:
+        return cls(int(log["args"]["jobId"]), int(log["blockNumber"]))
+
+
+@dataclass(frozen=True)
 class AssetEnrolled:
     EVENT: ClassVar[str] = "AssetEnrolled"
 

@@ -24,6 +24,7 @@ from dain.ledger.caller import ChainCaller
 from dain.ledger.events import (
     AssetEnrolled,
     DataUsed,
+    JobApproved,
     JobCancelled,
     JobProposed,
     PoolRefunded,
@@ -424,6 +425,12 @@ class JobsClient:
         return self._call.events("the enrollments", self._c, AssetEnrolled,
                                  {"assetId": sorted(asset_ids)}, from_block=from_block,
                                  to_block=to_block)  # fmt: skip
+
+    def approvals(self, from_block: int = 0, to_block: int | None = None) -> list[JobApproved]:
+        """Every job approval in blocks `from_block` to `to_block`: how a node looks for jobs
+        to enroll in, reading only the blocks since its last look."""
+        return self._call.events("the job approvals", self._c, JobApproved,
+                                 from_block=from_block, to_block=to_block)  # fmt: skip
 
     def records(self, job_id: int) -> list[RoundRecorded]:
         """The job's round records, oldest first."""
