@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from dain.data import CsvSchema
 from dain.learning import (
     STRATEGY_NAMES,
     LearningError,
@@ -31,8 +32,15 @@ class JobSpec:
     privacy: PrivacySpec = field(default_factory=PrivacySpec)
     secagg: SecAggSettings = field(default_factory=lambda: SecAggSettings())
     strategy_options: dict[str, float] = field(default_factory=dict)
+    # the columns owners' files must have (feature order is the model's input order)
+    input: CsvSchema | None = None
+    min_participants: int = 1  # a plain round is recorded with at least this many updates
 
     def __post_init__(self) -> None:
+        if not 1 <= self.min_participants <= 256:
+            raise ProtocolError(
+                f"min_participants must be 1 to 256, not {self.min_participants}."
+            )
         try:
             make_strategy(self.strategy, **self.strategy_options)
         except (LearningError, TypeError, ValueError) as exc:
@@ -70,6 +78,12 @@ class JobSpec:
                 **({"privacy": self.privacy.to_dict()} if self.privacy.private else {}),
                 **({"strategy_options": self.strategy_options} if self.strategy_options else {}),
                 **({"secagg": self.secagg.to_dict()} if self.secagg != SecAggSettings() else {}),
+                **({"input": _schema_dict(self.input)} if self.input else {}),
+                **(
+                    {"min_participants": self.min_participants}
+                    if self.min_participants != 1
+                    else {}
+                ),
             }
         )
 
@@ -88,11 +102,23 @@ class JobSpec:
                 strategy_options={
                     str(k): float(v) for k, v in raw.get("strategy_options", {}).items()
                 },
+                input=_schema_from(raw["input"]) if "input" in raw else None,
+                min_participants=int(raw.get("min_participants", 1)),
             )
         except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as exc:
             raise ProtocolError(f"The job specification is malformed ({exc!r}).") from exc
         except PrivacyError as exc:
             raise ProtocolError(f"The job specification is malformed: {exc}") from exc
+
+
+def _schema_dict(schema: CsvSchema) -> dict[str, Any]:
+    return {"features": list(schema.features), "target": schema.target,
+            "regression": schema.regression, "classes": list(schema.classes)}  # fmt: skip
+
+
+def _schema_from(raw: dict[str, Any]) -> CsvSchema:
+    return CsvSchema(tuple(str(f) for f in raw["features"]), str(raw["target"]),
+                     bool(raw["regression"]), tuple(str(c) for c in raw["classes"]))  # fmt: skip
 
 
 @dataclass(frozen=True)
