@@ -70,7 +70,7 @@ def test_the_aggregator_of_a_plain_job_cannot_reproduce_a_dp_sgd_update() -> Non
     difference = np.concatenate([(received[k] - replayed[k]).reshape(-1) for k in shapes])
     # two DP-SGD runs differ at least by their noise: lr sigma C sqrt(steps) / expected batch
     # per coordinate, sqrt(2) times for two independent runs
-    expected_batch = max(1, round(RECORD.sample_rate * len(asset.dataset.y)))
+    expected_batch = max(1, round(RECORD.sample_rate * len(asset.training.y)))
     per_coordinate = TRAIN.learning_rate * RECORD.noise_multiplier * RECORD.clip_norm
     per_coordinate *= math.sqrt(RECORD.steps) / expected_batch
     assert np.linalg.norm(difference) > 0.5 * math.sqrt(2 * difference.size) * per_coordinate

@@ -96,7 +96,7 @@ def test_fedprox_pulls_client_updates_towards_the_global_model() -> None:
     spec = node.models.spec(job)
     start = node.models.global_model(job, spec)
     seed = client_seed(spec.seed, 1, asset.asset_id)
-    x, y = asset.dataset.x, asset.dataset.y
+    x, y = asset.training.x, asset.training.y  # the node trains on these only
     pulled = subtract(train_local(spec.model, start, x, y, spec.train, seed,
                                   proximal_mu=5.0).params, start)  # fmt: skip
     free = subtract(train_local(spec.model, start, x, y, spec.train, seed).params, start)

@@ -113,4 +113,4 @@ def test_an_update_claiming_more_examples_than_its_asset_holds_is_refused() -> N
     # the honest update with the same blob still goes in, weighed by its true count
     cheat.participant.deliver(aggregator.ledger.address, job_id, 1, honest)
     assert aggregator.aggregator.received(job_id, 1) == 1
-    assert honest.num_examples == len(asset.dataset.y)
+    assert honest.num_examples == len(asset.training.y)  # its held-out rows never train

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from functools import cached_property
 
-from dain.data import AssetManifest, ConsentPolicy, Dataset
+import numpy as np
+
+from dain.data import AssetManifest, ConsentPolicy, Dataset, holdout_seed, holdout_split
 from dain.ledger import Ledger
 from dain.node.blob_index import BlobIndex, BlobTag
 from dain.node.chain_view import ChainView
@@ -19,13 +22,31 @@ from dain.storage import BlobStore
 
 @dataclass(frozen=True)
 class LocalAsset:
-    """A data asset this node holds. The rows never leave the node."""
+    """A data asset this node holds. The rows never leave the node.
+
+    Its rows are split once (`dain.data.holdout`, seeded from the asset id, so the same at
+    every start): the node trains on `training` only, and scores models on `held_out`."""
 
     asset_id: int
     title: str
     dataset: Dataset
     manifest: AssetManifest
     policy: ConsentPolicy
+
+    @cached_property
+    def _split(self) -> tuple[np.ndarray, np.ndarray]:
+        return holdout_split(self.dataset.y, holdout_seed(self.asset_id),
+                             stratify=not self.dataset.is_regression)  # fmt: skip
+
+    @cached_property
+    def training(self) -> Dataset:
+        """The rows the node trains on."""
+        return self.dataset.subset(self._split[0])
+
+    @cached_property
+    def held_out(self) -> Dataset:
+        """The rows no model of a job is trained on here: the node scores models on them."""
+        return self.dataset.subset(self._split[1])
 
 
 @dataclass

@@ -83,7 +83,7 @@ class LocalTrainer:
                 return made
         global_params = self.models.global_model(job, spec)
         update = local_update(
-            spec.model, global_params, asset.dataset.x, asset.dataset.y, spec.train,
+            spec.model, global_params, asset.training.x, asset.training.y, spec.train,
             spec.privacy, seed=client_seed(spec.seed, round, asset.asset_id),
             proximal_mu=make_strategy(spec.strategy, **spec.strategy_options).proximal_mu,
         )  # fmt: skip

@@ -1,12 +1,12 @@
 """What each update of a plain round was worth, as the elected aggregator judges it on rows of
 its own (issue 12, point 3): the values it records with the round, one int16 per receipt.
 
-The rows are the aggregator's own assets in the job, those it may use for the job now. They
-are held out from everything valued: the aggregator's own updates take no part in the game
-(`value_updates(exclude=...)`), so no update valued was trained on them. Nothing is valued in
-a job with secure aggregation (the updates are hidden) or with a robust rule (median, Krum:
-not a game of coalition means), and nothing when the aggregator has no usable rows; the
-contract then pays those assets by examples."""
+The rows are the held-out rows of the aggregator's own assets in the job, those it may use for
+the job now. They are held out from everything valued: no node trains on its held-out rows,
+and the aggregator's own updates take no part in the game (`value_updates(exclude=...)`).
+Nothing is valued in a job with secure aggregation (the updates are hidden) or with a robust
+rule (median, Krum: not a game of coalition means), and nothing when the aggregator has no
+usable rows; the contract then pays those assets by examples."""
 
 from __future__ import annotations
 
@@ -31,13 +31,13 @@ MAX_ROWS = 512  # enough to tell updates apart (the bench judges on 36-80); boun
 def valuation_rows(
     job: JobInfo, round: int, assets: Sequence[LocalAsset]
 ) -> tuple[np.ndarray, np.ndarray] | None:
-    """Up to MAX_ROWS of the given assets' rows, drawn afresh each round from a public seed
-    (which rows judge protects nothing: they never leave the node)."""
-    usable = [a for a in assets if len(a.dataset.y)]
+    """Up to MAX_ROWS of the given assets' held-out rows, drawn afresh each round from a
+    public seed (which rows judge protects nothing: they never leave the node)."""
+    usable = [a.held_out for a in assets if len(a.held_out)]
     if not usable:
         return None
-    x = np.concatenate([a.dataset.x for a in usable])
-    y = np.concatenate([a.dataset.y for a in usable])
+    x = np.concatenate([d.x for d in usable])
+    y = np.concatenate([d.y for d in usable])
     if len(y) > MAX_ROWS:
         picked = np.random.default_rng(_seed(job, round)).choice(len(y), MAX_ROWS, replace=False)
         x, y = x[np.sort(picked)], y[np.sort(picked)]
