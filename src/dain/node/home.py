@@ -6,6 +6,7 @@
 <home>/tls.crt         its self-signed certificate, whose SHA-256 the node publishes on chain
 <home>/blobs/          content-addressed blobs (models, updates, documents)
 <home>/state.db        SQLite: assets, updates trained, deliveries made, envelopes taken
+<home>/logs/node.log   what the node did, one line per event (rotated: node.log.1 ... .5)
 <home>/hold.json       only in tests: a secure round to stop in (see `service.open_node`)
 """
 
@@ -13,12 +14,63 @@ from __future__ import annotations
 
 import json
 import os
+import string
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from dain.errors import ConfigError
 from dain.identity import Identity
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+@dataclass(frozen=True)
+class AutoEnrollConfig:
+    """node.toml's [auto_enroll] table: whether the node enrolls its assets in approved jobs
+    on its own, and which. A job must also pass each asset's own consent policy."""
+
+    enabled: bool = False  # off unless the owner opts in
+    purposes: tuple[str, ...] = ()  # only jobs for these purposes; empty: any the policy allows
+    assets: tuple[str, ...] = ()  # only these assets (0x ids); empty: every asset of the node
+
+    def to_toml(self) -> str:
+        return (
+            "\n[auto_enroll]\n"
+            "# enroll this node's assets in approved jobs their consent policies allow\n"
+            f"enabled = {str(self.enabled).lower()}\n"
+            "# only jobs for these purposes (empty: any purpose a policy allows)\n"
+            f"purposes = {json.dumps(list(self.purposes))}\n"
+            "# only these assets, by 0x id (empty: every asset of this node)\n"
+            f"assets = {json.dumps(list(self.assets))}\n"
+        )
+
+    def asset_ids(self) -> set[int]:
+        return {int(a, 16) for a in self.assets}
+
+    @classmethod
+    def from_toml(cls, raw: Any, where: Path) -> AutoEnrollConfig:
+        def problem(what: str) -> ConfigError:
+            return ConfigError(f"{where}: [auto_enroll] {what}.",
+                               hint="See 'dain node init --help' for the settings.")  # fmt: skip
+
+        if not isinstance(raw, dict):
+            raise problem("must be a table")
+        unknown = set(raw) - {f.name for f in fields(cls)}
+        if unknown:
+            raise problem(f"has unknown settings: {', '.join(sorted(unknown))}")
+        enabled, purposes, assets = (raw.get(f.name, f.default) for f in fields(cls))
+        if not isinstance(enabled, bool):
+            raise problem("enabled must be true or false")
+        for name, value in (("purposes", purposes), ("assets", assets)):
+            if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+                raise problem(f"{name} must be a list of strings")
+        for asset in assets:
+            digits = asset[2:] if asset.lower().startswith("0x") else ""
+            if not digits or not set(digits) <= set(string.hexdigits):
+                raise problem(f"'{asset}' is not an asset id (0x followed by hex digits)")
+        return cls(enabled, tuple(purposes), tuple(assets))
 
 
 @dataclass(frozen=True)
@@ -42,6 +94,8 @@ class NodeConfig:
     train_threads: int = 0  # CPU threads for local training; 0 lets PyTorch use every core
     blob_quota_mb: int = 256  # what each other member may store here, in MiB
     blob_retention_days: float = 7.0  # finished jobs' round blobs are deleted after this
+    log_level: str = "info"  # what logs/node.log and the console show: debug ... error
+    auto_enroll: AutoEnrollConfig = field(default_factory=AutoEnrollConfig)
 
     @property
     def endpoint(self) -> str:
@@ -51,13 +105,15 @@ class NodeConfig:
         lines = ["# dain node settings"]
         for f in fields(self):
             value = getattr(self, f.name)
+            if isinstance(value, AutoEnrollConfig):
+                continue  # a table: after every plain setting, as TOML requires
             if isinstance(value, bool):  # before int: a bool is one, and TOML spells it lower
                 lines.append(f"{f.name} = {str(value).lower()}")
             elif isinstance(value, int | float):
                 lines.append(f"{f.name} = {value!r}")
             else:
                 lines.append(f"{f.name} = {json.dumps(value)}")  # a quoted, escaped string
-        return "\n".join(lines) + "\n"
+        return "\n".join(lines) + "\n" + self.auto_enroll.to_toml()
 
 
 @dataclass(frozen=True)
@@ -83,6 +139,10 @@ class NodeHome:
     @property
     def hold(self) -> Path:
         return self.root / "hold.json"
+
+    @property
+    def log_file(self) -> Path:
+        return self.root / "logs" / "node.log"
 
     @property
     def pid_file(self) -> Path:
@@ -151,6 +211,8 @@ class NodeHome:
             raise ConfigError(
                 f"{self.config_file} has unknown settings: {', '.join(sorted(unknown))}."
             )
+        if "auto_enroll" in raw:
+            raw["auto_enroll"] = AutoEnrollConfig.from_toml(raw["auto_enroll"], self.config_file)
         try:
             config = NodeConfig(**raw)
         except TypeError as exc:
@@ -159,5 +221,10 @@ class NodeHome:
             raise ConfigError(
                 f"{self.config_file}: train_threads must be a whole number, 0 or more.",
                 hint="Use 0 to let training use every core.",
+            )
+        if config.log_level not in LOG_LEVELS:
+            raise ConfigError(
+                f"{self.config_file}: log_level must be one of {', '.join(LOG_LEVELS)}, "
+                f"not {config.log_level!r}."
             )
         return config

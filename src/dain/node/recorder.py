@@ -4,6 +4,7 @@ participants and the requester, then the round is recorded on chain with every r
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from dain.learning import Params, param_shapes
@@ -12,6 +13,8 @@ from dain.node.blob_index import BlobKind, BlobTag
 from dain.node.context import NodeContext
 from dain.node.models import MODEL_DELTA, JobModels, apply_delta
 from dain.storage import decode_half, digest_of, encode_half, encode_tensors
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,8 @@ class Recorder:
         rounded = decode_half(encode_half(outcome.change), shapes)
         model = encode_tensors(apply_delta(global_params, rounded), meta or None)
         model_cid = ctx.keep(model, BlobTag(BlobKind.MODEL, job.job_id, round))
+        log.info("%s: job %d, round %d: aggregated %d update(s) into model %s", ctx.name,
+                 job.job_id, round, len(outcome.receipts), model_cid)  # fmt: skip
         handout = encode_half(
             outcome.change, {"kind": MODEL_DELTA, "base": job.model_cid, "result": model_cid,
                              **meta},
@@ -62,14 +67,20 @@ class Recorder:
         ctx.keep(handout, BlobTag(BlobKind.HANDOUT, job.job_id, round))
         ctx.peers.hand_out(handout, audience, BlobKind.HANDOUT, job.job_id, round)
         ctx.chain.forget()
-        ctx.ledger.jobs.record_round(
+        sent = ctx.ledger.jobs.record_round(
             job.job_id, round, model_cid, digest_of(model_cid), outcome.receipts,
             values=outcome.values, rejected=outcome.rejected,
         )  # fmt: skip
+        log.info("%s: job %d, round %d: recorded in transaction 0x%s (block %d)", ctx.name,
+                 job.job_id, round, sent.tx_hash.removeprefix("0x"),
+                 sent.block_number)  # fmt: skip
         return ctx.ledger.jobs.round_record(job.job_id, round)
 
     def abort(self, job: JobInfo, round: int, survivors: int) -> RoundInfo:
         """Closes a secure round too few clients survived: the model stays as it was."""
         self.ctx.chain.forget()
-        self.ctx.ledger.jobs.abort_round(job.job_id, round, survivors)
+        sent = self.ctx.ledger.jobs.abort_round(job.job_id, round, survivors)
+        log.warning("%s: job %d, round %d: aborted in transaction 0x%s: only %d participant(s) "
+                    "survived, too few to unmask", self.ctx.name, job.job_id, round,
+                    sent.tx_hash.removeprefix("0x"), survivors)  # fmt: skip
         return self.ctx.ledger.jobs.round_record(job.job_id, round)

@@ -20,6 +20,7 @@ from typing import Any
 from dain.errors import DainError
 from dain.ledger import JobInfo, JobStatus
 from dain.node.aggregator import Aggregator
+from dain.node.auto_enroll import AutoEnroller
 from dain.node.blob_access import BlobAccess
 from dain.node.context import LocalAsset, NodeContext
 from dain.node.errors import PeerConflict, PeerError, PeerNotReady, PeerUnavailable
@@ -93,6 +94,7 @@ class JobRunner:
         self.stall_seconds = stall_seconds
         self.status = RunnerStatus()
         self.finder = JobFinder(ctx.ledger)
+        self.auto_enroll: AutoEnroller | None = None  # set when node.toml opts in
         self._stop = threading.Event()
         self._finished: set[int] = set()
         self._job_failures: dict[int, tuple[int, float]] = {}  # job -> (in a row, retry at)
@@ -232,6 +234,8 @@ class JobRunner:
         fails does not hold up the others: its failure is logged with the job and round,
         and it is tried again after a pause that grows while it keeps failing."""
         jobs = self.ctx.ledger.jobs
+        if self.auto_enroll is not None:  # first: a job it enrolls in is found below at once
+            self.auto_enroll.step()
         for job_id in self.finder.jobs(list(self.ctx.assets)):
             if job_id in self._finished:
                 continue
@@ -243,6 +247,9 @@ class JobRunner:
                 job.status == JobStatus.RUNNING and job.current_round >= job.rounds
             ):
                 self._finished.add(job_id)  # nothing more to train or record, ever
+                if job_id in self.status.jobs:
+                    log.info("%s: job %d is over (%s)", self.ctx.name, job_id,
+                             job.status.name.lower())  # fmt: skip
                 self.roles.secure_aggregator.forget_before(job_id, 2**32)
                 self.roles.secure_participant.forget_job(job_id)
                 continue
@@ -269,6 +276,7 @@ class JobRunner:
         aggregator = ctx.ledger.jobs.aggregator_at(job.job_id, round_no, now)
         self._rounds[job.job_id] = (round_no, job.model_cid)
         eligible = roles.trainer.eligible_assets(job)
+        self._publish(job, round_no, aggregator, eligible)
         if job.secure_aggregation:
             roles.secure_aggregator.forget_before(job.job_id, round_no)
             self._step_secure(job, round_no, eligible, aggregator)
@@ -276,8 +284,6 @@ class JobRunner:
             roles.aggregator.forget_before(job.job_id, round_no)
             for asset in eligible:
                 self._step_plain(job, round_no, asset, aggregator)
-        self.status.jobs[job.job_id] = {"round": round_no, "aggregator": aggregator,
-                                        "assets_taking_part": len(eligible)}  # fmt: skip
         if aggregator != ctx.address:
             return
         if job.secure_aggregation:
@@ -287,6 +293,23 @@ class JobRunner:
                 self._recorded.set()
         else:
             self._maybe_finish(job, round_no, now)
+
+    def _publish(
+        self, job: JobInfo, round_no: int, aggregator: str, eligible: list[LocalAsset]
+    ) -> None:
+        """Says what the node does in the job before doing it (training takes a while, and
+        the status must show it meanwhile), and logs joining it and each failover."""
+        name, before = self.ctx.name, self.status.jobs.get(job.job_id)
+        if before is None:
+            log.info("%s: taking part in job %d (purpose %s, round %d of %d) with %d asset(s)",
+                     name, job.job_id, job.purpose, round_no, job.rounds,
+                     len(eligible))  # fmt: skip
+        elif before.get("round") == round_no and before.get("aggregator") != aggregator:
+            log.warning("%s: job %d, round %d: aggregator %s missed its turn; the round fails "
+                        "over to %s", name, job.job_id, round_no, before.get("aggregator"),
+                        aggregator)  # fmt: skip
+        self.status.jobs[job.job_id] = {"round": round_no, "aggregator": aggregator,
+                                        "assets_taking_part": len(eligible)}  # fmt: skip
 
     def _step_plain(self, job: JobInfo, round_no: int, asset: LocalAsset, aggregator: str) -> None:
         """Trains the asset's update once (kept in the state database) and delivers it to
@@ -308,11 +331,15 @@ class JobRunner:
                 del timings[old]
             stored = StoredUpdate(made.update_cid, made.num_examples, made.receipt_signature)
             state.save_update(job_id, round_no, asset.asset_id, stored)
+            log.info("%s: job %d, round %d: trained asset %s on %d examples in %.1f s",
+                     self.ctx.name, job_id, round_no, _short(asset.asset_id), made.num_examples,
+                     timings[f"{job_id}/{round_no}"])  # fmt: skip
         update = TrainedUpdate(asset.asset_id, stored.update_cid, stored.num_examples,
                                stored.receipt_signature)  # fmt: skip
         try:
             self.roles.participant.deliver(aggregator, job_id, round_no, update)
             self.status.updates_delivered += 1
+            self._delivered(job_id, round_no, asset.asset_id, aggregator)
         except TRY_AGAIN as exc:  # down, slow or not yet ready: retry, or fail over
             log.info("%s: delivery to %s failed: %s", self.ctx.name, aggregator, exc)
             return
@@ -331,8 +358,9 @@ class JobRunner:
             sent = self.state.delivered(job_id, round_no, asset.asset_id, aggregator)
             if sent and not secure.holds(job_id, round_no, asset.asset_id, aggregator):
                 continue
+            self.status.training = f"job {job_id}, round {round_no}, asset {asset.asset_id:x}"
             try:
-                progress = secure.step(job, round_no, asset, aggregator)
+                progress = secure.step(job, round_no, asset, aggregator)  # trains at its first
             except TRY_AGAIN as exc:
                 log.info("%s: secure round at %s: %s", self.ctx.name, aggregator, exc)
                 continue
@@ -342,9 +370,12 @@ class JobRunner:
                             job_id, exc)  # fmt: skip
                 secure.give_up(job_id, round_no, asset.asset_id)
                 continue
+            finally:
+                self.status.training = ""
             if progress.sent_update:
                 self.state.mark_delivered(job_id, round_no, asset.asset_id, aggregator)
                 self.status.updates_delivered += 1
+                self._delivered(job_id, round_no, asset.asset_id, aggregator, " (masked)")
 
     def _maybe_finish(self, job: JobInfo, round_no: int, now: float) -> None:
         """Records the round once every live participant's update arrived, or when half
@@ -361,3 +392,11 @@ class JobRunner:
             self.status.rounds_aggregated += 1
             self._recorded.set()
 
+    def _delivered(self, job_id: int, round_no: int, asset_id: int, to: str, how: str = "") -> None:
+        whom = "itself, the aggregator" if to == self.ctx.address else f"aggregator {to}"
+        log.info("%s: job %d, round %d: delivered asset %s's update%s to %s", self.ctx.name,
+                 job_id, round_no, _short(asset_id), how, whom)  # fmt: skip
+
+
+def _short(asset_id: int) -> str:
+    return f"{asset_id:#066x}"[:14] + "…"
