@@ -198,3 +198,11 @@ class AssetsClient:
     def transfers_to(self, address: str) -> list[AssetTransferred]:
         """Asset tokens minted or transferred to `address`, oldest first."""
         return self._call.events("asset transfers", self._c, AssetTransferred, {"to": address})
+
+    def holder_at(self, asset_id: int, block: int) -> str:
+        """Who held the asset token at the end of `block` (the zero address before it was
+        minted), from its Transfer events: the holder of a past round, which `owner_of`
+        cannot say once the token has moved on (and a node's chain keeps few past states)."""
+        moves = self._call.events("the asset's transfers", self._c, AssetTransferred,
+                                  {"tokenId": asset_id}, to_block=block)  # fmt: skip
+        return moves[-1].recipient if moves else ZERO_ADDRESS
