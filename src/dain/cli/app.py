@@ -27,7 +27,7 @@ errors = Console(stderr=True)
 
 
 def _register_subcommands() -> None:
-    from dain.cli import audit, chain, consent, data, devnet, gov, key, node, sim
+    from dain.cli import audit, chain, consent, data, devnet, gov, job, key, node, sim
 
     app.add_typer(chain.app, name="chain")
     app.add_typer(key.app, name="key")
@@ -36,6 +36,7 @@ def _register_subcommands() -> None:
     app.add_typer(audit.app, name="audit")
     app.add_typer(node.app, name="node")
     app.add_typer(data.app, name="data")
+    app.add_typer(job.app, name="job")
     app.add_typer(devnet.app, name="devnet")
     app.command(name="sim")(sim.sim)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -18,7 +19,7 @@ from dain.cli.consent import (
     SecureAggregation,
     Statement,
     build_policy,
-)  # fmt: skip
+)
 from dain.cli.context import JsonFlag, Password, console, emit, key_password
 from dain.cli.node import NodeHomeOption, node_home
 
@@ -51,8 +52,17 @@ def register(
     from dain.node import StoredAsset, open_node
 
     where = node_home(home)
-    policy = build_policy(purpose, expiry, price, requester, credential_issuer, min_participants,
-                          max_epsilon, secure_aggregation, statement)  # fmt: skip
+    policy = build_policy(
+        purpose,
+        expiry,
+        price,
+        requester,
+        credential_issuer,
+        min_participants,
+        max_epsilon,
+        secure_aggregation,
+        statement,
+    )
     dataset = load_csv(csv_file, target)
     where.config()  # a missing or broken home is reported before a password is asked for
     node, state = open_node(where, key_password(password, where.keystore))
@@ -72,3 +82,112 @@ def register(
             f"Registered {title} as asset {hex(asset_id)} ({len(dataset)} rows)."
         ),
     )
+
+
+@app.command("list")
+def list_assets(home: NodeHomeOption = None, as_json: JsonFlag = False) -> None:
+    """This node's assets: title, file, rows, and consent as the chain holds it now."""
+    from rich.table import Table
+
+    from dain.cli.node_access import read_ledger
+    from dain.ledger import format_dain
+    from dain.node import NodeState
+
+    ledger, where = read_ledger(home)
+    state = NodeState(where.state)
+    now = ledger.now()
+    rows = []
+    for stored in state.assets():
+        on_chain = ledger.assets.policy(stored.asset_id)
+        terms = on_chain.policy
+        status = (
+            "revoked"
+            if on_chain.revoked
+            else "expired"
+            if terms.expiry and terms.expiry <= now
+            else "live"
+        )
+        rows.append(
+            {
+                "asset_id": f"0x{stored.asset_id:064x}",
+                "title": stored.title,
+                "file": str(stored.csv_path),
+                "rows": ledger.assets.rows(stored.asset_id),
+                "owner": on_chain.owner,
+                "consent": status,
+                "policy_version": on_chain.version,
+                "purposes": list(terms.purposes),
+                "price_per_round": format_dain(terms.price_per_round),
+            }
+        )
+    if as_json:
+        print(json.dumps(rows))
+        return
+    table = Table("asset", "title", "rows", "consent", "purposes", "price/round", "file")
+    for row in rows:
+        table.add_row(
+            row["asset_id"][:18] + "…",
+            row["title"],
+            str(row["rows"]),
+            f"{row['consent']} (v{row['policy_version']})",
+            ", ".join(row["purposes"]),
+            row["price_per_round"],
+            row["file"],
+        )
+    console.print(table if rows else "No assets yet: register one with 'dain data register'.")
+
+
+@app.command()
+def find(
+    purpose: Annotated[str, typer.Option(help="The purpose your job would train for.")],
+    home: NodeHomeOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Assets on the network whose live policy allows a purpose: rows, price, owner, terms.
+    How a requester finds data before proposing a job."""
+    from rich.table import Table
+
+    from dain.cli.node_access import read_ledger
+    from dain.ledger import Consent, format_dain
+
+    ledger, _ = read_ledger(home)
+    seen = sorted({p.asset_id for p in ledger.assets.policies_set()})
+    found = []
+    for asset_id in seen:
+        if ledger.assets.consent_for(asset_id, purpose) is not Consent.ALLOWED:
+            continue
+        on_chain = ledger.assets.policy(asset_id)
+        terms = on_chain.policy
+        found.append(
+            {
+                "asset_id": f"0x{asset_id:064x}",
+                "owner": on_chain.owner,
+                "rows": ledger.assets.rows(asset_id),
+                "price_per_round": format_dain(terms.price_per_round),
+                "min_participants": terms.min_participants,
+                "max_epsilon": terms.max_epsilon,
+                "secure_aggregation_required": terms.secure_aggregation,
+                "requesters_only": list(terms.allowed_requesters),
+                "expiry": terms.expiry,
+                "manifest_cid": ledger.assets.manifest_cid(asset_id),
+            }
+        )
+    if as_json:
+        print(json.dumps(found))
+        return
+    table = Table("asset", "owner", "rows", "price/round", "conditions")
+    for row in found:
+        conditions = [
+            f"epsilon <= {row['max_epsilon']}" if row["max_epsilon"] else "",
+            "secure aggregation" if row["secure_aggregation_required"] else "",
+            f">= {row['min_participants']} participants" if row["min_participants"] else "",
+            "named requesters only" if row["requesters_only"] else "",
+        ]
+        table.add_row(
+            row["asset_id"][:18] + "…",
+            row["owner"][:10],
+            str(row["rows"]),
+            row["price_per_round"],
+            ", ".join(c for c in conditions if c) or "-",
+        )
+    console.print(table if found else f"No asset's live policy allows '{purpose}'.")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -175,6 +177,19 @@ class AssetsClient:
         )
         return Consent.from_chain(answer)
 
+    def manifest_cid(self, asset_id: int) -> str:
+        """The content id of the asset's manifest, as its registration named it."""
+        return str(self._call.read("the asset's manifest id",
+                                   self._c.functions.manifestCid(asset_id)))  # fmt: skip
+
+    def metadata(self, asset_id: int) -> dict[str, Any]:
+        """The asset token's ERC-721 metadata, what wallets show: name, description and
+        attributes (consent live, revoked or expired; policy version and content id;
+        manifest content id; rows; terms), decoded from the `data:` URI of its tokenURI."""
+        uri = str(self._call.read("the asset's metadata", self._c.functions.tokenURI(asset_id)))
+        _, _, encoded = uri.partition(";base64,")
+        return dict(json.loads(base64.b64decode(encoded).decode()))
+
     def owner_of(self, asset_id: int) -> str:
         return str(self._call.read("the asset's owner", self._c.functions.ownerOf(asset_id)))
 
@@ -189,6 +204,10 @@ class AssetsClient:
         return self._call.events(
             "the asset's policy history", self._c, PolicySet, {"assetId": asset_id}
         )
+
+    def policies_set(self) -> list[PolicySet]:
+        """Every policy set on any asset, oldest first: the assets anyone may find."""
+        return self._call.events("the consent policies", self._c, PolicySet)
 
     def revocations(self, asset_id: int) -> list[ConsentRevoked]:
         return self._call.events(

@@ -1,0 +1,280 @@
+"""`dain job ...`: a training job from proposal to the trained model, run from the
+requester's (or a data owner's) node home."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.table import Table
+
+from dain.cli.context import JsonFlag, Password, console, emit
+from dain.cli.node import NodeHomeOption
+from dain.cli.node_access import existing_job, read_ledger, signing_node
+from dain.errors import ConfigError
+
+if TYPE_CHECKING:
+    pass
+
+app = typer.Typer(help="Propose, run and follow training jobs.", no_args_is_help=True)
+
+JobId = Annotated[int, typer.Argument(help="The job's number (see 'dain job list').", min=1)]
+EXAMPLE = "See the example at the top of 'dain job propose --help'."
+
+
+@app.command()
+def propose(
+    job_file: Annotated[Path, typer.Argument(help="The job file (TOML).")],
+    home: NodeHomeOption = None,
+    password: Password = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Propose a training job from a job file, and open the members' vote on it.
+
+    The job file (TOML) names the terms, the model and where the evaluation data is:
+
+    \b
+        title = "Malignancy from cell nuclei"
+        purpose = "diagnosis"
+        rounds = 5
+        round_duration = 600      # seconds each elected aggregator has
+        pool = "50 DAIN"
+        [model]
+        kind = "mlp"
+        hidden = [32]
+        [privacy]
+        level = "record"
+        epsilon = 3.0
+        [evaluation]              # stays on this machine
+        csv = "holdout.csv"
+        target = "diagnosis"
+
+    Other settings: max_assets, min_participants, secure_aggregation, seed, description,
+    [input] features/target/classes, [training] learning_rate/epochs/batch_size,
+    [strategy] name/options, [privacy] delta/clip."""
+    from dain.learning import init_params
+    from dain.ledger import format_dain
+    from dain.node import BlobKind, BlobTag, load_job_file
+    from dain.storage import encode_tensors
+
+    plan = load_job_file(job_file)
+    evaluation = plan.evaluation_data()  # a broken evaluation file stops us before the chain
+    node = signing_node(home, password)
+    ledger = node.ledger
+    balance = ledger.token.balance_of(ledger.address)
+    if balance < plan.pool:
+        raise ConfigError(
+            f"The pool is {format_dain(plan.pool)} but {ledger.address} holds "
+            f"{format_dain(balance)}.",
+            hint="Lower the pool in the job file, or get DAIN first.",
+        )
+    spec_cid = node.ctx.keep(plan.spec.to_bytes(), BlobTag(BlobKind.SPEC, 0, 0))
+    model_cid = node.ctx.keep(
+        encode_tensors(init_params(plan.spec.model, plan.spec.seed)), BlobTag(BlobKind.MODEL, 0, 0)
+    )
+    job_id = ledger.propose_job(plan.terms(spec_cid, model_cid))
+    description = f"Approve training job #{job_id}.\n{plan.description}\nSpec: {spec_cid}"
+    proposal = ledger.gov.propose_job_approval(job_id, description)
+    if evaluation is not None and hasattr(node, "set_evaluation"):
+        node.set_evaluation(job_id, evaluation, plan.evaluation)  # type: ignore[attr-defined]
+    data = {
+        "job_id": job_id,
+        "proposal_id": str(proposal.proposal_id),
+        "spec_cid": spec_cid,
+        "model_cid": model_cid,
+        "pool": format_dain(plan.pool),
+    }
+
+    def show() -> None:
+        console.print(
+            f"Proposed job {job_id} ({plan.spec.title}), {format_dain(plan.pool)} escrowed."
+        )
+        console.print(f"Members vote on proposal {proposal.proposal_id}:")
+        console.print(f"  dain gov vote {proposal.proposal_id} for")
+        console.print(
+            f"Once approved, data owners enroll: dain job enroll {job_id} --asset ID; "
+            f"then you start it: dain job start {job_id}"
+        )
+
+    emit(as_json, data, show)
+
+
+@app.command("list")
+def list_jobs(
+    home: NodeHomeOption = None,
+    mine: Annotated[bool, typer.Option(help="Only jobs this node proposed.")] = False,
+    limit: Annotated[int, typer.Option(help="The newest this many.", min=1)] = 20,
+    as_json: JsonFlag = False,
+) -> None:
+    """The jobs proposed on the network, newest first."""
+    from dain.cli.job_view import job_row
+
+    ledger, where = read_ledger(home)
+    if mine:
+        address = _keystore_address(where.keystore)
+        proposed = [p.job_id for p in ledger.jobs.proposed_by(address)]
+    else:
+        proposed = list(range(1, ledger.jobs.count() + 1))
+    rows = [job_row(ledger.jobs.job(j)) for j in sorted(proposed, reverse=True)[:limit]]
+    if as_json:
+        print(json.dumps(rows))
+        return
+    table = Table("job", "title/purpose", "status", "round", "pool", "requester")
+    for row in rows:
+        table.add_row(
+            str(row["job_id"]),
+            row["purpose"],
+            row["status"],
+            f"{row['round']}/{row['rounds']}",
+            row["pool"],
+            row["requester"][:10],
+        )
+    console.print(table if rows else "No jobs yet.")
+
+
+@app.command()
+def show(job_id: JobId, home: NodeHomeOption = None, as_json: JsonFlag = False) -> None:
+    """A job's terms, status, participants and rounds."""
+    from dain.cli.job_view import job_details, print_details
+
+    ledger, _ = read_ledger(home)
+    details = job_details(ledger, existing_job(ledger, job_id))
+    if as_json:
+        print(json.dumps(details))
+    else:
+        print_details(details)
+
+
+@app.command()
+def watch(
+    job_id: JobId,
+    home: NodeHomeOption = None,
+    until_done: Annotated[
+        bool, typer.Option("--until-done", help="Exit when the job ends.")
+    ] = False,
+    interval: Annotated[float, typer.Option(help="Seconds between looks.", min=0.2)] = 1.0,
+    as_json: JsonFlag = False,
+) -> None:
+    """Follow a job live: round, aggregator, participants, metrics, epsilon, deadline."""
+    from dain.cli.job_view import watch_job
+
+    ledger, where = read_ledger(home)
+    existing_job(ledger, job_id)
+    watch_job(ledger, where, job_id, until_done=until_done, interval=interval, as_json=as_json)
+
+
+def _act(job_id: int, home: Path | None, password: str | None, as_json: bool, what: str) -> None:
+    node = signing_node(home, password)
+    ledger = node.ledger
+    existing_job(ledger, job_id)
+    getattr(ledger.jobs, what)(job_id)
+    job = ledger.jobs.job(job_id)
+    emit(
+        as_json,
+        {"job_id": job_id, "status": job.status.name.lower()},
+        lambda: console.print(f"Job {job_id} is now {job.status.name.lower()}."),
+    )
+
+
+@app.command()
+def start(
+    job_id: JobId,
+    home: NodeHomeOption = None,
+    password: Password = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Close enrollment and start training (the requester only)."""
+    _act(job_id, home, password, as_json, "start")
+
+
+@app.command()
+def cancel(
+    job_id: JobId,
+    home: NodeHomeOption = None,
+    password: Password = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Withdraw a job before its last round; owners keep what the rounds done earned."""
+    _act(job_id, home, password, as_json, "cancel")
+
+
+@app.command()
+def complete(
+    job_id: JobId,
+    home: NodeHomeOption = None,
+    password: Password = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Close a job whose last round is recorded, so owners can claim (anyone may)."""
+    _act(job_id, home, password, as_json, "complete")
+
+
+@app.command()
+def enroll(
+    job_id: JobId,
+    asset: Annotated[str, typer.Option(help="The asset's id (see 'dain data list').")],
+    home: NodeHomeOption = None,
+    password: Password = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Enroll one of this node's assets in an approved job."""
+    from dain.cli.node_access import asset_of
+
+    node = signing_node(home, password)
+    job = existing_job(node.ledger, job_id)
+    asset_id = asset_of(node, asset)
+    node.enroll(job.job_id, asset_id)
+    emit(
+        as_json,
+        {"job_id": job_id, "asset_id": f"0x{asset_id:064x}", "enrolled": True},
+        lambda: console.print(f"Enrolled asset 0x{asset_id:064x} in job {job_id}."),
+    )
+
+
+@app.command()
+def model(
+    job_id: JobId,
+    out: Annotated[Path, typer.Option(help="Where to write the model (safetensors).")],
+    home: NodeHomeOption = None,
+    password: Password = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Fetch the job's current model, checked against its content id on chain."""
+    from dain.node import BlobKind
+    from dain.storage import cid_of
+
+    node = signing_node(home, password)
+    job = existing_job(node.ledger, job_id)
+    data = node.models.blob(job.model_cid, job, BlobKind.MODEL)
+    if cid_of(data) != job.model_cid:  # the store checks too: this is the promise kept
+        raise ConfigError(f"The model fetched for job {job_id} does not match its CID on chain.")
+    out.write_bytes(data)
+    info: dict[str, Any] = {
+        "job_id": job_id,
+        "round": job.current_round,
+        "rounds": job.rounds,
+        "model_cid": job.model_cid,
+        "bytes": len(data),
+        "out": str(out),
+    }
+    emit(
+        as_json,
+        info,
+        lambda: console.print(
+            f"Wrote the model of job {job_id} (round {job.current_round}/{job.rounds}) to {out} "
+            f"({len(data):,} bytes, {job.model_cid})."
+        ),
+    )
+
+
+def _keystore_address(keystore: Path) -> str:
+    """The address a keystore names in the clear (no password needed to list one's jobs)."""
+    try:
+        named = json.loads(keystore.read_text())["address"]
+        return "0x" + str(named).removeprefix("0x")
+    except (OSError, ValueError, KeyError, TypeError):
+        raise ConfigError(
+            f"Cannot read the address in {keystore}.", hint="Check the node home's key.json."
+        ) from None

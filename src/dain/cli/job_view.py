@@ -1,0 +1,216 @@
+"""How a job reads to a person: rows, details and the live watch of `dain job`."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Group
+from rich.live import Live
+from rich.progress import BarColumn, Progress, TextColumn
+from rich.table import Table
+
+from dain.cli.context import console
+
+if TYPE_CHECKING:
+    from dain.ledger import JobInfo, Ledger
+    from dain.node import NodeHome
+
+
+def job_row(job: JobInfo) -> dict[str, Any]:
+    from dain.ledger import format_dain
+
+    return {
+        "job_id": job.job_id,
+        "purpose": job.purpose,
+        "status": job.status.name.lower(),
+        "round": job.current_round,
+        "rounds": job.rounds,
+        "pool": format_dain(job.reward_pool),
+        "requester": job.requester,
+    }
+
+
+def job_details(ledger: Ledger, job: JobInfo, now: float | None = None) -> dict[str, Any]:
+    """Everything `job show` and `job watch` print, from the chain alone."""
+    from dain.ledger import JobStatus
+
+    jobs = ledger.jobs
+    now = ledger.now() if now is None else now
+    enrolled = jobs.enrolled(job.job_id)
+    records = {r.round: r for r in jobs.records(job.job_id)}
+    rounds = []
+    for number in range(1, job.current_round + 1):
+        record = records.get(number)
+        rounds.append(
+            {
+                "round": number,
+                "participants": record.participants if record else 0,
+                "aggregator": record.aggregator if record else "",
+                "epsilon": record.epsilon / 1e6 if record else 0.0,
+                "model_cid": record.model_cid if record else "",
+                "block": record.block_number if record else 0,
+                "transaction": "0x" + record.transaction_hash.hex() if record else "",
+            }
+        )
+    details = job_row(job) | {
+        "secure_aggregation": job.secure_aggregation,
+        "round_duration_s": job.round_duration,
+        "max_epsilon": job.max_epsilon,
+        "epsilon_spent": job.epsilon_spent,
+        "assets_enrolled": len(enrolled),
+        "max_assets": job.max_assets,
+        "spec_cid": job.spec_cid,
+        "model_cid": job.model_cid,
+        "rounds_recorded": rounds,
+    }
+    if job.status == JobStatus.RUNNING and job.current_round < job.rounds:
+        next_round = job.current_round + 1
+        elapsed = max(0.0, now - job.round_opened_at)
+        attempt = int(elapsed // job.round_duration)
+        details |= {
+            "next_round": next_round,
+            "aggregator_now": jobs.aggregator_at(job.job_id, next_round, now),
+            "failovers": attempt,
+            "deadline_in_s": round(job.round_duration * (attempt + 1) - elapsed, 1),
+        }
+    return details
+
+
+def print_details(details: dict[str, Any]) -> None:
+    console.print(_details_view(details))
+
+
+def _details_view(
+    details: dict[str, Any], metrics: dict[int, dict[str, Any]] | None = None
+) -> Group:
+    epsilon = (
+        f"{details['epsilon_spent']:.3g} of {details['max_epsilon']:.3g}"
+        if details["max_epsilon"]
+        else "no bound (not private)"
+    )
+    head = Table.grid(padding=(0, 2))
+    head.add_row("job", f"{details['job_id']} ({details['purpose']}), {details['status']}")
+    head.add_row(
+        "rounds",
+        f"{details['round']} of {details['rounds']} recorded, {details['round_duration_s']} s each",
+    )
+    head.add_row("pool", details["pool"])
+    head.add_row(
+        "assets", f"{details['assets_enrolled']} enrolled (at most {details['max_assets']})"
+    )
+    head.add_row(
+        "privacy",
+        f"epsilon {epsilon}" + (", secure aggregation" if details["secure_aggregation"] else ""),
+    )
+    head.add_row("requester", details["requester"])
+    head.add_row("model", details["model_cid"])
+    if "next_round" in details:
+        head.add_row(
+            "now",
+            f"round {details['next_round']}: aggregator "
+            f"{details['aggregator_now']}, deadline in {details['deadline_in_s']:.0f} s"
+            + (f" (failover {details['failovers']})" if details["failovers"] else ""),
+        )
+    progress = Progress(
+        TextColumn("rounds"), BarColumn(), TextColumn("{task.completed}/{task.total}")
+    )
+    progress.add_task("rounds", total=details["rounds"], completed=details["round"])
+    table = Table("round", "participants", "epsilon", "aggregator", "metrics", "block")
+    for row in details["rounds_recorded"]:
+        scores = (metrics or {}).get(row["round"], {})
+        table.add_row(
+            str(row["round"]),
+            str(row["participants"]),
+            f"{row['epsilon']:.3g}",
+            row["aggregator"][:10],
+            _metrics_text(scores),
+            str(row["block"]),
+        )
+    return Group(head, progress, table)
+
+
+def _metrics_text(scores: dict[str, Any]) -> str:
+    shown = []
+    for source in ("requester", "federated"):
+        found = scores.get(source) or {}
+        parts = [
+            f"{k} {v:.3f}"
+            for k, v in found.items()
+            if k in ("accuracy", "balanced_accuracy", "auc", "r2") and v is not None
+        ]
+        if parts:
+            shown.append(f"{source}: " + ", ".join(parts))
+    return "; ".join(shown) or "-"
+
+
+def _node_metrics(where: NodeHome, job_id: int) -> dict[int, dict[str, Any]]:
+    """Per-round metrics the home's running node holds for the job (its own evaluation and
+    the participants' reports), if it runs and keeps any."""
+    from dain.node import home_client
+
+    try:
+        with home_client(where, 2.0) as client:
+            answer = client.get(f"/jobs/{job_id}/metrics")
+        if answer.status_code != 200:
+            return {}
+        return {int(r["round"]): r for r in answer.json().get("rounds", [])}
+    except Exception:  # a node that is down or older just shows no metrics
+        return {}
+
+
+def watch_job(
+    ledger: Ledger,
+    where: NodeHome,
+    job_id: int,
+    *,
+    until_done: bool,
+    interval: float,
+    as_json: bool,
+) -> None:
+    """Redraws the job's details as the chain moves; JSON lines instead with --json."""
+    from dain.ledger import JobStatus
+
+    last = None
+    ended = (JobStatus.COMPLETED, JobStatus.CANCELLED)
+    with (
+        Live(console=console, auto_refresh=False, transient=False)
+        if not as_json
+        else _Quiet() as live
+    ):
+        while True:
+            job = ledger.jobs.job(job_id)
+            details = job_details(ledger, job)
+            metrics = _node_metrics(where, job_id)
+            if as_json:
+                snapshot = json.dumps(
+                    details | {"metrics": {str(k): v for k, v in metrics.items()}}
+                )
+                if snapshot != last:
+                    print(snapshot, flush=True)
+                    last = snapshot
+            else:
+                stamp = datetime.now(UTC).strftime("%H:%M:%S")
+                live.update(
+                    Group(
+                        _details_view(details, metrics),
+                        f"[dim]{stamp} UTC, every {interval:g} s; Ctrl-C to stop[/dim]",
+                    ),
+                    refresh=True,
+                )
+            if until_done and (
+                job.status in ended
+                or (job.status == JobStatus.RUNNING and job.current_round >= job.rounds)
+            ):
+                return
+            time.sleep(interval)
+
+
+class _Quiet:
+    def __enter__(self) -> _Quiet:
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        return None
