@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from dain.data import check_purpose
+from dain.data import ConsentPolicy, check_purpose
 from dain.errors import DainError
 from dain.identity import did_pkh
 from dain.ledger import TOKEN_UNIT, Consent, JobInfo, JobStatus, TransactionRefused
@@ -96,9 +96,9 @@ class AutoEnroller:
             log.warning("%s: job %d refused asset %s: %s", name, job.job_id, short, exc)
             return False
         present.add(asset.asset_id)
-        log.info("%s: auto-enrolled asset %s in job %d (purpose %s, %d rounds, pool %s DAIN)",
+        log.info("%s: auto-enrolled asset %s in job %d (purpose %s, %d rounds, pool %s)",
                  name, short, job.job_id, job.purpose, job.rounds,
-                 f"{job.reward_pool / TOKEN_UNIT:g}")  # fmt: skip
+                 _dain(job.reward_pool))  # fmt: skip
         return True
 
     def _refusal(self, job: JobInfo, asset: LocalAsset, price: int) -> str:
@@ -112,15 +112,40 @@ class AutoEnroller:
             secure_aggregation=job.secure_aggregation, epsilon=job.max_epsilon,
         )  # fmt: skip
         if not allowed:
-            return "its consent policy does not allow the job's terms"
+            return f"its consent policy does not allow {_term_refused(asset.policy, job)}"
         # the pool must pay every asset enrolled, this one too, for every round
         if (price + asset.policy.price_per_round) * job.rounds > job.reward_pool:
-            return f"the pool ({job.reward_pool}) cannot pay its price for every round"
+            return f"the pool ({_dain(job.reward_pool)}) cannot pay its price for every round"
         consent = self.ctx.chain.consent(job, asset.asset_id)
         if consent is not Consent.ALLOWED:
             return f"its consent on chain says {consent.name.lower()}"
         return ""
 
 
+def _term_refused(policy: ConsentPolicy, job: JobInfo) -> str:
+    """Which of the job's terms the policy refused, in words (`allows` said no)."""
+    if job.purpose not in policy.purposes:
+        return f"purpose {job.purpose}"
+    if policy.secure_aggregation and not job.secure_aggregation:
+        return "a job without secure aggregation"
+    if policy.max_epsilon is not None and (
+        job.max_epsilon is None or job.max_epsilon > policy.max_epsilon
+    ):
+        spent = "no privacy bound" if job.max_epsilon is None else f"epsilon {job.max_epsilon:g}"
+        return f"{spent} (its most is {policy.max_epsilon:g})"
+    return "this requester, or not any more (expired)"
+
+
+def _dain(amount: int) -> str:
+    return f"{amount / TOKEN_UNIT:g} DAIN"
+
+
 def _short(asset_id: int) -> str:
     return f"{asset_id:#066x}"[:14] + "…"
+
+
+def auto_enroller(
+    ctx: NodeContext, enroll: Callable[[int, int], None], settings: AutoEnrollConfig
+) -> AutoEnroller | None:
+    """The enroller node.toml asks for: None unless the owner opted in."""
+    return AutoEnroller(ctx, enroll, settings) if settings.enabled else None
