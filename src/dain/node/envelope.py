@@ -29,6 +29,8 @@ class MessageKind(StrEnum):
     UNMASK = "secagg-unmask"  # stage 4: the answer to the unmask request
     BLOB_GET = "blob-get"  # asks for a blob (in the request's envelope header)
     BLOB_PUT = "blob-put"  # sends a blob (likewise)
+    METRICS = "metrics"  # a participant's signed metrics of a round's model (reports.py)
+    METRICS_READ = "metrics-read"  # asks for a job's metrics (in the request's header)
 
     @property
     def secure(self) -> bool:

@@ -5,6 +5,7 @@ part does one job (see the package's modules)."""
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any
 
 from dain.data import AssetManifest, ConsentPolicy, Dataset
@@ -17,6 +18,8 @@ from dain.node.chain_view import ChainView
 from dain.node.clock import ChainClock
 from dain.node.context import LocalAsset, NodeContext
 from dain.node.envelope import MessageKind, seal
+from dain.node.evaluation import Evaluation, RoundMetrics
+from dain.node.evaluation_store import EvaluationStore
 from dain.node.intake import Intake
 from dain.node.models import JobModels
 from dain.node.nonces import NonceStore
@@ -47,6 +50,7 @@ class Node:
         nonces: NonceStore | None = None,
         index: BlobIndex | None = None,
         state: NodeState | None = None,
+        evaluations: EvaluationStore | None = None,
         blob_quota_bytes: int = 256 * 2**20,
         blob_retention_seconds: float = 7 * 86_400.0,
     ) -> None:
@@ -82,6 +86,8 @@ class Node:
         self.blob_access = BlobAccess(self.ctx, self.intake, self.models,
                                       quota_bytes=blob_quota_bytes,
                                       retention_seconds=blob_retention_seconds)  # fmt: skip
+        self.evaluation = Evaluation(self.ctx, self.intake, self.models, self.trainer,
+                                     evaluations or EvaluationStore())  # fmt: skip
         self.runner: JobRunner | None = None
         self.bytes_served = 0
         self._served = threading.Lock()
@@ -146,6 +152,16 @@ class Node:
         """Revokes consent on chain; later rounds will not use the asset."""
         return self.ledger.assets.revoke(asset_id)
 
+    def set_evaluation(self, job_id: int, csv_path: Path, target: str) -> None:
+        """This node, the job's requester, scores every round's model of the job on the rows
+        of a CSV file of its own (which stays where it is), beside the participants' reports."""
+        self.evaluation.set_evaluation(job_id, csv_path, target)
+
+    def metrics(self, job_id: int) -> list[RoundMetrics]:
+        """Per round: this node's own metrics (as requester), the participants' reports
+        combined by examples, and how many reports (see `dain.node.evaluation`)."""
+        return self.evaluation.summary(job_id)
+
     def fetch_blob(self, cid: str, holders: list[str], job_id: int = 0) -> bytes:
         """The blob with content id `cid`, from here or the first holder that lets this
         node read it for its role in `job_id`."""
@@ -156,6 +172,7 @@ class Node:
         roles = Roles(self.trainer, self.participant, self.secure_participant, self.aggregator,
                       self.secure_aggregator, self.models, self.blob_access)  # fmt: skip
         self.runner = JobRunner(self.ctx, roles, state, poll_seconds)
+        self.runner.evaluator = self.evaluation
         return self.runner
 
     # ---- serving peers -----------------------------------------------------------
@@ -247,4 +264,10 @@ class Node:
             "secagg_unmask": secure(MessageKind.UNMASK),
             "secagg_stage": stage,
             "secagg_unmask_request": unmask_request,
+            "metrics_report": lambda request, params: written(
+                self.evaluation.accept(request.body), 202
+            ),
+            "job_metrics": lambda request, params: json_response(
+                self.evaluation.read(request.envelope, int(params["job_id"]))
+            ),
         }

@@ -83,6 +83,13 @@ ROUTES: tuple[Route, ...] = (
           "'survivors' (survivors and dropped, to check and sign); 425 while it is still open",
           params={"job_id": "[0-9]{1,18}", "round": "[0-9]{1,9}",
                   "stage": "roster|survivors"}),
+    Route("POST", "/metrics", "metrics_report",
+          "A participant's signed metrics of a recorded round's model on one asset's held-out "
+          "rows, for the job's requester", Body.ENVELOPE),
+    Route("GET", "/jobs/{job_id}/metrics", "job_metrics",
+          "Per round of the job: the requester's metrics, the participants' combined by "
+          "examples, and how many reports; for the job's requester, in a signed request",
+          params={"job_id": "[0-9]{1,18}"}, signed=True),
     Route("GET", "/secagg/{job_id}/{round}/unmask/{asset_id}", "secagg_unmask_request",
           "The unmask request of a secure round for one asset: survivors, dropped and the "
           "other survivors' vouchers to it for their view; 425 while the check is open",

@@ -24,6 +24,7 @@ from dain.node.auto_enroll import AutoEnroller
 from dain.node.blob_access import BlobAccess
 from dain.node.context import LocalAsset, NodeContext
 from dain.node.errors import PeerConflict, PeerError, PeerNotReady, PeerUnavailable
+from dain.node.evaluation import Evaluation
 from dain.node.job_finder import JobFinder
 from dain.node.models import JobModels
 from dain.node.participant import Participant, TrainedUpdate
@@ -95,6 +96,7 @@ class JobRunner:
         self.status = RunnerStatus()
         self.finder = JobFinder(ctx.ledger)
         self.auto_enroll: AutoEnroller | None = None  # set when node.toml opts in
+        self.evaluator: Evaluation | None = None  # set by the node: scores recorded rounds
         self._stop = threading.Event()
         self._finished: set[int] = set()
         self._job_failures: dict[int, tuple[int, float]] = {}  # job -> (in a row, retry at)
@@ -265,6 +267,8 @@ class JobRunner:
                 self.status.jobs[job_id] = found | {"error": str(exc)}
             else:
                 self._job_failures.pop(job_id, None)
+        if self.evaluator is not None:  # after training: scores the rounds recorded since
+            self.evaluator.step(self.finder.jobs(list(self.ctx.assets)))
 
     def _involved(self, job: JobInfo) -> bool:
         return bool(set(self.ctx.assets) & set(self.ctx.chain.enrolled(job)))

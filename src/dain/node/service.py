@@ -18,6 +18,7 @@ from dain.learning import warm_up
 from dain.ledger import Deployment, Ledger, RpcChain
 from dain.node.blob_index import BlobIndex
 from dain.node.context import LocalAsset
+from dain.node.evaluation_store import EvaluationStore
 from dain.node.home import NodeConfig, NodeHome
 from dain.node.http import create_app
 from dain.node.http_client import HttpTransport
@@ -43,6 +44,7 @@ def open_node(home: NodeHome, password: str) -> tuple[Node, NodeState]:
             allow_plain_http=config.allow_plain_http_peers),
         config.endpoint, max_body_bytes=config.max_body_bytes, hold_after=_hold_file(home.hold),
         nonces=state, state=state,  # envelopes taken, and privacy spent, survive a restart
+        evaluations=EvaluationStore(home.state),  # metrics made and reports taken, likewise
         index=BlobIndex(home.state), blob_quota_bytes=config.blob_quota_mb * 2**20,
         blob_retention_seconds=config.blob_retention_days * 86_400,
     )  # fmt: skip

@@ -28,6 +28,18 @@ class LocalTrainer:
 
     def eligible_assets(self, job: JobInfo) -> list[LocalAsset]:
         """This node's assets enrolled in the job that may take part now."""
+        mine = []
+        for asset in self.consenting_assets(job):
+            if self._within_budget(job, asset):
+                mine.append(asset)
+            else:
+                log.info("%s: asset %x sits out job %d: its privacy budget is spent",
+                         self.ctx.name, asset.asset_id, job.job_id)  # fmt: skip
+        return mine
+
+    def consenting_assets(self, job: JobInfo) -> list[LocalAsset]:
+        """This node's assets enrolled in the job whose consent, by its own copy of the
+        policy and by the chain, allows the job now (their privacy budget aside)."""
         ctx, ledger = self.ctx, self.ctx.ledger
         now = ledger.now()
         mine = []
@@ -42,14 +54,11 @@ class LocalTrainer:
                 secure_aggregation=job.secure_aggregation,
                 epsilon=job.max_epsilon,
             )
-            if not (allowed_here and ctx.chain.consent(job, asset_id) is Consent.ALLOWED):
+            if allowed_here and ctx.chain.consent(job, asset_id) is Consent.ALLOWED:
+                mine.append(asset)
+            else:
                 log.info("%s: asset %x sits out job %d: no live consent", ctx.name,
                          asset_id, job.job_id)  # fmt: skip
-            elif not self._within_budget(job, asset):
-                log.info("%s: asset %x sits out job %d: its privacy budget is spent",
-                         ctx.name, asset_id, job.job_id)  # fmt: skip
-            else:
-                mine.append(asset)
         return mine
 
     def _within_budget(self, job: JobInfo, asset: LocalAsset) -> bool:
