@@ -18,7 +18,7 @@ import pytest
 
 from dain.data import AssetManifest, ConsentPolicy
 from dain.identity import Identity
-from dain.ledger import Deployment, JobTerms, Ledger, Receipt, RpcChain
+from dain.ledger import Deployment, JobTerms, Ledger, Receipt, RpcChain, Vote
 
 pytestmark = pytest.mark.slow
 PASSWORD = "correct horse"
@@ -57,7 +57,8 @@ class Network:
 def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
     home = tmp_path_factory.mktemp("net")
     net = Network(home, None, None, home / "owner.json", home / "requester.json")  # type: ignore[arg-type]
-    up = net.run("chain", "up", "--port", "0", "--password", "devnet")
+    # blocks only for transactions: these tests count blocks (test_chain_mining.py: interval)
+    up = net.run("chain", "up", "--port", "0", "--block-time", "0", "--password", "devnet")
     assert up.returncode == 0, up.stderr
     pid = json.loads((home / "chain.json").read_text())["pid"]
     try:
@@ -196,6 +197,108 @@ def test_commands_explain_missing_keys_and_chains(network: Network, tmp_path: Pa
     assert bad_asset.returncode == 1 and "not an asset id" in bad_asset.stderr
 
 
+def _refused(result: subprocess.CompletedProcess[str], *words: str) -> None:
+    """A user's mistake: exit 1, a plain message with `words`, no traceback."""
+    assert result.returncode == 1, result.stdout
+    assert result.stderr.startswith("Error:") and "Traceback" not in result.stderr
+    for word in words:
+        assert word in result.stderr, result.stderr
+
+
+def test_malformed_addresses_are_refused_plainly(network: Network) -> None:
+    delegate = network.run("gov", "delegate", "0x1234", keystore=network.owner)
+    admit = network.run("chain", "admit", "0x1234", "--password", "devnet")
+    propose = network.run("gov", "propose", "--admit", "hello", keystore=network.owner)
+    # a mistyped capital breaks the EIP-55 checksum
+    miscased = network.run("gov", "delegate", "0x5aaeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+                           keystore=network.owner)  # fmt: skip
+
+    _refused(delegate, "'0x1234' is not an address", "40 hex digits")
+    _refused(admit, "'0x1234' is not an address", "40 hex digits")
+    _refused(propose, "'hello' is not an address", "40 hex digits")
+    _refused(miscased, "checksum")
+
+
+def test_approving_a_job_that_does_not_exist_is_refused(network: Network) -> None:
+    missing = network.run("gov", "propose", "--approve-job", "4242", keystore=network.requester)
+
+    _refused(missing, "There is no job 4242", "dain job propose")
+    assert "Proposed" not in missing.stdout
+
+
+def test_a_vote_that_would_count_zero_is_refused_unless_forced(
+    network: Network, tmp_path: Path
+) -> None:
+    holder = tmp_path / "holder.json"
+    address = network.ok("key", "new", str(holder))["address"]
+    admitted = network.run("chain", "admit", address, "--tokens", "500", "--password", "devnet")
+    assert admitted.returncode == 0, admitted.stderr
+    pid = network.ok("gov", "propose", "--floor-share", "500", keystore=network.requester)[
+        "proposal_id"
+    ]
+    network.chain.mine(2)
+
+    undelegated = network.run("gov", "vote", pid, "for", keystore=holder)
+    network.ok("gov", "delegate", keystore=holder)  # now: after the proposal's snapshot
+    too_late = network.run("gov", "vote", pid, "for", keystore=holder)
+    forced = network.ok("gov", "vote", pid, "against", "--anyway", keystore=holder)
+
+    _refused(undelegated, "would count 0", "500.00 DAIN", "not delegated", "dain gov delegate",
+             "--anyway")  # fmt: skip
+    _refused(too_late, "would count 0", "after the proposal's snapshot")
+    assert forced["votes_against"] == "0"  # cast, with no weight
+    gov = network.ledger(holder).gov
+    assert gov.has_voted(gov.proposal(int(pid)), address)
+
+
+def test_a_defeated_proposal_says_whether_quorum_or_the_vote_decided(network: Network) -> None:
+    quorum = network.ok("gov", "propose", "--floor-share", "600", keystore=network.owner)
+    against = network.ok("gov", "propose", "--floor-share", "700", keystore=network.owner)
+    network.chain.mine(2)
+    network.ok("gov", "vote", quorum["proposal_id"], "for", keystore=network.owner)
+    network.ok("gov", "vote", against["proposal_id"], "for", keystore=network.owner)
+    network.ok("gov", "vote", against["proposal_id"], "against", keystore=network.requester)
+    treasury = Ledger(network.chain, network.deployment,
+                      Identity.load_keystore(network.home / "treasury.json", "devnet"))  # fmt: skip
+    treasury.gov.vote(treasury.gov.proposal(int(against["proposal_id"])), Vote.ABSTAIN)  # quorum
+    network.chain.mine(25)
+
+    missed = network.ok("gov", "status", quorum["proposal_id"])
+    decided = network.ok("gov", "status", against["proposal_id"])
+    shown = network.run("gov", "status", quorum["proposal_id"])
+
+    # the owner holds about 1,000 DAIN, the requester about 50,000, the treasury the rest of
+    # 1e6; the quorum is 4% of that
+    assert missed["state"] == decided["state"] == "defeated"
+    assert missed["outcome"].startswith("defeated, quorum missed: 1,")
+    assert missed["outcome"].endswith(" DAIN for or abstaining, 40,000.00 DAIN needed")
+    assert decided["outcome"].startswith("defeated, the vote decided it: 1,")
+    assert decided["outcome"].endswith(" DAIN against (more must be for than against)")
+    assert "quorum missed" in shown.stdout
+
+
+def test_an_account_without_gas_money_is_told_to_get_admitted(
+    network: Network, tmp_path: Path
+) -> None:
+    stranger = tmp_path / "stranger.json"
+    network.ok("key", "new", str(stranger))
+
+    broke = network.run("gov", "delegate", keystore=stranger)
+
+    _refused(broke, "cannot pay the gas to delegate votes", "admitted", "dain chain admit")
+
+
+def test_chain_mine_mines_blocks_and_moves_the_clock(network: Network) -> None:
+    before = network.chain.block_number()
+    then = network.chain.now()
+
+    mined = network.run("chain", "mine", "5", "--seconds", "3600")
+
+    assert mined.returncode == 0, mined.stderr
+    assert network.chain.block_number() == before + 5
+    assert network.chain.now() >= then + 3600
+
+
 def test_node_init_and_data_register(network: Network, tmp_path: Path) -> None:
     csv_file = tmp_path / "clinic.csv"
     csv_file.write_text("age,marker,outcome\n50,1.5,sick\n30,0.2,well\n41,0.9,sick\n27,0.1,well\n")
@@ -209,10 +312,14 @@ def test_node_init_and_data_register(network: Network, tmp_path: Path) -> None:
     twice = network.run("node", "init", "--name", "clinic", "--home", str(node_home), "--rpc", url,
                         "--deployment", str(network.home / "deployment.json"))  # fmt: skip
     assert twice.returncode == 1 and "already holds a node" in twice.stderr
+    common = ("--purpose", "research", "--home", str(node_home))
+    unadmitted = network.run(
+        "data", "register", str(csv_file), "--target", "outcome", "--title", "early", *common
+    )
+    _refused(unadmitted, "cannot pay the gas to register the data asset", "dain chain admit")
     admitted = network.run("chain", "admit", created["address"], "--password", "devnet")
     assert admitted.returncode == 0, admitted.stderr
 
-    common = ("--purpose", "research", "--home", str(node_home))
     registered = network.ok(
         "data",
         "register",

@@ -1,4 +1,4 @@
-"""`dain chain up|down|status|admit`: a local anvil chain for a network home."""
+"""`dain chain up|down|status|mine|admit`: a local anvil chain for a network home."""
 
 from __future__ import annotations
 
@@ -8,10 +8,15 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from dain.cli.addresses import parse_address
+from dain.errors import ConfigError
 from dain.node import DEFAULT_HOME, NetworkHome, running_chain
 
 app = typer.Typer(help="Run a local chain (anvil) for a dain network.", no_args_is_help=True)
 console = Console()
+# a vote (20 blocks) closes in about 40 s; the state file grows by about 75 MB a day
+DEFAULT_BLOCK_TIME = 2
+MINED_PER_CALL = 500  # anvil takes a few ms a block: each call answers well within a timeout
 
 HomeOption = Annotated[
     Path, typer.Option("--home", envvar="DAIN_HOME", help="The network's home folder.")
@@ -30,16 +35,29 @@ PasswordOption = Annotated[
 def up(
     home: HomeOption = DEFAULT_HOME,
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1; 0 picks a free one.")] = 8545,
+    block_time: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Also mine an empty block every this many seconds, so votes (counted in "
+            "blocks) close and deadlines pass while nobody sends anything; transactions are "
+            "still mined at once. 0: blocks only for transactions and 'dain chain mine'. "
+            "Each empty block keeps about 2 KB in the state file.",
+        ),
+    ] = DEFAULT_BLOCK_TIME,
     password: PasswordOption = "devnet",
 ) -> None:
     """Start anvil with its state kept in the home folder; deploy dain's contracts once."""
     from dain.devnet import chain_up  # the dev harness and web3: only when used
 
-    record, deployment, fresh = chain_up(NetworkHome(home), port, password)
+    record, deployment, fresh = chain_up(NetworkHome(home), port, password, block_time)
+    mining = f"a block every {block_time} s" if block_time else "blocks on transactions only"
     if not fresh:
-        console.print(f"Chain up at {record.url} (pid {record.pid}); contracts as recorded.")
+        console.print(
+            f"Chain up at {record.url} (pid {record.pid}, {mining}); contracts as recorded."
+        )
         return
-    console.print(f"Chain up at {record.url} (pid {record.pid}); contracts deployed:")
+    console.print(f"Chain up at {record.url} (pid {record.pid}, {mining}); contracts deployed:")
     for name in ("token", "timelock", "governor", "registry", "assets", "jobs"):
         console.print(f"  {name:<9} {getattr(deployment, name)}")
 
@@ -72,6 +90,37 @@ def status(home: HomeOption = DEFAULT_HOME) -> None:
 
 
 @app.command()
+def mine(
+    blocks: Annotated[int, typer.Argument(min=1, help="How many blocks to mine.")] = 1,
+    seconds: Annotated[
+        int,
+        typer.Option(
+            min=0, help="Also move the chain's clock this many seconds on (a timelock's delay)."
+        ),
+    ] = 0,
+    home: HomeOption = DEFAULT_HOME,
+) -> None:
+    """On a local test chain: mine empty blocks now, e.g. to close a vote (its voting period
+    is counted in blocks) without waiting."""
+    from dain.ledger import RpcChain
+
+    record = running_chain(NetworkHome(home))
+    if record is None:
+        raise ConfigError(f"No chain runs for {home}.", hint="Start one with 'dain chain up'.")
+    chain = RpcChain(record.url)
+    left = blocks
+    if seconds:
+        chain.advance_time(seconds)  # mines the first block, stamped that much later
+        left -= 1
+    while left:
+        batch = min(left, MINED_PER_CALL)
+        chain.mine(batch)
+        left -= batch
+    block = chain.block_number()
+    console.print(f"Mined {blocks} block{'s' * (blocks > 1)}; the chain is at block {block}.")
+
+
+@app.command()
 def admit(
     address: Annotated[str, typer.Argument(help="The new member's address.")],
     tokens: Annotated[
@@ -84,5 +133,6 @@ def admit(
     tokens. On a live network, members are admitted by vote ('dain gov propose --admit')."""
     from dain.devnet import admit_founder, treasury_ledger
 
+    address = parse_address(address, "an address to admit")
     admit_founder(treasury_ledger(NetworkHome(home), password), address, tokens)
     console.print(f"Admitted {address} with {tokens} DAIN and gas money.")

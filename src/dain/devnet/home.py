@@ -10,8 +10,11 @@ from dain.ledger import TOKEN_UNIT, Deployment, Ledger, RpcChain, deploy
 from dain.node import ChainRecord, NetworkHome, running_chain
 
 
-def chain_up(home: NetworkHome, port: int, password: str) -> tuple[ChainRecord, Deployment, bool]:
-    """Starts anvil with state in the home; deploys the contracts the first time.
+def chain_up(
+    home: NetworkHome, port: int, password: str, block_time: int = 0
+) -> tuple[ChainRecord, Deployment, bool]:
+    """Starts anvil with state in the home (and a block every `block_time` seconds besides
+    those for transactions, when > 0); deploys the contracts the first time.
     Returns the chain, the deployment and whether it was deployed just now."""
     from dain.ledger import AnvilProcess, free_port
 
@@ -21,8 +24,9 @@ def chain_up(home: NetworkHome, port: int, password: str) -> tuple[ChainRecord, 
         )
     home.root.mkdir(parents=True, exist_ok=True)
     anvil = AnvilProcess.start(
-        port=port or free_port(), state_file=home.anvil_state, log_file=home.anvil_log
-    )
+        port=port or free_port(), state_file=home.anvil_state, log_file=home.anvil_log,
+        block_time=block_time,
+    )  # fmt: skip
     record = ChainRecord(anvil.url, anvil.pid, anvil.port)
     home.write_chain(record)
     chain = RpcChain(anvil.url)

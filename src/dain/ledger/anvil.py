@@ -60,8 +60,12 @@ class AnvilProcess:
         port: int | None = None,
         state_file: Path | None = None,
         log_file: Path | None = None,
+        block_time: int = 0,
         timeout: float = 20.0,
     ) -> AnvilProcess:
+        """`block_time` > 0: besides mining each transaction at once, mine a block every
+        that many seconds, so block numbers (votes) and block times (deadlines) move on
+        while nobody sends anything; 0: blocks only for transactions and `anvil_mine`."""
         port = port or free_port()
         command = [
             str(find_anvil()),
@@ -77,6 +81,10 @@ class AnvilProcess:
             "--prune-history",
             str(STATES_KEPT),
         ]
+        if block_time > 0:
+            # mixed: automine keeps transactions instant; --block-time alone would hold each
+            # one until the next interval
+            command += ["--block-time", str(block_time), "--mixed-mining"]
         if state_file is not None:
             command += ["--state", str(state_file)]
         log = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115
