@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from dain.cli.context import JsonFlag, Password, console, emit, key_password, new_key_password
+from dain.cli.node_view import render
 from dain.errors import ConfigError
 
 if TYPE_CHECKING:  # a node's home opens keys (eth_account): loaded by the commands using it
@@ -93,12 +92,14 @@ def init(
 @app.command()
 def start(home: NodeHomeOption = None, password: Password = None) -> None:
     """Run the node in the foreground: its API, and its part in every job. A service
-    manager passes the key's password in DAIN_PASSWORD; otherwise you are asked."""
+    manager passes the key's password in DAIN_PASSWORD; otherwise you are asked. What it
+    does goes to the console and to logs/node.log in its home (log_level in node.toml)."""
     from dain.node import serve
 
     where = node_home(home)
     where.config()  # a missing or broken home is reported before a password is asked for
-    serve(where, key_password(password, where.keystore))
+    # asked for once the port is taken: a busy port is named before the key is unlocked
+    serve(where, lambda: key_password(password, where.keystore))
 
 
 @app.command()
@@ -125,16 +126,7 @@ def status(home: NodeHomeOption = None, as_json: JsonFlag = False) -> None:
             f"{reason or f'status {answer.status_code}'}."
         )
 
-    def render() -> None:
-        table = Table(title=f"Node {data['node']}", show_header=False, title_justify="left")
-        for key, value in data.items():
-            table.add_row(
-                key.replace("_", " "),
-                json.dumps(value) if isinstance(value, dict | list) else str(value),
-            )
-        console.print(table)
-
-    emit(as_json, data, render)
+    emit(as_json, data, lambda: render(data, console))
     runner = data.get("runner")
     if runner not in (None, "starting", "stepping"):
         # the API answers, but the node takes no part in its jobs: say so, and fail
@@ -142,5 +134,5 @@ def status(home: NodeHomeOption = None, as_json: JsonFlag = False) -> None:
             f"Node {config.name} is up, but its job runner is {runner}: "
             f"{data.get('last_error') or 'no step has finished for a while'}.",
             hint="It retries by itself; if this lasts, check the chain URL in node.toml and "
-            "the node's log.",
+            "the node's log (logs/node.log in its home).",
         )

@@ -1,13 +1,17 @@
-"""`dain node start`: one node as its own process. It checks its key and membership,
-publishes its endpoint, public key and TLS certificate fingerprint on chain, serves peers
-over HTTPS with that certificate and runs its jobs."""
+"""`dain node start`: one node as its own process. It takes its port (before its key is
+unlocked: a busy port is named at once), checks its key and membership, publishes its
+endpoint, public key and TLS certificate fingerprint on chain, serves peers over HTTPS with
+that certificate and runs its jobs, logging what it does (dain.node.logs)."""
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
+import socket
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +20,14 @@ from dain.errors import ConfigError
 from dain.identity import Identity
 from dain.learning import warm_up
 from dain.ledger import Deployment, Ledger, RpcChain
+from dain.node.auto_enroll import auto_enroller
 from dain.node.blob_index import BlobIndex
 from dain.node.context import LocalAsset
 from dain.node.evaluation_store import EvaluationStore
 from dain.node.home import NodeConfig, NodeHome
 from dain.node.http import create_app
 from dain.node.http_client import HttpTransport
+from dain.node.logs import configure as configure_logs
 from dain.node.node import Node
 from dain.node.secure_participant import HoldAfter, Stage
 from dain.node.state import NodeState
@@ -83,10 +89,54 @@ def _hold_file(path: Path) -> HoldAfter:
     return hold_after
 
 
-def serve(home: NodeHome, password: str) -> None:
+def listen(home: NodeHome, config: NodeConfig) -> socket.socket:
+    """The node's listening socket, bound to its host and port; what to change when it
+    cannot be (a port another node or program holds, a host not of this machine)."""
+    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+    try:
+        sock.bind((config.host, config.port))
+    except OSError as exc:
+        sock.close()
+        where = f"{config.host}:{config.port}"
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(
+                f"Port {config.port} is in use on {config.host}: another node or program "
+                f"listens there, so node {config.name} cannot.",
+                hint=f"Set 'port' in {home.config_file} to a free port (the node publishes its "
+                "new endpoint when it starts), or give each node its own with "
+                "'dain node init --port'.",
+            ) from None
+        if exc.errno == errno.EACCES:
+            raise ConfigError(
+                f"Node {config.name} may not listen on {where}: ports below 1024 need root.",
+                hint=f"Set 'port' in {home.config_file} to 1024 or above.",
+            ) from None
+        # EADDRNOTAVAIL, or a name that does not resolve (socket.gaierror)
+        raise ConfigError(
+            f"Node {config.name} cannot listen on {where}: {exc.strerror or exc}.",
+            hint=f"Set 'host' in {home.config_file} to an address of this machine.",
+        ) from None
+    return sock
+
+
+def serve(home: NodeHome, password: str | Callable[[], str]) -> None:
+    """Runs the node until SIGTERM or SIGINT. `password` may be a function that asks for
+    it: it is called once the port is taken."""
+    config = home.config()
+    listener = listen(home, config)
+    try:
+        secret = password() if callable(password) else password
+        configure_logs(home.log_file, config.log_level)
+        _serve(home, config, secret, listener)
+    finally:
+        listener.close()
+
+
+def _serve(home: NodeHome, config: NodeConfig, password: str, listener: socket.socket) -> None:
     import uvicorn
 
-    config = home.config()
     if config.train_threads:
         import torch
 
@@ -104,6 +154,7 @@ def serve(home: NodeHome, password: str) -> None:
     tls = home.tls_fingerprint(config) if config.tls else b""
     node.ledger.registry.register(node.endpoint, node.ledger.identity.public_key, tls)
     runner = node.make_runner(state, config.poll_seconds)
+    runner.auto_enroll = auto_enroller(node.ctx, node.enroll, config.auto_enroll)
 
     class NodeServer(uvicorn.Server):
         def handle_exit(self, sig: int, frame: Any) -> None:
@@ -113,19 +164,24 @@ def serve(home: NodeHome, password: str) -> None:
     server = NodeServer(
         uvicorn.Config(
             create_app(node.dispatcher, f"dain node {node.name}"), host=config.host,
-            port=config.port, log_level="warning", **_tls_settings(home, config),
+            port=config.port, log_level="warning", log_config=None,  # logs go to ours
+            **_tls_settings(home, config),
         )
     )  # fmt: skip
     thread = threading.Thread(target=runner.run, name=f"{node.name}-runner", daemon=True)
     home.pid_file.write_text(str(os.getpid()))
     thread.start()
+    log.info("%s: node %s serves %s with %d asset(s)%s; log in %s", node.name, node.address,
+             node.endpoint, len(node.assets),
+             ", auto-enrolling" if runner.auto_enroll else "", home.log_file)  # fmt: skip
     try:
-        server.run()  # returns on SIGTERM / SIGINT
+        server.run(sockets=[listener])  # returns on SIGTERM / SIGINT
     finally:
         runner.stop()
         thread.join(timeout=10)
         state.close()
         home.pid_file.unlink(missing_ok=True)
+        log.info("%s: stopped", node.name)
 
 
 def _tls_settings(home: NodeHome, config: NodeConfig) -> dict[str, Any]:
