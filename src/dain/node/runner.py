@@ -250,8 +250,9 @@ class JobRunner:
             ):
                 self._finished.add(job_id)  # nothing more to train or record, ever
                 if job_id in self.status.jobs:
-                    log.info("%s: job %d is over (%s)", self.ctx.name, job_id,
-                             job.status.name.lower())  # fmt: skip
+                    over = "its last round is recorded" if job.status == JobStatus.RUNNING else (
+                        job.status.name.lower())  # fmt: skip
+                    log.info("%s: job %d is over: %s", self.ctx.name, job_id, over)
                 self.roles.secure_aggregator.forget_before(job_id, 2**32)
                 self.roles.secure_participant.forget_job(job_id)
                 continue

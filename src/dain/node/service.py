@@ -9,6 +9,7 @@ import errno
 import json
 import logging
 import os
+import signal
 import socket
 import threading
 from collections.abc import Callable
@@ -174,6 +175,9 @@ def _serve(home: NodeHome, config: NodeConfig, password: str, listener: socket.s
     log.info("%s: node %s serves %s with %d asset(s)%s; log in %s", node.name, node.address,
              node.endpoint, len(node.assets),
              ", auto-enrolling" if runner.auto_enroll else "", home.log_file)  # fmt: skip
+    # once shut down, uvicorn raises the stop signal again to the handler from before it ran:
+    # a no-op, so that the clean-up below runs (the default would end the process at once)
+    before = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         server.run(sockets=[listener])  # returns on SIGTERM / SIGINT
     finally:
@@ -182,6 +186,8 @@ def _serve(home: NodeHome, config: NodeConfig, password: str, listener: socket.s
         state.close()
         home.pid_file.unlink(missing_ok=True)
         log.info("%s: stopped", node.name)
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
 
 
 def _tls_settings(home: NodeHome, config: NodeConfig) -> dict[str, Any]:
