@@ -145,7 +145,8 @@ class Evaluation:
         if key in self._over or time.monotonic() < self._paused.get(key, 0.0):
             return
         try:
-            job = self.ctx.chain.job(job_id)
+            # read afresh: a copy cached while the round ran misses its record
+            job = self.ctx.ledger.jobs.job(job_id)
             done = self._done_to.get(key)
             if done is None:
                 done = self._done_before(role, job_id)
