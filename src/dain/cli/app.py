@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 
 from dain.errors import DainError
+from dain.node import DEFAULT_HOME, NetworkHome
 
 app = typer.Typer(
     name="dain",
@@ -58,8 +59,23 @@ def demo(
     seed: Annotated[int, typer.Option(help="Seed for the data split and training.")] = 7,
     rpc: Annotated[
         str | None,
-        typer.Option(help="Run on this JSON-RPC dev chain (e.g. from 'dain chain up') instead."),
+        typer.Option(
+            help="Run on this JSON-RPC dev chain (e.g. from 'dain chain up') instead, on the "
+            "contracts recorded in --home, or on new ones recorded there."
+        ),
     ] = None,
+    home: Annotated[
+        Path,
+        typer.Option("--home", envvar="DAIN_HOME", help="With --rpc: the network's home folder."),
+    ] = DEFAULT_HOME,
+    password: Annotated[
+        str,
+        typer.Option(
+            envvar="DAIN_PASSWORD",
+            help="With --rpc: the password of the home's treasury key (the one 'dain chain up' "
+            "took).",
+        ),
+    ] = "devnet",
     secure: Annotated[
         bool, typer.Option(help="Securely aggregate updates: the aggregator sees only sums.")
     ] = False,
@@ -87,12 +103,23 @@ def demo(
     from dain.ledger import RpcChain
 
     chain = RpcChain(rpc) if rpc else None
+    network = None
+    if chain is not None:  # the home's contracts, so 'dain audit' there finds the demo's job
+        from dain.devnet import demo_network
+
+        deployment, treasury, deployed = demo_network(NetworkHome(home), chain, password)
+        network = (deployment, treasury)
     reporter = RichReporter(console)
     with reporter:
         config = StoryConfig(rounds=rounds, revoke_after=revoke_after, seed=seed,
                              secure=secure, epsilon=epsilon)  # fmt: skip
-        result, _ = run_story(config, reporter, chain=chain)
+        result, _ = run_story(config, reporter, chain=chain, existing=network)
     reporter.summary(result)
+    if network is not None:
+        recorded = "deployed and recorded" if deployed else "recorded"
+        console.print(f"Contracts {recorded} in {NetworkHome(home).deployment}; "
+                      f"'dain audit job {result.job_id} --home {home} --rpc {rpc}' "
+                      "reads the job's trail.")  # fmt: skip
     if json_out is not None:
         json_out.write_text(json.dumps(result.to_dict(), indent=2) + "\n")
         console.print(f"Figures written to {json_out}.")

@@ -12,6 +12,7 @@ _EXPORTS = {
     "admit_founder": "dain.devnet.home",
     "chain_down": "dain.devnet.home",
     "chain_up": "dain.devnet.home",
+    "demo_network": "dain.devnet.home",
     "treasury_ledger": "dain.devnet.home",
     "RoundReport": "dain.devnet.story_types",
     "Devnet": "dain.devnet.network",

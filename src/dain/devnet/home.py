@@ -29,29 +29,63 @@ def chain_up(
     )  # fmt: skip
     record = ChainRecord(anvil.url, anvil.pid, anvil.port)
     home.write_chain(record)
-    chain = RpcChain(anvil.url)
-    if home.deployment.exists():
-        deployment = Deployment.load(home.deployment)
-        if not chain.web3.eth.get_code(deployment.jobs):  # type: ignore[arg-type]
-            anvil.stop()
-            home.chain_record.unlink()
-            raise ConfigError(
-                f"The contracts recorded in {home.deployment} are not on this chain: "
-                f"its state file {home.anvil_state} is missing or from another network.",
-                hint="Delete the home folder to start a new network.",
-            )
-        return record, deployment, False
     try:
-        treasury = Identity.create()
-        treasury.save_keystore(home.treasury_keystore, password)
-        chain.fund(treasury.address, 10**21)
-        deployment = deploy(chain.web3, treasury)
+        chain = RpcChain(anvil.url)
+        if home.deployment.exists():
+            deployment = Deployment.load(home.deployment)
+            _check_on(chain, deployment, home, f"its state file {home.anvil_state} is missing "
+                      "or from another network")  # fmt: skip
+            return record, deployment, False
+        deployment, _ = _deploy_new(home, chain, password)
     except BaseException:  # whatever stopped the deployment, leave no chain running
         anvil.stop()
         home.chain_record.unlink(missing_ok=True)
         raise
-    deployment.save(home.deployment)
     return record, deployment, True
+
+
+def demo_network(
+    home: NetworkHome, chain: RpcChain, password: str
+) -> tuple[Deployment, Identity, bool]:
+    """The contracts `dain demo --rpc` runs on, with the treasury whose votes admit the
+    demo's members: the home's when it has them, else new ones recorded in the home, so
+    `dain audit` there finds the demo's job. Also whether they were deployed just now."""
+    if not home.deployment.exists():
+        return (*_deploy_new(home, chain, password), True)
+    deployment = Deployment.load(home.deployment)
+    _check_on(chain, deployment, home, "they were deployed on another chain, or it was reset")
+    if not home.treasury_keystore.exists():
+        raise ConfigError(
+            f"{home.root} holds a deployment but not its treasury key ({home.treasury_keystore}), "
+            "whose votes admit the demo's hospitals.",
+            hint="Run the demo with another --home: it deploys new contracts there.",
+        )
+    return deployment, treasury_identity(home, password), False
+
+
+def treasury_identity(home: NetworkHome, password: str) -> Identity:
+    return Identity.load_keystore(home.treasury_keystore, password)
+
+
+def _deploy_new(home: NetworkHome, chain: RpcChain, password: str) -> tuple[Deployment, Identity]:
+    """A treasury key saved in the home, the contracts deployed by it, and their record."""
+    home.root.mkdir(parents=True, exist_ok=True)
+    treasury = Identity.create()
+    treasury.save_keystore(home.treasury_keystore, password)
+    chain.fund(treasury.address, 10**21)
+    deployment = deploy(chain.web3, treasury)
+    deployment.save(home.deployment)
+    return deployment, treasury
+
+
+def _check_on(chain: RpcChain, deployment: Deployment, home: NetworkHome, why: str) -> None:
+    if deployment.chain_id != chain.chain_id or not chain.code(deployment.jobs):
+        raise ConfigError(
+            f"The contracts recorded in {home.deployment} are not on the chain at {chain.url}: "
+            f"{why}.",
+            hint="Point at the chain they are on, use another --home, or delete the home "
+            "folder to start a new network.",
+        )
 
 
 def chain_down(home: NetworkHome) -> ChainRecord | None:
@@ -70,7 +104,7 @@ def treasury_ledger(home: NetworkHome, password: str) -> Ledger:
     record = running_chain(home)
     if record is None:
         raise ConfigError(f"No chain runs for {home.root}.", hint="Start one with 'dain chain up'.")
-    treasury = Identity.load_keystore(home.treasury_keystore, password)
+    treasury = treasury_identity(home, password)
     return Ledger(RpcChain(record.url), Deployment.load(home.deployment), treasury)
 
 

@@ -9,6 +9,7 @@ from dain.identity import Identity
 from dain.ledger import (
     TOKEN_UNIT,
     ChainBackend,
+    Deployment,
     EmbeddedChain,
     Ledger,
     NetworkParams,
@@ -31,14 +32,21 @@ class Devnet:
         *,
         chain: ChainBackend | None = None,
         record: bool = False,
+        existing: tuple[Deployment, Identity] | None = None,
     ) -> None:
+        """`existing`: contracts already on `chain` and their treasury, whose votes admit
+        the members (a network home's); None: deploy new ones with `params`."""
         self.params = params or NetworkParams(token_supply=100_000 * TOKEN_UNIT)
         self.chain = chain or EmbeddedChain()
-        self.treasury = Identity.create()
-        self.chain.fund(self.treasury.address, GAS_MONEY)
-        self.deployment = deploy(
-            self.chain.web3, self.treasury, self.params, gas_limit=self.chain.gas_limit
-        )
+        if existing is not None:
+            self.deployment, self.treasury = existing
+            self.chain.fund(self.treasury.address, GAS_MONEY)
+        else:
+            self.treasury = Identity.create()
+            self.chain.fund(self.treasury.address, GAS_MONEY)
+            self.deployment = deploy(
+                self.chain.web3, self.treasury, self.params, gas_limit=self.chain.gas_limit
+            )
         self.root = Ledger(self.chain, self.deployment, self.treasury)
         self.transport = InMemoryTransport(record=record)
         self.nodes: dict[str, Node] = {}

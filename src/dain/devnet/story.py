@@ -29,7 +29,8 @@ from dain.devnet.steps import (
     strict_hospital,
 )
 from dain.devnet.story_types import Reporter, SilentReporter, StoryConfig, StoryResult
-from dain.ledger import TOKEN_UNIT, ChainBackend, Ledger, RoundInfo
+from dain.identity import Identity
+from dain.ledger import TOKEN_UNIT, ChainBackend, Deployment, Ledger, RoundInfo
 
 
 class InProcess:
@@ -60,8 +61,10 @@ def run_story(
     *,
     chain: ChainBackend | None = None,
     record: bool = False,
+    existing: tuple[Deployment, Identity] | None = None,
 ) -> tuple[StoryResult, Devnet]:
-    """Runs the story on `chain` (a fresh embedded chain unless given)."""
+    """Runs the story on `chain` (a fresh embedded chain unless given), on `existing`
+    contracts with their treasury if given, else on new ones."""
     config = config or StoryConfig()
     out = reporter or SilentReporter()
     started = time.perf_counter()
@@ -69,7 +72,10 @@ def run_story(
 
     out.section("1. The network")
     hospitals = HOSPITALS[: len(config.shares)]
-    devnet = Devnet(chain=chain, record=record)
+    devnet = Devnet(chain=chain, record=record, existing=existing)
+    # salts are fixed, so runs are reproducible; but asset ids are manifest hashes, and
+    # contracts the story may have run on before need new ones
+    again = f"/{devnet.root.block_number()}" if existing is not None else ""
     for name in hospitals:
         devnet.add_node(name, tokens=10_000)
     devnet.add_node(RESEARCHER, tokens=20_000)
@@ -85,7 +91,7 @@ def run_story(
     rows = []
     for name, records in local.items():
         policy = consent_policy(name, genomics_only=name == strict_hospital(hospitals))
-        salt = hashlib.sha256(f"demo/{config.seed}/{name}".encode()).digest()  # reproducible runs
+        salt = hashlib.sha256(f"demo/{config.seed}/{name}{again}".encode()).digest()
         assets[name] = devnet.nodes[name].register_asset(
             records, f"{name} breast-cancer cases", policy, salt
         )
