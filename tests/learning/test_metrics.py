@@ -154,6 +154,8 @@ def test_metrics_round_trip_and_refuse_what_no_model_scores() -> None:
         {"examples": 5, "accuracy": "0.5"},
         {"examples": 5, "secret": 1.0},
         {"examples": 5, "accuracy": 0.5, "mse": 1.0},
+        {"examples": 5, "log_loss": 10**400},
+        [("examples", 5)],
     ):
         with pytest.raises(MetricsError):
             Metrics.from_dict(bad)

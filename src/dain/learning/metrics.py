@@ -77,11 +77,20 @@ class Metrics:
         unknown = set(raw) - {"examples", *CLASSIFICATION, *REGRESSION}
         if unknown:
             raise MetricsError(f"Unknown metrics: {', '.join(sorted(map(str, unknown)))}.")
-        found = {k: float(v) if isinstance(v, int) and not isinstance(v, bool) else v
-                 for k, v in raw.items() if k != "examples"}  # fmt: skip
+        found = {k: _number(k, v) for k, v in raw.items() if k != "examples"}
         if set(found) - set(CLASSIFICATION) and set(found) - set(REGRESSION):
             raise MetricsError("Metrics mix classification and regression scores.")
         return cls(raw.get("examples"), **found)  # type: ignore[arg-type]
+
+
+def _number(name: str, value: object) -> object:
+    """JSON's whole numbers as floats (the rest is judged by the constructor)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            return float(value)
+        except OverflowError:
+            raise MetricsError(f"Metric '{name}' is out of its range.") from None
+    return value
 
 
 def _in_range(name: str, value: float) -> bool:
