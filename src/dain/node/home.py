@@ -5,7 +5,8 @@
 <home>/tls.key         the key the node serves HTTPS with (P-256, mode 0600; see dain.node.tls)
 <home>/tls.crt         its self-signed certificate, whose SHA-256 the node publishes on chain
 <home>/blobs/          content-addressed blobs (models, updates, documents)
-<home>/state.db        SQLite: assets, updates trained, deliveries made, envelopes taken
+<home>/state.db        SQLite: assets, updates trained, deliveries made, envelopes taken,
+                       metrics made and reports taken (dain.node.evaluation_store)
 <home>/logs/node.log   what the node did, one line per event (rotated: node.log.1 ... .5)
 <home>/hold.json       only in tests: a secure round to stop in (see `service.open_node`)
 """
