@@ -30,12 +30,19 @@ def _cluster(home: Path):  # type: ignore[no-untyped-def]
 @app.command()
 def up(
     nodes: Annotated[
-        int, typer.Option(min=1, max=6, help="Hospital nodes (a researcher node joins too).")
-    ] = 4,
+        int | None,
+        typer.Option(
+            min=1,
+            max=6,
+            help="Hospital nodes (a researcher node joins too); default 4.",
+            show_default=False,
+        ),
+    ] = None,
     home: DevnetHome = DEFAULT,
     as_json: JsonFlag = False,
 ) -> None:
-    """Start anvil and one process per node, each with its own home, key and data."""
+    """Start anvil and one process per node, each with its own home, key and data; after
+    'dain devnet down', start the same devnet again where it stopped."""
     started = _cluster(home).up(nodes)
     data = [
         {"name": n.name, "pid": n.pid, "endpoint": n.endpoint, "address": n.address}
@@ -80,6 +87,7 @@ def demo(
 
 @app.command()
 def down(home: DevnetHome = DEFAULT) -> None:
-    """Stop every node process and the chain, each by its pid."""
+    """Stop every node process and the chain, each by its pid; 'dain devnet up' starts
+    them again (the chain's state and every node's home stay)."""
     stopped = _cluster(home).down()
-    console.print(f"Stopped {', '.join(stopped) or 'nothing'} and the chain.")
+    console.print(f"Stopped {', '.join(stopped) or 'no node'} and the chain.")

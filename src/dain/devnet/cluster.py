@@ -8,10 +8,11 @@ import csv
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -22,7 +23,15 @@ from dain.devnet.home import admit_founder, chain_down, chain_up, treasury_ledge
 from dain.devnet.steps import HOSPITALS, RESEARCHER, consent_policy, hospital_data
 from dain.errors import ConfigError
 from dain.ledger import free_port, stop_pid
-from dain.node import NetworkHome, NodeConfig, NodeHome, StoredAsset, home_client, open_node
+from dain.node import (
+    NetworkHome,
+    NodeConfig,
+    NodeHome,
+    StoredAsset,
+    home_client,
+    open_node,
+    running_chain,
+)
 
 __all__ = ["HOSPITALS", "RESEARCHER", "Cluster", "ClusterNode"]
 
@@ -73,7 +82,18 @@ class Cluster:
         try:
             return [ClusterNode(**n) for n in json.loads(self.record.read_text())]
         except FileNotFoundError:
-            return []
+            return self._from_homes()
+
+    def _from_homes(self) -> list[ClusterNode]:
+        """The nodes of a devnet stopped before `down` kept the record: read back from
+        their homes (the address is in each keystore, unencrypted)."""
+        found = []
+        for name in (*HOSPITALS, RESEARCHER):
+            home = NodeHome(self.home.root / "nodes" / name)
+            if home.config_file.exists() and home.keystore.exists():
+                address = "0x" + json.loads(home.keystore.read_text())["address"]
+                found.append(ClusterNode(name, str(home.root), home.config().port, address))
+        return found if any(n.name == RESEARCHER for n in found) else []
 
     def node(self, name: str) -> ClusterNode:
         for node in self.nodes():
@@ -86,22 +106,60 @@ class Cluster:
 
     # ---- lifecycle ---------------------------------------------------------------
 
-    def up(self, hospitals: int = 4) -> list[ClusterNode]:
-        """Chain, keys, admissions, data assets and one process per node."""
+    def up(self, hospitals: int | None = None) -> list[ClusterNode]:
+        """Chain, keys, admissions, data assets and one process per node (`hospitals`
+        hospitals, 4 unless told); or, for a devnet that was stopped, its chain and node
+        processes again, as they were."""
+        if self.running():
+            raise ConfigError(
+                f"A devnet already runs in {self.home.root}.", hint="'dain devnet down' first."
+            )
+        stopped = self.nodes()
+        if stopped and hospitals not in (None, len(stopped) - 1):
+            raise ConfigError(
+                f"The devnet in {self.home.root} has {len(stopped) - 1} hospital nodes, "
+                f"not {hospitals}.",
+                hint="Start it again without --nodes, or give a new devnet another --home.",
+            )
+        hospitals = 4 if hospitals is None else hospitals
         if not 1 <= hospitals <= len(HOSPITALS):
             raise ConfigError(
                 f"A devnet has 1 to {len(HOSPITALS)} hospital nodes, not {hospitals}."
             )
-        if self.nodes():
-            raise ConfigError(
-                f"A devnet already exists in {self.home.root}.", hint="'dain devnet down' first."
-            )
         record, _, _ = chain_up(self.home, 0, self.password)
         try:
+            if stopped:
+                return self._restart(stopped, record.url)
             return self._populate(hospitals, record.url)
-        except BaseException:  # a network half made is stopped whole: nothing left running
+        except BaseException:  # a network half up is stopped whole: nothing left running
             self.down()
             raise
+
+    def running(self) -> bool:
+        """Whether any of the devnet's processes runs: its chain or a node."""
+        return running_chain(self.home) is not None or any(
+            node.pid and _alive(node.pid) for node in self.nodes()
+        )
+
+    def require_running(self) -> None:
+        if running_chain(self.home) is None or not self.nodes():
+            raise ConfigError(
+                f"No devnet runs in {self.home.root}.", hint="Start it with 'dain devnet up'."
+            )
+
+    def _restart(self, nodes: list[ClusterNode], rpc: str) -> list[ClusterNode]:
+        """The stopped devnet's nodes on the chain as it now runs (anvil took a free port),
+        each on its old port if still free: a node publishes a new endpoint as it starts."""
+        for node in nodes:
+            home = NodeHome(Path(node.home))
+            config = home.config()
+            node.port = config.port if _free(config.port) else free_port()
+            home.config_file.write_text(replace(config, rpc=rpc, port=node.port).to_toml())
+        for node in nodes:
+            node.pid = self._spawn(node)
+            self._save(nodes)  # at once: `down` stops by the pids recorded here
+        self.wait_healthy(nodes)
+        return nodes
 
     def _populate(self, hospitals: int, rpc: str) -> list[ClusterNode]:
         treasury = treasury_ledger(self.home, self.password)
@@ -193,11 +251,35 @@ class Cluster:
         return node
 
     def down(self) -> list[str]:
+        """Stops every node process and the chain, each by its pid; the record stays, with
+        no pids, so `up` starts the same devnet again. The names of the nodes stopped."""
+        nodes = self.nodes()
         stopped = []
-        for node in self.nodes():
-            if node.pid:  # 0: never started
+        for node in nodes:
+            if node.pid:  # 0: not running
                 stop_pid(node.pid, signal.SIGTERM)
-            stopped.append(node.name)
-        self.record.unlink(missing_ok=True)
+                stopped.append(node.name)
+                node.pid = 0
+        if nodes:
+            self._save(nodes)
         chain_down(self.home)
         return stopped
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it runs, under another user
+        return True
+    return True
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True

@@ -6,10 +6,11 @@ chain, and leaves each step to `steps`."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
-from dain.data import load_csv
+from dain.data import Dataset, load_csv
 from dain.devnet.cluster import Cluster
 from dain.devnet.home import treasury_ledger
 from dain.devnet.steps import (
@@ -25,6 +26,7 @@ from dain.devnet.steps import (
     pay_rewards,
     pooled,
     propose_job,
+    release_job,
     score_round,
     strict_hospital,
 )
@@ -32,7 +34,7 @@ from dain.devnet.story_types import Reporter, SilentReporter, StoryConfig, Story
 from dain.errors import DainError
 from dain.identity import Identity
 from dain.ledger import Ledger, RoundInfo
-from dain.node import NodeHome, blob_request, pinned_client
+from dain.node import JobSpec, NodeHome, blob_request, pinned_client
 from dain.storage import FileBlobStore, verify
 
 
@@ -84,6 +86,7 @@ def run_cluster_story(
     cluster: Cluster, config: StoryConfig | None = None, reporter: Reporter | None = None,
     *, round_duration: int = 20, timeout: float = 300.0,
 ) -> StoryResult:  # fmt: skip
+    cluster.require_running()
     config = config or StoryConfig()
     out = reporter or SilentReporter()
     started = time.perf_counter()
@@ -97,18 +100,51 @@ def run_cluster_story(
 
     out.section("2. Consent")
     assets = {name: net.asset(name) for name in hospitals}
-    if (strict := strict_hospital(hospitals)) is not None:  # as in the in-process demo
-        policy = consent_policy(strict, genomics_only=True)
-        net.members[strict].assets.set_policy(
-            assets[strict], policy, net.publish(strict, policy.document())
-        )
-        out.say(f"{strict} narrows its consent to genomics research (policy v2).", "yellow")
+    strict = strict_hospital(hospitals)
+    for name in hospitals:  # as in the in-process demo, whatever an earlier run left
+        _consent_as_the_story_starts(net, name, assets[name], name == strict, out)
 
     out.section("3. The researcher proposes; members vote")
     test = load_csv(net.records(RESEARCHER, "test.csv"), "diagnosis")
     spec = diagnosis_spec(test, config)
     job_id = propose_job(net, spec, config, round_duration=round_duration)
     result.job_id = job_id
+    try:
+        _run_job(net, job_id, spec, test, assets, config, out, result, timeout)
+    except BaseException:  # a failed run leaves none of the pool escrowed
+        with contextlib.suppress(DainError):
+            if (outcome := release_job(net, job_id)) is not None:
+                out.say(f"Job #{job_id} {outcome}: nothing of its pool stays escrowed.", "red")
+        raise
+    result.elapsed_s = round(time.perf_counter() - started, 2)
+    return result
+
+
+def _consent_as_the_story_starts(
+    net: Processes, name: str, asset_id: int, strict: bool, out: Reporter
+) -> None:
+    """The hospital's consent as the story tells it: the strict one narrows it to genomics
+    research; one whose consent an earlier run revoked grants it again."""
+    on_chain = net.root.assets.policy(asset_id)
+    policy = consent_policy(name, genomics_only=strict)
+    if not on_chain.revoked and on_chain.policy.purposes == policy.purposes:
+        return
+    version = net.members[name].assets.set_policy(
+        asset_id, policy, net.publish(name, policy.document())
+    )
+    if strict:
+        out.say(f"{name} narrows its consent to genomics research (policy v{version}).", "yellow")
+    else:
+        out.say(f"{name} grants consent again, revoked in an earlier run (policy v{version}).")
+
+
+def _run_job(
+    net: Processes, job_id: int, spec: JobSpec, test: Dataset,
+    assets: dict[str, int], config: StoryConfig, out: Reporter, result: StoryResult,
+    timeout: float,
+) -> None:  # fmt: skip
+    """The story from the vote on: enrollment, rounds, comparison, rewards."""
+    hospitals = list(assets)
     _, state = approve_job(net, job_id, spec.title)
     out.say(f"Job #{job_id} approval: {state.name.lower()} after the timelock.")
 
@@ -152,5 +188,3 @@ def run_cluster_story(
          *[[f"{n} reward", f"{a:.2f} DAIN"] for n, a in result.rewards.items()],
          ["uses on chain", str(len(used))]],
     )  # fmt: skip
-    result.elapsed_s = round(time.perf_counter() - started, 2)
-    return result

@@ -33,6 +33,7 @@ from dain.learning import (
 from dain.ledger import (
     TOKEN_UNIT,
     DataUsed,
+    JobStatus,
     JobTerms,
     Ledger,
     Proposal,
@@ -248,6 +249,33 @@ def pay_rewards(
         result.rewards[owner[asset_id]] = paid / TOKEN_UNIT
         result.rewards_base_units[owner[asset_id]] = str(paid)
     return used
+
+
+def release_job(net: StoryNetwork, job_id: int) -> str | None:
+    """After a story failed midway, leaves none of the job's pool escrowed: the requester
+    cancels it (and gets back what no round earned) or, once its last round is recorded,
+    completes it; then each owner claims what its asset is owed. What became of the job,
+    or None if it had closed already."""
+    jobs = net.root.jobs
+    job = jobs.job(job_id)
+    requester = net.members[RESEARCHER].jobs
+    if job.status in (JobStatus.COMPLETED, JobStatus.CANCELLED):
+        return None
+    if job.status == JobStatus.RUNNING and job.current_round >= job.rounds:
+        requester.complete(job_id)
+        outcome = "completed"
+    else:
+        requester.cancel(job_id)
+        outcome = "cancelled"
+    owners = {ledger.address: ledger for ledger in net.members.values()}
+    for asset_id in jobs.enrolled(job_id):
+        owner = owners.get(net.root.assets.owner_of(asset_id))
+        try:
+            if owner is not None:
+                owner.jobs.claim(job_id, asset_id)
+        except TransactionRefused:  # owed nothing: no round used it
+            pass
+    return outcome
 
 
 def audit_trail(used: list[DataUsed], assets: Mapping[str, int]) -> list[dict[str, Any]]:
