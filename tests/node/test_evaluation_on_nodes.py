@@ -11,9 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from dain.data import ConsentPolicy, Dataset, card_fraud, load_bundled, partition_stratified
 from dain.devnet import Devnet
+from dain.errors import DainError
 from dain.learning import Metrics, ModelSpec, TrainConfig, combine, feature_statistics, init_params
 from dain.ledger import TOKEN_UNIT, JobTerms
 from dain.node import (
@@ -248,3 +251,50 @@ def test_a_model_that_never_says_fraud_looks_no_better_than_a_coin_on_nodes(
         assert scores is not None and scores.accuracy > 0.95
         assert scores.balanced_accuracy == pytest.approx(0.5)
         assert scores.roc_auc == pytest.approx(0.5)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.text(max_size=20)
+    | st.floats(allow_nan=False, allow_infinity=False),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
+                                                                max_size=3),
+    max_leaves=12,
+)  # fmt: skip
+report_fields = st.dictionaries(
+    st.sampled_from(["asset_id", "model_cid", "metrics"]) | st.text(max_size=6), json_values,
+    max_size=4,
+)  # fmt: skip
+metric_fields = st.dictionaries(
+    st.sampled_from(["examples", "accuracy", "roc_auc", "log_loss", "mse", "r2"])
+    | st.text(max_size=6), json_values, max_size=5,
+)  # fmt: skip
+
+
+def test_bad_evaluation_data_is_refused_when_set(tmp_path: Path) -> None:
+    net, job_id, requester, hospitals, own = cancer_job(tmp_path)
+    with pytest.raises(DainError, match="scores only its own jobs"):
+        hospitals[0].set_evaluation(job_id, tmp_path / "eval.csv", "label")
+    with pytest.raises(DainError, match="no column named 'diagnosis'"):
+        requester.set_evaluation(job_id, tmp_path / "eval.csv", "diagnosis")
+    narrow = Dataset("narrow", own.x[:, :5], own.y, own.feature_names[:5], "label", own.classes)
+    with pytest.raises(DainError, match="the job's model reads 30"):
+        requester.set_evaluation(job_id, write_csv(tmp_path / "narrow.csv", narrow), "label")
+
+    # and any report a member signs, whatever its body, gets a 4xx at worst
+    record, _ = net.run_round(job_id, 1)
+    assert record is not None
+    owner = hospitals[0]
+    ledger = owner.ledger
+
+    @settings(max_examples=60, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))  # fmt: skip
+    @given(fields=report_fields, metrics=metric_fields, named=st.booleans(),
+           round_=st.sampled_from([1, 1, 0, 2, 2**31]))  # fmt: skip
+    def fuzz(fields: dict, metrics: dict, named: bool, round_: int) -> None:
+        body = {"asset_id": str(next(iter(owner.assets))), "model_cid": record.model_cid,
+                "metrics": metrics} if named else {}  # fmt: skip
+        envelope = seal(ledger.identity, ledger.chain_id, "metrics", job_id, round_,
+                        body | fields)  # fmt: skip
+        assert requester.handle(Request("POST", "/metrics", envelope.to_bytes())).status < 500
+
+    fuzz()
