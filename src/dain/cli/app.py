@@ -28,7 +28,7 @@ errors = Console(stderr=True)
 
 
 def _register_subcommands() -> None:
-    from dain.cli import audit, chain, consent, data, devnet, gov, job, key, node, sim
+    from dain.cli import audit, chain, consent, data, devnet, gov, job, key, node, rewards, sim
 
     app.add_typer(chain.app, name="chain")
     app.add_typer(key.app, name="key")
@@ -38,6 +38,7 @@ def _register_subcommands() -> None:
     app.add_typer(node.app, name="node")
     app.add_typer(data.app, name="data")
     app.add_typer(job.app, name="job")
+    app.add_typer(rewards.app, name="rewards")
     app.add_typer(devnet.app, name="devnet")
     app.command(name="sim")(sim.sim)
 

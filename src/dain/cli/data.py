@@ -36,7 +36,7 @@ def register(
     purpose: Purposes,
     home: NodeHomeOption = None,
     expiry: Expiry = "never",
-    price: Price = 0,
+    price: Price = "0",
     requester: Requesters = None,
     credential_issuer: Issuer = None,
     min_participants: MinParticipants = 0,
