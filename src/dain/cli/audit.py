@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
+from dain.cli.addresses import parse_address
 from dain.cli.context import Home, JsonFlag, Rpc, Session, console, emit, parse_asset_id, short
 from dain.errors import ConfigError
 from dain.node import DEFAULT_HOME
@@ -100,26 +101,6 @@ def show_member(trail: MemberTrail) -> None:
     for key, value in trail.reputation.items():
         table.add_row(key.replace("_", " "), str(value))
     console.print(table)
-
-
-def parse_address(text: str) -> str:
-    """`text` as a checksummed address, or a message saying what is wrong with it: a
-    malformed address would otherwise reach web3 and come back as a traceback."""
-    from eth_utils import is_checksum_address, is_hex_address, to_checksum_address
-
-    if not is_hex_address(text) or not text.startswith(("0x", "0X")):
-        raise ConfigError(
-            f"'{text}' is not an address.",
-            hint="Give a member's address as 0x followed by 40 hex digits, e.g. the one "
-            "'dain key new' printed.",
-        )
-    digits = text[2:]
-    if digits not in (digits.lower(), digits.upper()) and not is_checksum_address(text):
-        raise ConfigError(
-            f"'{text}' has a mistyped letter: its capitals do not match the address's checksum.",
-            hint="Copy the address again, or give it all in lower case.",
-        )
-    return str(to_checksum_address(text))
 
 
 def _auditor(home: Path, rpc: str | None) -> Auditor:
