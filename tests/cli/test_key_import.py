@@ -173,3 +173,24 @@ def test_a_key_given_where_the_path_goes_is_refused_and_written_nowhere(
 
     _refused(_dain("key", "import", key), "looks like a private key", "shell history")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_node_init_keeps_an_existing_key_and_makes_no_home_when_it_does_not_open(
+    tmp_path: Path,
+) -> None:
+    identity, keystore = Identity.create(), tmp_path / "mine.json"
+    identity.save_keystore(keystore, PASSWORD, scrypt_n=FAST_SCRYPT)
+    (tmp_path / "deployment.json").write_text("{}")  # init only checks that it exists
+    common = ["node", "init", "--name", "clinic", "--deployment", str(tmp_path / "deployment.json"),
+              "--keystore", str(keystore), "--json"]  # fmt: skip
+
+    wrong = _dain(*common, "--home", str(tmp_path / "wrong"), password="not it")
+    made = _dain(*common, "--home", str(tmp_path / "clinic"))
+
+    _refused(wrong, "Could not unlock")
+    assert not (tmp_path / "wrong").exists()
+    assert made.exit_code == 0, made.output
+    assert json.loads(made.stdout)["address"] == identity.address
+    # the home's own copy opens with the same password, under dain's settings
+    home_key = tmp_path / "clinic" / "keystore.json"
+    assert Identity.load_keystore(home_key, PASSWORD).address == identity.address
