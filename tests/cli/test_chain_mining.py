@@ -42,6 +42,9 @@ def test_a_vote_closes_by_itself_on_the_default_chain(tmp_path: Path) -> None:
                          "--password", "devnet")  # fmt: skip
         assert admitted.returncode == 0, admitted.stderr
         assert _dain(home, "gov", "delegate", "--keystore", str(voter)).returncode == 0
+        no_job = _dain(home, "gov", "propose", "--approve-job", "1", "--keystore", str(voter))
+        assert no_job.returncode == 1 and "Traceback" not in no_job.stderr
+        assert "There is no job 1 on this network (no job has been proposed yet)" in no_job.stderr
         proposed = _dain(home, "gov", "propose", "--floor-share", "250", "--keystore",
                          str(voter), "--json")  # fmt: skip
         assert proposed.returncode == 0, proposed.stderr
@@ -65,6 +68,9 @@ def test_a_vote_closes_by_itself_on_the_default_chain(tmp_path: Path) -> None:
         _dain(home, "chain", "down")
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+    no_chain = _dain(home, "chain", "mine", "3")
+    assert no_chain.returncode == 1 and "No chain runs" in no_chain.stderr
+    assert "dain chain up" in no_chain.stderr
 
 
 def _wait_for(condition, timeout: float = 240.0) -> None:  # type: ignore[no-untyped-def]
