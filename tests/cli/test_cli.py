@@ -78,9 +78,11 @@ def test_chain_up_persists_state_and_down_stops_it_by_pid(tmp_path: Path) -> Non
         assert again.returncode == 0 and "contracts as recorded" in again.stdout
         assert json.loads((home / "deployment.json").read_text()) == deployment
         assert _run("chain", "status", "--home", str(home)).returncode == 0
-        demo = _run("demo", "--rounds", "2", "--revoke-after", "1", "--rpc", record["url"])
+        demo = _run("demo", "--rounds", "2", "--revoke-after", "1", "--rpc", record["url"],
+                    "--home", str(home))  # fmt: skip
         assert demo.returncode == 0, demo.stderr
         assert "(rpc backend)" in demo.stdout
+        assert json.loads((home / "deployment.json").read_text()) == deployment  # the home's
     finally:
         _run("chain", "down", "--home", str(home))
         if _alive(record["pid"]):
