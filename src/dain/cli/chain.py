@@ -51,15 +51,19 @@ def up(
     from dain.devnet import chain_up  # the dev harness and web3: only when used
 
     record, deployment, fresh = chain_up(NetworkHome(home), port, password, block_time)
-    mining = f"a block every {block_time} s" if block_time else "blocks on transactions only"
+    mining = (
+        f"Mining: each transaction at once, and a block every {block_time} s."
+        if block_time
+        else "Mining: a block per transaction, and those 'dain chain mine' asks for."
+    )
     if not fresh:
-        console.print(
-            f"Chain up at {record.url} (pid {record.pid}, {mining}); contracts as recorded."
-        )
+        console.print(f"Chain up at {record.url} (pid {record.pid}); contracts as recorded.")
+        console.print(mining)
         return
-    console.print(f"Chain up at {record.url} (pid {record.pid}, {mining}); contracts deployed:")
+    console.print(f"Chain up at {record.url} (pid {record.pid}); contracts deployed:")
     for name in ("token", "timelock", "governor", "registry", "assets", "jobs"):
         console.print(f"  {name:<9} {getattr(deployment, name)}")
+    console.print(mining)
 
 
 @app.command()
