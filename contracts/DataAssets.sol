@@ -2,6 +2,9 @@
 pragma solidity ^0.8.24;
 
 import {ERC721} from "@openzeppelin/contracts/token/ERC721/ERC721.sol";
+import {IERC165} from "@openzeppelin/contracts/interfaces/IERC165.sol";
+import {IERC4906} from "@openzeppelin/contracts/interfaces/IERC4906.sol";
+import {AssetMetadata} from "./AssetMetadata.sol";
 import {Registry} from "./Registry.sol";
 
 /// @title dain data assets and their consent policies
@@ -11,8 +14,10 @@ import {Registry} from "./Registry.sol";
 ///         examples than that. Its consent policy lives here; whoever
 ///         holds the token controls consent. Every change bumps the policy version; receipts
 ///         and enrollments name the version they relied on. Revocation applies to every
-///         later use.
-contract DataAssets is ERC721 {
+///         later use. `tokenURI` shows the asset and its consent in any wallet (ERC-721
+///         metadata as a `data:` URI), and every policy change emits ERC-4906's
+///         MetadataUpdate, so explorers refresh it.
+contract DataAssets is ERC721, IERC4906 {
     /// Why a use is (not) allowed; `Allowed` is the only yes.
     enum Consent {
         Allowed,
@@ -26,6 +31,7 @@ contract DataAssets is ERC721 {
     }
 
     uint64 public constant NO_EPSILON_LIMIT = type(uint64).max;
+    bytes4 private constant ERC4906_INTERFACE_ID = bytes4(0x49064906);
 
     /// What an owner sets. Epsilon is in millionths; NO_EPSILON_LIMIT means no limit.
     struct PolicyInput {
@@ -74,6 +80,8 @@ contract DataAssets is ERC721 {
     mapping(uint256 => Live) private _live;
     /// rows each asset's registration committed to; fixed for the asset's life
     mapping(uint256 => uint64) public rows;
+    /// content id of each asset's manifest, as its registration named it; fixed
+    mapping(uint256 => string) public manifestCid;
     // keyed by version, so a new policy never needs the old entries cleared
     mapping(uint256 => mapping(uint32 => mapping(bytes32 => bool))) private _purposeAllowed;
     mapping(uint256 => mapping(uint32 => mapping(address => bool))) private _requesterAllowed;
@@ -96,7 +104,7 @@ contract DataAssets is ERC721 {
     /// `rowCount` the number of rows the manifest describes.
     function register(
         bytes32 manifestHash,
-        string calldata manifestCid,
+        string calldata manifestCid_,
         uint64 rowCount,
         PolicyInput calldata input
     ) external returns (uint256 assetId) {
@@ -104,7 +112,8 @@ contract DataAssets is ERC721 {
         assetId = uint256(manifestHash);
         _mint(msg.sender, assetId);
         rows[assetId] = rowCount;
-        emit AssetRegistered(assetId, msg.sender, manifestCid);
+        manifestCid[assetId] = manifestCid_;
+        emit AssetRegistered(assetId, msg.sender, manifestCid_);
         _setPolicy(assetId, input);
     }
 
@@ -122,6 +131,7 @@ contract DataAssets is ERC721 {
         l.revoked = true;
         l.version = t.version;
         emit ConsentRevoked(assetId, t.version);
+        emit MetadataUpdate(assetId);
     }
 
     function policy(uint256 assetId) external view returns (Policy memory) {
@@ -167,6 +177,35 @@ contract DataAssets is ERC721 {
 
     function pricePerRound(uint256 assetId) external view returns (uint256) {
         return _policies[assetId].pricePerRound;
+    }
+
+    /// ERC-721 metadata JSON of the asset as a `data:application/json;base64,` URI: its
+    /// consent (live, revoked or expired), policy version and content id, manifest content
+    /// id, rows and terms. An expiry passing changes it without an event.
+    function tokenURI(uint256 assetId) public view override returns (string memory) {
+        _requireOwned(assetId);
+        Policy storage p = _policies[assetId];
+        Terms memory t = p.terms;
+        string memory consent = "live";
+        if (t.revoked) consent = "revoked";
+        else if (t.expiry != 0 && block.timestamp >= t.expiry) consent = "expired";
+        return AssetMetadata.tokenURI(
+            AssetMetadata.Fields({
+                assetId: assetId,
+                consent: consent,
+                policyVersion: t.version,
+                policyCid: p.policyCid,
+                manifestCid: manifestCid[assetId],
+                rows: rows[assetId],
+                purposes: p.purposes,
+                expiry: t.expiry,
+                secureAggregation: t.secureAggregation
+            })
+        );
+    }
+
+    function supportsInterface(bytes4 interfaceId) public view override(ERC721, IERC165) returns (bool) {
+        return interfaceId == ERC4906_INTERFACE_ID || super.supportsInterface(interfaceId);
     }
 
     /// Keeps the live slot's owner in step with every mint and transfer.
@@ -218,5 +257,6 @@ contract DataAssets is ERC721 {
             _requesterAllowed[assetId][version][input.allowedRequesters[i]] = true;
         }
         emit PolicySet(assetId, version, input.policyCid);
+        emit MetadataUpdate(assetId);
     }
 }

@@ -127,6 +127,8 @@ USES: dict[str, Use] = {
     "assets.policy_history": lambda g: g.ledger.assets.policy_history(g.asset_id),
     "assets.revocations": lambda g: g.ledger.assets.revocations(g.asset_id),
     "assets.transfers_to": lambda g: g.ledger.assets.transfers_to(g.ledger.address),
+    "assets.manifest_cid": lambda g: g.ledger.assets.manifest_cid(g.asset_id),
+    "assets.metadata": lambda g: g.ledger.assets.metadata(g.asset_id),
     "jobs.propose": lambda g: g.ledger.jobs.propose(JobTerms("diagnosis", 1, 1, "s", "m")),
     "jobs.enroll": lambda g: g.ledger.jobs.enroll(g.job_id, g.asset_id),
     "jobs.agreement_keys": lambda g: g.ledger.jobs.agreement_keys(g.job_id),
