@@ -64,5 +64,6 @@ def test_trails_are_json_safe(chain_net: ChainNet) -> None:
 
     as_json = Auditor(chain_net.root).asset(asset).to_dict()
 
-    assert as_json["asset_id"] == str(asset)  # beyond JSON's safe integers: a string
+    assert as_json["asset_id"] == f"0x{asset:064x}"  # asset ids in their one written form
+    assert as_json["uses"][0]["tx_hash"].startswith("0x")
     assert as_json["uses"][0]["round"] == 1  # small numbers stay numbers

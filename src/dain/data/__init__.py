@@ -7,11 +7,14 @@ the key and content-id libraries that manifests and policies use.
 from dain.lazy import lazy_exports as _lazy_exports
 
 _EXPORTS = {
+    "format_asset_id": "dain.data.asset_id",
+    "parse_asset_id": "dain.data.asset_id",
     "BUNDLED": "dain.data.bundled",
     "load_bundled": "dain.data.bundled",
     "CsvSchema": "dain.data.datasets",
     "Dataset": "dain.data.datasets",
     "load_csv": "dain.data.datasets",
+    "AssetIdError": "dain.data.errors",
     "DataError": "dain.data.errors",
     "DatasetError": "dain.data.errors",
     "PartitionError": "dain.data.errors",

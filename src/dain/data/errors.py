@@ -1,6 +1,7 @@
 """Data errors.
 
 DataError
+├── AssetIdError      text is not an asset id (truncated, garbled)
 ├── DatasetError      a dataset cannot be loaded (unknown name, bad CSV, missing target)
 ├── PartitionError    a dataset cannot be split as asked
 └── PolicyError       a consent policy is malformed (bad purpose tag, past expiry)
@@ -10,6 +11,10 @@ from dain.errors import DainError
 
 
 class DataError(DainError):
+    pass
+
+
+class AssetIdError(DataError):
     pass
 
 

@@ -46,6 +46,7 @@ _EXPORTS = {
     "ProposalState": "dain.ledger.governance",
     "Tally": "dain.ledger.governance",
     "Vote": "dain.ledger.governance",
+    "format_hash": "dain.ledger.formats",
     "Enrollment": "dain.ledger.jobs",
     "JobInfo": "dain.ledger.jobs",
     "JobStatus": "dain.ledger.jobs",

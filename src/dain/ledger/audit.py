@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from dain.data import format_asset_id
+
 if TYPE_CHECKING:
     from dain.ledger.client import Ledger
 
@@ -76,12 +78,18 @@ class MemberTrail:
         return _jsonable(asdict(self))
 
 
-def _jsonable(value: Any) -> Any:
-    """Asset ids and token amounts exceed JSON's safe integers: write them as strings."""
+_ASSET_IDS = frozenset({"asset_id", "assets"})  # fields whose numbers are asset ids
+
+
+def _jsonable(value: Any, key: str = "") -> Any:
+    """Asset ids as 0x and 64 hex digits; token amounts exceed JSON's safe integers, so
+    large numbers are written as strings."""
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): _jsonable(v, str(k)) for k, v in value.items()}
     if isinstance(value, list):
-        return [_jsonable(v) for v in value]
+        return [_jsonable(v, key) for v in value]
+    if key in _ASSET_IDS and isinstance(value, int):
+        return format_asset_id(value)
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**53:
         return str(value)
     return value

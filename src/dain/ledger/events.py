@@ -12,6 +12,7 @@ from web3.logs import DISCARD
 from web3.types import EventData, TxReceipt
 
 from dain.data import bytes32_to_purpose
+from dain.ledger.formats import format_hash
 
 
 class ChainEvent(Protocol):
@@ -61,7 +62,7 @@ class DataUsed:
             num_examples=int(args["numExamples"]),
             update_hash=bytes(args["updateHash"]),
             block_number=int(log["blockNumber"]),
-            tx_hash=log["transactionHash"].hex(),
+            tx_hash=format_hash(log["transactionHash"]),
             epsilon=int(args["epsilon"]),
         )
 
@@ -141,6 +142,7 @@ class JobProposed:
     purpose: str
     reward_pool: int
     block_number: int
+    tx_hash: str = ""  # the proposal's transaction: its call data holds the terms
 
     @classmethod
     def from_log(cls, log: EventData) -> JobProposed:
@@ -151,6 +153,7 @@ class JobProposed:
             bytes32_to_purpose(args["purpose"]),
             int(args["rewardPool"]),
             int(log["blockNumber"]),
+            format_hash(log["transactionHash"]),
         )
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from eth_abi import decode
 from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 
+from dain.data import format_asset_id
 from dain.ledger.artifacts import CONTRACTS, load_artifact
 from dain.ledger.errors import TransactionRefused
 
@@ -87,22 +88,17 @@ def decode_revert(data: bytes) -> tuple[str, tuple[Any, ...]]:
         return name, ()
 
 
-def _short(value: int) -> str:
-    text = f"{value:064x}"
-    return f"0x{text[:8]}…"
-
-
 def explain(call: str, name: str, args: tuple[Any, ...]) -> tuple[str, str | None]:
     """A sentence for people, and a hint, for each refusal dain's contracts can give."""
     match name, args:
         case "ConsentRefused", (asset, reason):
             return (
-                f"Asset {_short(asset)} does not consent to this use: {_CONSENT[reason]}.",
+                f"Asset {format_asset_id(asset)} does not consent to this use: {_CONSENT[reason]}.",
                 "Its owner can change the policy with 'dain consent update'.",
             )
         case "InvalidReceiptSignature", (asset, signer, owner):
             return (
-                f"The receipt for asset {_short(asset)} was signed by "
+                f"The receipt for asset {format_asset_id(asset)} was signed by "
                 f"{to_checksum_address(signer)}, not by its owner {to_checksum_address(owner)}.",
                 "Receipts are bound to one job, round, chain and contract; get a fresh one.",
             )
@@ -121,7 +117,7 @@ def explain(call: str, name: str, args: tuple[Any, ...]) -> tuple[str, str | Non
         case "NotRequester", (job, caller):
             return (f"Only the requester of job {job} can do this, not {caller}.", None)
         case "NotAssetOwner", (asset, caller):
-            return (f"{caller} does not own asset {_short(asset)}.", None)
+            return (f"{caller} does not own asset {format_asset_id(asset)}.", None)
         case "NotGovernance", (caller,):
             return (
                 f"{caller} cannot do this: only a passed, queued governance proposal can.",
@@ -153,7 +149,8 @@ def explain(call: str, name: str, args: tuple[Any, ...]) -> tuple[str, str | Non
             )
         case "MissingAgreementKey", (asset,):
             return (
-                f"Asset {_short(asset)} cannot join a secure-aggregation job without a key for it.",
+                f"Asset {format_asset_id(asset)} cannot join a secure-aggregation job without "
+                "a key for it.",
                 "Enroll through a dain node, which derives and publishes the key.",
             )
         case "NotSecureAggregation", (job,):
@@ -176,13 +173,13 @@ def explain(call: str, name: str, args: tuple[Any, ...]) -> tuple[str, str | Non
             return (f"The signed vote does not carry {voter}'s valid signature.", None)
         case "NothingToClaim", (job, asset):
             return (
-                f"Asset {_short(asset)} has no reward waiting from job {job}.",
+                f"Asset {format_asset_id(asset)} has no reward waiting from job {job}.",
                 "It was already claimed, or the asset took no part.",
             )
         case "AlreadyEnrolled", (job, asset):
-            return (f"Asset {_short(asset)} is already enrolled in job {job}.", None)
+            return (f"Asset {format_asset_id(asset)} is already enrolled in job {job}.", None)
         case "NotEnrolled", (job, asset):
-            return (f"Asset {_short(asset)} is not enrolled in job {job}.", None)
+            return (f"Asset {format_asset_id(asset)} is not enrolled in job {job}.", None)
         case "GovernorUnexpectedProposalState", (_, current, _expected):
             return (f"The proposal {_PROPOSAL[current]}, so this cannot be done now.", None)
         case "GovernorAlreadyCastVote", (voter,):
@@ -194,7 +191,7 @@ def explain(call: str, name: str, args: tuple[Any, ...]) -> tuple[str, str | Non
         case "ERC721InvalidSender", _:
             return ("This data asset is already registered.", None)
         case "ERC721NonexistentToken", (asset,):
-            return (f"There is no data asset {_short(asset)}.", None)
+            return (f"There is no data asset {format_asset_id(asset)}.", None)
     return (f"The chain refused to {call}: {name}{args}.", None)
 
 

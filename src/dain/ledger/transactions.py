@@ -15,6 +15,7 @@ from web3.types import TxParams, TxReceipt
 from dain.identity import Identity
 from dain.ledger.errors import LedgerError, TransactionRefused
 from dain.ledger.failures import guarded
+from dain.ledger.formats import format_hash
 
 _CALL_FIELDS = ("from", "to", "data", "value", "gas")
 
@@ -63,7 +64,7 @@ class TransactionSender:
         signed = self.identity.account.sign_transaction(tx)
         with guarded(call, sending=True):
             sent_hash = self.web3.eth.send_raw_transaction(signed.raw_transaction)
-        tx_hash = sent_hash.hex()
+        tx_hash = format_hash(sent_hash)
         with guarded(call, sending=True, tx_hash=tx_hash):
             receipt = self.web3.eth.wait_for_transaction_receipt(
                 sent_hash, poll_latency=self.poll_latency
