@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -150,15 +150,17 @@ def emit(as_json: bool, data: Any, render: Callable[[], None]) -> None:
         render()
 
 
-def parse_asset_id(text: str) -> int:
-    try:
-        return int(text, 16) if text.lower().startswith("0x") else int(text)
-    except ValueError:
-        raise ConfigError(
-            f"'{text}' is not an asset id.",
-            hint="Give it as 0x-prefixed hex or as a decimal number.",
-        ) from None
+def parse_asset_id(text: str, known: Iterable[int] = ()) -> int:
+    """An asset id as typed: 0x and 64 hex digits (0x and leading zeros optional) or the
+    decimal token id a wallet shows; a truncated or garbled one is refused, naming the form
+    and any of `known` (the node's own assets) it may be a piece of."""
+    from dain.data import parse_asset_id as parse
+
+    return parse(text, known)
 
 
 def short(asset_id: int) -> str:
-    return f"{asset_id:#066x}"[:14] + "…"
+    """The first digits of an asset id's written form, for tables."""
+    from dain.data import format_asset_id
+
+    return format_asset_id(asset_id)[:14] + "…"

@@ -62,7 +62,7 @@ def asset_of(node: Node, text: str) -> int:
         matches = [a for a in mine if f"{a:064x}".startswith(digits) or f"{a:x}" == digits]
         if len(matches) == 1 and len(digits) >= 8:
             return matches[0]
-    asset_id = parse_asset_id(text)
+    asset_id = parse_asset_id(text, mine)  # a piece of one: the hint names it
     if asset_id in node.assets:
         return asset_id
     listed = ", ".join(f"0x{a:064x}" for a in mine[:5]) or "none registered"
