@@ -11,6 +11,7 @@ from rich.table import Table
 
 from dain.cli.addresses import parse_address
 from dain.cli.context import Home, JsonFlag, Rpc, Session, console, emit, parse_asset_id, short
+from dain.data import format_asset_id
 from dain.errors import ConfigError
 from dain.node import DEFAULT_HOME
 
@@ -33,7 +34,7 @@ def _when(timestamp: int) -> str:
 
 
 def show_asset(trail: AssetTrail) -> None:
-    console.print(f"Asset {hex(trail.asset_id)}, owned by {trail.owner}")
+    console.print(f"Asset {format_asset_id(trail.asset_id)}, owned by {trail.owner}")
     versions = Table(title="Policy versions", title_justify="left")
     for column in ("version", "change", "block"):
         versions.add_column(column)

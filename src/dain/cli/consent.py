@@ -19,6 +19,7 @@ from dain.cli.context import (
     emit,
     parse_asset_id,
 )
+from dain.data import format_asset_id
 from dain.errors import ConfigError, DainError
 from dain.node import DEFAULT_HOME
 
@@ -143,12 +144,12 @@ def _set(
     current = ledger.assets.policy(asset_id)
     if want_revoked and not current.revoked:
         raise ConfigError(
-            f"Consent for asset {hex(asset_id)} is already granted.",
+            f"Consent for asset {format_asset_id(asset_id)} is already granted.",
             hint="Use 'dain consent update' to change its terms.",
         )
     if not want_revoked and current.revoked:
         raise ConfigError(
-            f"Consent for asset {hex(asset_id)} is revoked.",
+            f"Consent for asset {format_asset_id(asset_id)} is revoked.",
             hint="Use 'dain consent grant' to consent again.",
         )
     _apply(session, ledger, asset_id, policy, as_json)

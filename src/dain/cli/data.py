@@ -22,6 +22,7 @@ from dain.cli.consent import (
 )
 from dain.cli.context import JsonFlag, Password, console, emit, key_password
 from dain.cli.node import NodeHomeOption, node_home
+from dain.data import format_asset_id
 
 app = typer.Typer(
     help="Register your data as assets (the rows never leave you).", no_args_is_help=True
@@ -74,12 +75,12 @@ def register(
         node.blobs.put(policy.document()),
     )
     state.add_asset(StoredAsset(asset_id, title, csv_file.resolve(), target, salt, policy))
-    data = {"asset_id": hex(asset_id), "rows": len(dataset), "title": title}
+    data = {"asset_id": format_asset_id(asset_id), "rows": len(dataset), "title": title}
     emit(
         as_json,
         data,
         lambda: console.print(
-            f"Registered {title} as asset {hex(asset_id)} ({len(dataset)} rows)."
+            f"Registered {title} as asset {format_asset_id(asset_id)} ({len(dataset)} rows)."
         ),
     )
 
