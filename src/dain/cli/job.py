@@ -13,7 +13,7 @@ from rich.table import Table
 from dain.cli.context import JsonFlag, Password, console, emit
 from dain.cli.node import NodeHomeOption
 from dain.cli.node_access import existing_job, read_ledger, signing_node
-from dain.errors import ConfigError
+from dain.errors import ConfigError, DainError
 
 if TYPE_CHECKING:
     pass
@@ -60,7 +60,7 @@ def propose(
     from dain.storage import encode_tensors
 
     plan = load_job_file(job_file)
-    evaluation = plan.evaluation_data()  # a broken evaluation file stops us before the chain
+    plan.evaluation_data()  # a broken evaluation file stops us before the chain
     node = signing_node(home, password)
     ledger = node.ledger
     balance = ledger.token.balance_of(ledger.address)
@@ -77,8 +77,8 @@ def propose(
     job_id = ledger.propose_job(plan.terms(spec_cid, model_cid))
     description = f"Approve training job #{job_id}.\n{plan.description}\nSpec: {spec_cid}"
     proposal = ledger.gov.propose_job_approval(job_id, description)
-    if evaluation is not None and hasattr(node, "set_evaluation"):
-        node.set_evaluation(job_id, evaluation, plan.evaluation)  # type: ignore[attr-defined]
+    if plan.evaluation is not None:  # the node scores each round's model with it, locally
+        node.set_evaluation(job_id, plan.evaluation.resolve(), plan.schema.target)
     data = {
         "job_id": job_id,
         "proposal_id": str(proposal.proposal_id),
@@ -278,3 +278,84 @@ def _keystore_address(keystore: Path) -> str:
         raise ConfigError(
             f"Cannot read the address in {keystore}.", hint="Check the node home's key.json."
         ) from None
+
+
+@app.command()
+def card(
+    job_id: JobId,
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for job-N-card.md and .json (default: here).")
+    ] = None,
+    verify: Annotated[
+        Path | None,
+        typer.Option(help="Check this card (its .json) against the chain and the blobs."),
+    ] = None,
+    home: NodeHomeOption = None,
+    password: Password = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Write the job's model card (Markdown in the Hugging Face layout, and JSON), or with
+    --verify rebuild every field of a card from chain events and blobs and name any field
+    that does not match (exit 1)."""
+    from dain.node import BlobKind, BlobTag, build_card, card_differences, render_card, reports_blob
+    from dain.storage import parse_json
+
+    claimed = None
+    if verify is not None:
+        try:
+            claimed = parse_json(verify.read_bytes(), max_bytes=64 * 2**20)
+        except OSError as exc:
+            raise ConfigError(f"Cannot read the card {verify}: {exc.strerror}.") from None
+        except DainError as exc:
+            raise ConfigError(
+                f"{verify} is not a card's JSON: {exc.message}",
+                hint="Give the .json file 'dain job card' wrote.",
+            ) from None
+        if not isinstance(claimed, dict) or claimed.get("job_id") != job_id:
+            raise ConfigError(f"{verify} is not a card of job {job_id}.")
+    node = signing_node(home, password)
+    job = existing_job(node.ledger, job_id)
+    holders = node.ctx.chain.holders(job)
+
+    def fetch(cid: str) -> bytes:
+        if node.ctx.blobs.has(cid):
+            return node.ctx.blobs.get(cid)
+        return node.fetch_blob(cid, holders, job_id)
+
+    if claimed is not None:
+        rebuilt = build_card(
+            node.ledger, job_id, fetch, claimed.get("metrics", {}).get("reports_cid")
+        )
+        wrong = card_differences(claimed, rebuilt)
+        if as_json:
+            print(json.dumps({"job_id": job_id, "verified": not wrong, "mismatches": wrong}))
+        elif wrong:
+            console.print(f"[red]The card of job {job_id} does not match the chain:[/red]")
+            for line in wrong:
+                console.print(f"  {line}")
+        else:
+            console.print(f"Every field of {verify} matches the chain and the blobs.")
+        if wrong:
+            raise typer.Exit(1)
+        return
+    reports = [r.envelope for r in node.evaluation.store.reports(job_id)]
+    reports_cid = None
+    if reports:
+        reports_cid = node.ctx.keep(
+            reports_blob(reports), BlobTag(BlobKind.MODEL, job_id, job.current_round)
+        )
+    own = {m.round: m.requester.to_dict() for m in node.metrics(job_id) if m.requester}
+    made = build_card(node.ledger, job_id, fetch, reports_cid, own)
+    folder = out or Path.cwd()
+    folder.mkdir(parents=True, exist_ok=True)
+    json_path, md_path = folder / f"job-{job_id}-card.json", folder / f"job-{job_id}-card.md"
+    json_path.write_text(json.dumps(made, indent=2) + "\n")
+    md_path.write_text(render_card(made))
+    emit(
+        as_json,
+        {"json": str(json_path), "markdown": str(md_path), "card": made},
+        lambda: console.print(
+            f"Wrote {md_path} and {json_path}; check them with "
+            f"'dain job card {job_id} --verify {json_path}'."
+        ),
+    )

@@ -21,6 +21,7 @@ from dain.ledger.assets import (
     epsilon_to_chain,
 )
 from dain.ledger.caller import ChainCaller
+from dain.ledger.errors import ChainUnavailable
 from dain.ledger.events import (
     AssetEnrolled,
     DataUsed,
@@ -470,6 +471,21 @@ class JobsClient:
             if v is not None
         }
         return self._call.events("the rewards paid", self._c, RewardPaid, filters)
+
+    def proposal(self, job_id: int) -> JobProposed:
+        """The job's proposal event (its transaction's call data holds the first terms)."""
+        found = self._call.events("the job's proposal", self._c, JobProposed, {"jobId": job_id})
+        if not found:
+            raise ChainUnavailable(f"No proposal of job {job_id} is on this chain.")
+        return found[0]
+
+    def initial_model_cid(self, job_id: int) -> str:
+        """The model the job started from: the job keeps only its current one on chain."""
+        sent = self.proposal(job_id)
+        _, call = self._c.decode_function_input(
+            self._call.transaction_input(bytes.fromhex(sent.tx_hash[2:]))
+        )
+        return str(call["t"]["modelCid"])  # structs decode as dicts by field name
 
     def proposed_by(self, requester: str) -> list[JobProposed]:
         return self._call.events(
