@@ -15,7 +15,14 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from dain.data import ConsentPolicy, Dataset, load_bundled, partition_stratified, stratified_split
+from dain.data import (
+    ConsentPolicy,
+    Dataset,
+    format_asset_id,
+    load_bundled,
+    partition_stratified,
+    stratified_split,
+)
 from dain.devnet.network import pass_proposal
 from dain.devnet.story_types import Reporter, RoundReport, StoryConfig, StoryResult
 from dain.learning import (
@@ -159,7 +166,7 @@ def enroll_all(
             out.say(f"{name}: refused by the chain: {refused.message}", "yellow")
             result.excluded_asset = {
                 "owner": name,
-                "asset_id": hex(asset_id),
+                "asset_id": format_asset_id(asset_id),
                 "reason": refused.message,
             }
     net.members[RESEARCHER].jobs.start(job_id)
@@ -190,7 +197,7 @@ def note_revocation(
 ) -> None:
     result.revoked_asset = {
         "owner": owner,
-        "asset_id": hex(asset_id),
+        "asset_id": format_asset_id(asset_id),
         "after_round": after_round,
         "block": block,
     }
@@ -285,7 +292,7 @@ def audit_trail(used: list[DataUsed], assets: Mapping[str, int]) -> list[dict[st
         {
             "job_id": u.job_id,
             "round": u.round,
-            "asset_id": hex(u.asset_id),
+            "asset_id": format_asset_id(u.asset_id),
             "owner": owner[u.asset_id],
             "purpose": u.purpose,
             "policy_version": u.policy_version,

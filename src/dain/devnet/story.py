@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import time
 
+from dain.data import format_asset_id
 from dain.devnet.network import Devnet
 from dain.devnet.steps import (
     HOSPITALS,
@@ -96,7 +97,8 @@ def run_story(
             records, f"{name} breast-cancer cases", policy, salt
         )
         rows.append(
-            [name, f"{assets[name]:#x}"[:14] + "…", str(len(records)), ", ".join(policy.purposes)]
+            [name, format_asset_id(assets[name])[:14] + "…", str(len(records)),
+             ", ".join(policy.purposes)]
         )
     out.table(
         "Data assets (rows stay at each hospital)",
