@@ -23,6 +23,7 @@ from dain.cli.consent import (
 from dain.cli.context import JsonFlag, Password, console, emit, key_password
 from dain.cli.node import NodeHomeOption, node_home
 from dain.data import format_asset_id
+from dain.errors import ConfigError
 
 app = typer.Typer(
     help="Register your data as assets (the rows never leave you).", no_args_is_help=True
@@ -192,3 +193,40 @@ def find(
             ", ".join(c for c in conditions if c) or "-",
         )
     console.print(table if found else f"No asset's live policy allows '{purpose}'.")
+
+
+@app.command()
+def sample(
+    name: Annotated[str, typer.Argument(help="breast_cancer, digits, wine, iris or diabetes.")],
+    out: Annotated[Path, typer.Option(help="Folder to write the CSV files in.")],
+    parts: Annotated[int, typer.Option(help="How many owners' shares (stratified).", min=1)] = 1,
+    seed: Annotated[int, typer.Option(help="Which split.")] = 0,
+    as_json: JsonFlag = False,
+) -> None:
+    """Write a bundled public dataset as CSV files, split into owners' shares: data to try
+    dain with (a walkthrough's hospitals, a requester's evaluation rows)."""
+    import csv
+
+    import numpy as np
+
+    from dain.data import load_bundled, partition_stratified
+
+    data = load_bundled(name)
+    if parts > len(data.y) // 10:
+        raise ConfigError(f"{name} has {len(data.y)} rows: too few for {parts} shares of 10+.")
+    shares = partition_stratified(data.y, np.full(parts, 1 / parts), seed)
+    out.mkdir(parents=True, exist_ok=True)
+    target = data.target or "target"
+    written = []
+    for number, rows in enumerate(shares, start=1):
+        path = out / f"{name}-{number}.csv"
+        with path.open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow([*data.feature_names, target])
+            for row, label in zip(data.x[rows], data.y[rows], strict=True):
+                value = data.classes[int(label)] if data.classes else f"{label:.6g}"
+                writer.writerow([*(f"{v:.6g}" for v in row), value])
+        written.append({"file": str(path), "rows": len(rows)})
+    emit(as_json, {"target": target, "files": written},
+         lambda: console.print(f"Wrote {len(written)} file(s) to {out} (target column "
+                               f"'{target}')."))  # fmt: skip

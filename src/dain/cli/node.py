@@ -136,3 +136,19 @@ def status(home: NodeHomeOption = None, as_json: JsonFlag = False) -> None:
             hint="It retries by itself; if this lasts, check the chain URL in node.toml and "
             "the node's log (logs/node.log in its home).",
         )
+
+
+@app.command()
+def stop(home: NodeHomeOption = None, as_json: JsonFlag = False) -> None:
+    """Stop the home's running node (by the pid it wrote) and wait until it is gone."""
+    from dain.ledger import stop_pid
+
+    where = node_home(home)
+    try:
+        pid = int(where.pid_file.read_text().strip())
+    except (OSError, ValueError):
+        raise ConfigError(f"No node runs from {where.root}: it has no node.pid.",
+                          hint="Start it with 'dain node start'.") from None  # fmt: skip
+    stop_pid(pid)
+    where.pid_file.unlink(missing_ok=True)
+    emit(as_json, {"stopped": pid}, lambda: console.print(f"Stopped the node (pid {pid})."))
