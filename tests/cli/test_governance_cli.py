@@ -219,6 +219,17 @@ def test_malformed_addresses_are_refused_plainly(network: Network) -> None:
     _refused(miscased, "checksum")
 
 
+def test_admitting_a_member_again_only_tops_it_up(network: Network) -> None:
+    owner = network.ledger(network.owner)
+    before = owner.token.balance_of(owner.address)
+
+    again = network.run("chain", "admit", owner.address, "--tokens", "5", "--password", "devnet")
+
+    assert again.returncode == 0, again.stderr  # the same proposal again: refused as executed
+    assert "was a member already" in again.stdout
+    assert owner.token.balance_of(owner.address) == before + 5 * 10**18
+
+
 def test_approving_a_job_that_does_not_exist_is_refused(network: Network) -> None:
     missing = network.run("gov", "propose", "--approve-job", "4242", keystore=network.requester)
 

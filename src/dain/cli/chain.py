@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -9,6 +10,7 @@ import typer
 from rich.console import Console
 
 from dain.cli.addresses import parse_address
+from dain.cli.context import JsonFlag, emit
 from dain.errors import ConfigError
 from dain.node import DEFAULT_HOME, NetworkHome, running_chain
 
@@ -80,17 +82,23 @@ def down(home: HomeOption = DEFAULT_HOME) -> None:
 
 
 @app.command()
-def status(home: HomeOption = DEFAULT_HOME) -> None:
+def status(home: HomeOption = DEFAULT_HOME, as_json: JsonFlag = False) -> None:
     """Whether the home's chain runs, where, and at which block."""
     record = running_chain(NetworkHome(home))
     if record is None:
-        console.print(f"No chain runs for {home}.")
+        if as_json:
+            print(json.dumps({"running": False}))
+        else:
+            console.print(f"No chain runs for {home}.")
         raise typer.Exit(3)
     from dain.ledger import RpcChain  # web3: only when there is a chain to ask
 
     chain = RpcChain(record.url)
     block = chain.web3.eth.block_number
-    console.print(f"Chain {chain.chain_id} at {record.url} (pid {record.pid}), block {block}.")
+    emit(as_json, {"running": True, "url": record.url, "pid": record.pid,
+                   "chain_id": chain.chain_id, "block": block},
+         lambda: console.print(f"Chain {chain.chain_id} at {record.url} (pid {record.pid}), "
+                               f"block {block}."))  # fmt: skip
 
 
 @app.command()
@@ -138,5 +146,7 @@ def admit(
     from dain.devnet import admit_founder, treasury_ledger
 
     address = parse_address(address, "an address to admit")
-    admit_founder(treasury_ledger(NetworkHome(home), password), address, tokens)
-    console.print(f"Admitted {address} with {tokens} DAIN and gas money.")
+    if admit_founder(treasury_ledger(NetworkHome(home), password), address, tokens):
+        console.print(f"Admitted {address} with {tokens} DAIN and gas money.")
+    else:
+        console.print(f"{address} was a member already; it got {tokens} DAIN and gas money.")

@@ -108,12 +108,17 @@ def treasury_ledger(home: NetworkHome, password: str) -> Ledger:
     return Ledger(RpcChain(record.url), Deployment.load(home.deployment), treasury)
 
 
-def admit_founder(treasury: Ledger, address: str, tokens: int) -> None:
+def admit_founder(treasury: Ledger, address: str, tokens: int) -> bool:
     """On a test chain: the treasury's votes admit a founding member (the registry admits
-    by vote only), with gas money and tokens."""
+    by vote only), with gas money and tokens; a member already gets only those. Whether it
+    was admitted just now."""
     from dain.devnet.network import admit_by_vote  # it loads the node package: only here
 
     treasury.backend.fund(address, 10**19)
-    admit_by_vote(treasury, [address])
+    # the same proposal again would have the same id, already executed: the governor refuses
+    admitted = not treasury.registry.is_member(address)
+    if admitted:
+        admit_by_vote(treasury, [address])
     if tokens:
         treasury.token.transfer(address, tokens * TOKEN_UNIT)
+    return admitted
