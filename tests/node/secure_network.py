@@ -3,6 +3,7 @@ chain, each holding one asset of the breast-cancer data, and a researcher who pr
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +37,7 @@ def secure_network(
     max_epsilon: float | None = None,
     policy_epsilon: dict[str, float] | None = None,
     secagg: SecAggSettings | None = None,
+    model: ModelSpec | None = None,
 ) -> Network:
     net = Devnet(record=True)
     data = load_bundled("breast_cancer")
@@ -51,7 +53,9 @@ def secure_network(
         assets[name] = node.register_asset(train.subset(rows), name, policy)
     mean, scale = feature_statistics(train.x)
     spec = JobSpec(
-        "secure", ModelSpec("logreg", 30, 2, (), mean, scale), TrainConfig(0.1, 1, 16), seed=5,
+        "secure", dataclasses.replace(model or ModelSpec("logreg", 30, 2), feature_mean=mean,
+                                      feature_scale=scale),
+        TrainConfig(0.1, 1, 16), seed=5,
         privacy=privacy or PrivacySpec(), secagg=secagg or SecAggSettings(threshold=3),
     )  # fmt: skip
     job_id = requester.ledger.propose_job(

@@ -63,7 +63,7 @@ class Aggregator:
             spec = self.models.spec(job)
             delta = decode_half(blob, param_shapes(spec.model))
             epsilon = round_epsilon_to_chain(spec.privacy.round_epsilon(round))
-            receipt = self.intake.receipt(incoming, fields, epsilon)
+            receipt = self.intake.receipt(incoming, fields, epsilon, blob)
         except DainError:
             # a member sent an unusable update: the round record reports it (reputation)
             with self._lock:

@@ -13,7 +13,7 @@ from dain.node.context import NodeContext
 from dain.node.envelope import Envelope, MessageKind, ReplayGuard
 from dain.node.errors import EnvelopeError, ProtocolError
 from dain.node.nonces import NonceStore
-from dain.storage import digest_of
+from dain.storage import content_hash
 
 
 @dataclass(frozen=True)
@@ -119,8 +119,11 @@ class Intake:
         self.guard.check(envelope)
         return Incoming(envelope, sender, job, asset_id)
 
-    def receipt(self, incoming: Incoming, fields: UpdateFields, epsilon: int) -> Receipt:
-        """The update's receipt, if its asset's owner signed it for this job and round, with
+    def receipt(
+        self, incoming: Incoming, fields: UpdateFields, epsilon: int, update: bytes
+    ) -> Receipt:
+        """The receipt of `update` (the blob's bytes: the receipt signs their sha2-256),
+        if its asset's owner signed it for this job and round, with
         the round's privacy loss `epsilon` (millionths) this node's accountant counts, and
         for no more examples than the asset's registration committed to."""
         ledger = self.ctx.ledger
@@ -132,7 +135,7 @@ class Intake:
             )
         receipt = Receipt(
             incoming.job.job_id, incoming.round, incoming.asset_id, fields.num_examples,
-            digest_of(fields.update_cid), fields.receipt_signature, epsilon=epsilon,
+            content_hash(update), fields.receipt_signature, epsilon=epsilon,
         )  # fmt: skip
         if receipt.signer(ledger.chain_id, ledger.jobs.address) != incoming.sender:
             raise EnvelopeError("The receipt is not signed by the asset's owner for this round.")

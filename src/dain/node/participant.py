@@ -11,7 +11,7 @@ from dain.node.context import LocalAsset, NodeContext
 from dain.node.envelope import MessageKind, seal
 from dain.node.intake import UpdateFields
 from dain.node.training import LocalTrainer
-from dain.storage import digest_of, encode_half
+from dain.storage import content_hash, encode_half
 
 
 @dataclass(frozen=True)
@@ -34,11 +34,12 @@ class Participant:
         ledger = self.ctx.ledger
         delta, num_examples = self.trainer.train_delta(job, round, asset)
         # updates travel as float16: half the bytes, well within SGD's noise
-        update_cid = self.ctx.keep(encode_half(delta), BlobTag(BlobKind.UPDATE, job.job_id, round))
+        blob = encode_half(delta)
+        update_cid = self.ctx.keep(blob, BlobTag(BlobKind.UPDATE, job.job_id, round))
         # the round's privacy loss as this node's accountant counts it: the receipt says so
         epsilon = self.trainer.models.spec(job).privacy.round_epsilon(round)
         receipt = Receipt(
-            job.job_id, round, asset.asset_id, num_examples, digest_of(update_cid),
+            job.job_id, round, asset.asset_id, num_examples, content_hash(blob),
             epsilon=round_epsilon_to_chain(epsilon),
         ).signed_by(ledger.identity, ledger.chain_id, ledger.jobs.address)  # fmt: skip
         return TrainedUpdate(asset.asset_id, update_cid, num_examples, receipt.signature)

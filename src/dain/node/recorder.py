@@ -12,7 +12,7 @@ from dain.ledger import JobInfo, Receipt, RoundInfo
 from dain.node.blob_index import BlobKind, BlobTag
 from dain.node.context import NodeContext
 from dain.node.models import MODEL_DELTA, JobModels, apply_delta
-from dain.storage import decode_half, digest_of, encode_half, encode_tensors
+from dain.storage import content_hash, decode_half, encode_half, encode_tensors
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class Recorder:
         ctx.peers.hand_out(handout, audience, BlobKind.HANDOUT, job.job_id, round)
         ctx.chain.forget()
         sent = ctx.ledger.jobs.record_round(
-            job.job_id, round, model_cid, digest_of(model_cid), outcome.receipts,
+            job.job_id, round, model_cid, content_hash(model), outcome.receipts,
             values=outcome.values, rejected=outcome.rejected,
         )  # fmt: skip
         log.info("%s: job %d, round %d: recorded in transaction 0x%s (block %d)", ctx.name,

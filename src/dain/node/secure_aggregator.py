@@ -116,8 +116,9 @@ class SecureAggregator:
         elif kind is MessageKind.MASKED:
             fields = UpdateFields.from_body(incoming.envelope.body)
             epsilon = round_epsilon_to_chain(collecting.spec.privacy.round_epsilon(incoming.round))
-            receipt = self.intake.receipt(incoming, fields, epsilon)
-            vector = self._vector(fields.update_cid, collecting.server.setup.length)
+            blob = self._masked_blob(fields.update_cid)
+            receipt = self.intake.receipt(incoming, fields, epsilon, blob)
+            vector = _vector(blob, collecting.server.setup.length)
             with self._lock:
                 _still_open(collecting)
                 collecting.server.add_masked(asset_id, vector)
@@ -141,12 +142,11 @@ class SecureAggregator:
                 collecting.server.add_unmask(response)
         return {"accepted": True, "job_id": incoming.job.job_id, "round": incoming.round}
 
-    def _vector(self, cid: str, length: int) -> np.ndarray:
+    def _masked_blob(self, cid: str) -> bytes:
         try:
-            blob = self.ctx.blobs.get(cid)
+            return self.ctx.blobs.get(cid)
         except BlobNotFound:
             raise ProtocolError("Send the masked update to /blobs before its envelope.") from None
-        return decode_tensors(blob, expected={MASKED: (length,)}, dtype=UINT32)[MASKED]
 
     def roster(self, job_id: int, round: int) -> dict[str, Any]:
         """Everyone's signed share messages, once key sharing has closed."""
@@ -314,6 +314,10 @@ class SecureAggregator:
             "answered_unmask": len(server.responses),
             "reason": error,
         }
+
+
+def _vector(blob: bytes, length: int) -> np.ndarray:
+    return decode_tensors(blob, expected={MASKED: (length,)}, dtype=UINT32)[MASKED]
 
 
 def _still_open(collecting: _Collecting) -> None:

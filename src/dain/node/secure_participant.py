@@ -40,7 +40,7 @@ from dain.node.errors import EnvelopeError, PeerNotReady, ProtocolError
 from dain.node.intake import UpdateFields
 from dain.node.spec import JobSpec
 from dain.node.training import LocalTrainer
-from dain.storage import digest_of, encode_tensors
+from dain.storage import content_hash, encode_tensors
 
 log = logging.getLogger(__name__)
 MASKED = "masked"  # the one tensor of a masked-update blob
@@ -228,8 +228,8 @@ class SecureParticipant:
         blob = encode_tensors({MASKED: masked})
         cid = ctx.keep(blob, BlobTag(BlobKind.MASKED, job.job_id, round))
         epsilon = round_epsilon_to_chain(self.trainer.models.spec(job).privacy.round_epsilon(round))
-        receipt = Receipt(job.job_id, round, asset.asset_id, taking.num_examples, digest_of(cid),
-                          epsilon=epsilon)  # fmt: skip
+        receipt = Receipt(job.job_id, round, asset.asset_id, taking.num_examples,
+                          content_hash(blob), epsilon=epsilon)  # fmt: skip
         signed = receipt.signed_by(ledger.identity, ledger.chain_id, ledger.jobs.address)
         ctx.peers.put_blob(taking.aggregator, blob, BlobKind.MASKED, job.job_id, round)
         body = UpdateFields(cid, taking.num_examples, signed.signature).to_body(asset.asset_id)

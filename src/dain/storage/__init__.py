@@ -1,4 +1,5 @@
-"""Content-addressed blobs (CIDv1 sha2-256) and the safetensors codec.
+"""Content-addressed blobs (CIDv1 sha2-256, as `ipfs add --cid-version 1 --raw-leaves`
+gives them) and the safetensors codec.
 
 Names load on first use, so a command that needs one light part does not pay for the rest.
 """
@@ -13,8 +14,11 @@ _EXPORTS = {
     "canonical_json": "dain.storage.canonical",
     "nesting_depth": "dain.storage.canonical",
     "parse_json": "dain.storage.canonical",
+    "CHUNK_SIZE": "dain.storage.unixfs",
+    "check_cid": "dain.storage.cid",
     "cid_from_digest": "dain.storage.cid",
     "cid_of": "dain.storage.cid",
+    "content_hash": "dain.storage.cid",
     "digest_of": "dain.storage.cid",
     "verify": "dain.storage.cid",
     "BlobNotFound": "dain.storage.errors",

@@ -1,4 +1,5 @@
-"""Content-addressed blob stores: bytes go in, their CIDv1 comes out, and reads verify."""
+"""Content-addressed blob stores: bytes go in, their CIDv1 (as IPFS gives it) comes out, and
+reads verify."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Protocol
 
-from dain.storage.cid import cid_of, digest_of, verify
+from dain.storage.cid import check_cid, cid_of, verify
 from dain.storage.errors import BlobNotFound
 
 
@@ -55,7 +56,7 @@ class FileBlobStore:
         root.mkdir(parents=True, exist_ok=True)
 
     def _path(self, cid: str) -> Path:
-        digest_of(cid)  # refuses anything that is not a content id, so no path tricks
+        check_cid(cid)  # refuses anything that is not a content id, so no path tricks
         return self.root / cid
 
     def put(self, data: bytes) -> str:
