@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from dain.cli.chain import DEFAULT_BLOCK_TIME
 from dain.cli.context import JsonFlag, console, emit
 from dain.node import NetworkHome
 
@@ -38,12 +39,20 @@ def up(
             show_default=False,
         ),
     ] = None,
+    block_time: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Also mine an empty block every this many seconds, so votes close by "
+            "themselves (as 'dain chain up'); 0: blocks only for transactions.",
+        ),
+    ] = DEFAULT_BLOCK_TIME,
     home: DevnetHome = DEFAULT,
     as_json: JsonFlag = False,
 ) -> None:
     """Start anvil and one process per node, each with its own home, key and data; after
     'dain devnet down', start the same devnet again where it stopped."""
-    started = _cluster(home).up(nodes)
+    started = _cluster(home).up(nodes, block_time)
     data = [
         {"name": n.name, "pid": n.pid, "endpoint": n.endpoint, "address": n.address}
         for n in started

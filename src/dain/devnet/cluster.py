@@ -106,10 +106,10 @@ class Cluster:
 
     # ---- lifecycle ---------------------------------------------------------------
 
-    def up(self, hospitals: int | None = None) -> list[ClusterNode]:
+    def up(self, hospitals: int | None = None, block_time: int = 0) -> list[ClusterNode]:
         """Chain, keys, admissions, data assets and one process per node (`hospitals`
         hospitals, 4 unless told); or, for a devnet that was stopped, its chain and node
-        processes again, as they were."""
+        processes again, as they were. `block_time` as in `chain_up`."""
         if self.running():
             raise ConfigError(
                 f"A devnet already runs in {self.home.root}.", hint="'dain devnet down' first."
@@ -126,7 +126,7 @@ class Cluster:
             raise ConfigError(
                 f"A devnet has 1 to {len(HOSPITALS)} hospital nodes, not {hospitals}."
             )
-        record, _, _ = chain_up(self.home, 0, self.password)
+        record, _, _ = chain_up(self.home, 0, self.password, block_time)
         try:
             if stopped:
                 return self._restart(stopped, record.url)
