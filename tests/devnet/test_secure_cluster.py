@@ -104,9 +104,9 @@ def test_a_secure_job_survives_clients_killed_before_and_after_their_masked_upda
     assert {u.asset_id for u in jobs.data_used(job_id=job_id)} == set(assets.values())
 
     key = f"{job_id}/{HELD_ROUND}"
-    _wait(lambda: _status(cluster, before)["secure_held"].get(f"{key}/{assets[before]:x}")
+    _wait(lambda: _status(cluster, before)["secure_held"].get(f"{key}/0x{assets[before]:064x}")
           == "shared", f"{before} to hold after sharing")  # fmt: skip
-    _wait(lambda: _status(cluster, after)["secure_held"].get(f"{key}/{assets[after]:x}")
+    _wait(lambda: _status(cluster, after)["secure_held"].get(f"{key}/0x{assets[after]:064x}")
           == "input", f"{after} to hold after its masked update")  # fmt: skip
     _wait(lambda: jobs.job(job_id).current_round >= HELD_ROUND, f"round {HELD_ROUND}", 90)
     aggregator = next(n for n in hospitals

@@ -51,7 +51,7 @@ def test_status_while_training_shows_the_job_and_what_trains() -> None:
         release.set()
         stepping.join(60)
 
-    assert status["training"] == f"job {job_id}, round 1, asset {asset:x}"
+    assert status["training"] == f"job {job_id}, round 1, asset 0x{asset:064x}"
     assert status["jobs"][job_id] == {"round": 1, "aggregator": hospital.address,
                                       "assets_taking_part": 1}  # fmt: skip
     assert status["updates_delivered"] == 0  # not yet: it trains

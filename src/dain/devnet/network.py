@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from dain.data import format_asset_id
 from dain.identity import Identity
 from dain.ledger import (
     TOKEN_UNIT,
@@ -109,7 +110,7 @@ class Devnet:
             for name, node in self.nodes.items():
                 for asset in node.trainer.eligible_assets(job):
                     stage = node.secure_participant.stages().get(
-                        f"{job_id}/{round}/{asset.asset_id:x}"
+                        f"{job_id}/{round}/{format_asset_id(asset.asset_id)}"
                     )
                     if name in stop_after and stop_after[name] in ("start", stage):
                         continue

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from dain.data import format_asset_id
 from dain.errors import DainError
 from dain.learning import ClientUpdate, Params, param_shapes, subtract
 from dain.ledger import JobInfo, Receipt, RoundInfo, round_epsilon_to_chain
@@ -80,7 +81,8 @@ class Aggregator:
         if held.receipt.update_hash == receipt.update_hash:
             # the same update again (a node resending after a crash): already have it
             return answer | {"duplicate": True}
-        raise ProtocolError(f"Asset {update.asset_id:x} already sent an update for round {round}.")
+        raise ProtocolError(f"Asset {format_asset_id(update.asset_id)} already sent an update "
+                            f"for round {round}.")  # fmt: skip
 
     def forget_before(self, job_id: int, round: int) -> None:
         """Drops what arrived for rounds of the job before `round`: they are over."""

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from dain.data import CsvSchema, Dataset, DatasetError, load_csv
+from dain.data import CsvSchema, Dataset, DatasetError, format_asset_id, load_csv
 from dain.errors import DainError
 from dain.learning import Metrics, MetricsError, combine, evaluate
 from dain.ledger import JobInfo, RoundInfo
@@ -266,8 +266,8 @@ class Evaluation:
         if (held.model_cid, held.metrics) == (report.model_cid, report.metrics):
             return answer | {"duplicate": True}  # sent again after a crash: already here
         raise ProtocolError(
-            f"Asset {report.asset_id:x} already reported round {report.round} of job "
-            f"{report.job_id}."
+            f"Asset {format_asset_id(report.asset_id)} already reported round {report.round} "
+            f"of job {report.job_id}."
         )
 
     def _record(self, job_id: int, round: int) -> RoundInfo:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from dain.data import format_asset_id
 from dain.ledger import Consent, JobInfo, JobStatus, Receipt
 from dain.node.context import NodeContext
 from dain.node.envelope import Envelope, MessageKind, ReplayGuard
@@ -107,13 +108,14 @@ class Intake:
             asset_id = int(envelope.body["asset_id"])
         except (KeyError, TypeError, ValueError) as exc:
             raise ProtocolError(f"The message names no asset ({exc!r}).") from exc
+        named = format_asset_id(asset_id)
         if asset_id not in chain.enrolled(job):
-            raise ProtocolError(f"Asset {asset_id:x} is not enrolled in job {job.job_id}.")
+            raise ProtocolError(f"Asset {named} is not enrolled in job {job.job_id}.")
         if chain.owner_of(asset_id) != sender:
-            raise ProtocolError(f"{sender} does not own asset {asset_id:x}.")
+            raise ProtocolError(f"{sender} does not own asset {named}.")
         # answering an unmask request uses no data: only the shares others gave this node
         if kind != MessageKind.UNMASK and chain.consent(job, asset_id) is not Consent.ALLOWED:
-            raise ProtocolError(f"Asset {asset_id:x} has no live consent for '{job.purpose}'.")
+            raise ProtocolError(f"Asset {named} has no live consent for '{job.purpose}'.")
         # remembered last: only a message that passed every check takes room in the store,
         # so strangers, and members retrying a round not yet open, cannot fill it
         self.guard.check(envelope)
@@ -131,7 +133,7 @@ class Intake:
         if fields.num_examples > rows:
             raise ProtocolError(
                 f"The update claims {fields.num_examples} examples, but asset "
-                f"{incoming.asset_id:x} was registered with {rows} rows."
+                f"{format_asset_id(incoming.asset_id)} was registered with {rows} rows."
             )
         receipt = Receipt(
             incoming.job.job_id, incoming.round, incoming.asset_id, fields.num_examples,

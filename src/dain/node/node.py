@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from dain.data import AssetManifest, ConsentPolicy, Dataset
+from dain.data import AssetManifest, ConsentPolicy, Dataset, format_asset_id
 from dain.errors import DainError
 from dain.ledger import Ledger
 from dain.node.aggregator import Aggregator
@@ -196,7 +196,7 @@ class Node:
         transport = self.peers.transport
         found: dict[str, Any] = {
             "node": self.name, "address": self.address, "endpoint": self.endpoint,
-            "assets": [hex(a) for a in self.assets],
+            "assets": [format_asset_id(a) for a in self.assets],
             "chain_time": self._chain_time(),
             "secure_stages": self.secure_participant.stages(),
             "secure_held": self.secure_participant.held(),

@@ -17,6 +17,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from dain.data import format_asset_id
 from dain.errors import DainError
 from dain.identity import Identity
 from dain.learning import Metrics
@@ -94,11 +95,13 @@ def check_report(
             f"{job.job_id} recorded {recorded.model_cid}."
         )
     if report.asset_id not in enrolled:
-        raise ProtocolError(f"Asset {report.asset_id:x} is not enrolled in job {job.job_id}.")
+        raise ProtocolError(
+            f"Asset {format_asset_id(report.asset_id)} is not enrolled in job {job.job_id}."
+        )
     holder = holder_at(report.asset_id, recorded.block_number)
     if holder.lower() != report.sender.lower():
         raise ProtocolError(
-            f"{report.sender} did not hold asset {report.asset_id:x} when round "
+            f"{report.sender} did not hold asset {format_asset_id(report.asset_id)} when round "
             f"{report.round} was recorded ({holder} did)."
         )
 
@@ -125,7 +128,8 @@ def verify_reports(ledger: Ledger, job_id: int, envelopes: Sequence[bytes]) -> l
             check_report(report, job, record, enrolled, ledger.assets.holder_at)
             if (report.round, report.asset_id) in seen:
                 raise ProtocolError(
-                    f"Asset {report.asset_id:x} has a report for round {report.round} already."
+                    f"Asset {format_asset_id(report.asset_id)} has a report for round "
+                    f"{report.round} already."
                 )
         except DainError as exc:
             raise ProtocolError(

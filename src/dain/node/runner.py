@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from dain.data import format_asset_id
 from dain.errors import DainError
 from dain.ledger import JobInfo, JobStatus
 from dain.node.aggregator import Aggregator
@@ -324,7 +325,9 @@ class JobRunner:
             return
         stored = state.update(job_id, round_no, asset.asset_id)
         if stored is None:
-            self.status.training = f"job {job_id}, round {round_no}, asset {asset.asset_id:x}"
+            self.status.training = (
+                f"job {job_id}, round {round_no}, asset {format_asset_id(asset.asset_id)}"
+            )
             began = time.perf_counter()
             try:
                 made = self.roles.participant.make_update(job, round_no, asset)
@@ -363,7 +366,9 @@ class JobRunner:
             sent = self.state.delivered(job_id, round_no, asset.asset_id, aggregator)
             if sent and not secure.holds(job_id, round_no, asset.asset_id, aggregator):
                 continue
-            self.status.training = f"job {job_id}, round {round_no}, asset {asset.asset_id:x}"
+            self.status.training = (
+                f"job {job_id}, round {round_no}, asset {format_asset_id(asset.asset_id)}"
+            )
             try:
                 progress = secure.step(job, round_no, asset, aggregator)  # trains at its first
             except TRY_AGAIN as exc:

@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+from dain.data import format_asset_id
 from dain.learning import PrivacyLevel, SecAggError, param_shapes, stack
 from dain.learning.secagg import (
     PairSecrets,
@@ -151,12 +152,13 @@ class SecureParticipant:
 
     def stages(self) -> dict[str, str]:
         with self._lock:
-            return {f"{j}/{r}/{a:x}": str(t.stage) for (j, r, a), t in self._taking.items()}
+            return {f"{j}/{r}/{format_asset_id(a)}": str(t.stage)
+                    for (j, r, a), t in self._taking.items()}  # fmt: skip
 
     def held(self) -> dict[str, str]:
         """Rounds this node stopped in on purpose (the test hook), and the stage reached."""
         with self._lock:
-            return {f"{j}/{r}/{a:x}": str(self._taking[(j, r, a)].stage)
+            return {f"{j}/{r}/{format_asset_id(a)}": str(self._taking[(j, r, a)].stage)
                     for (j, r, a) in self._held if (j, r, a) in self._taking}  # fmt: skip
 
     def step(self, job: JobInfo, round: int, asset: LocalAsset, aggregator: str) -> Progress:
@@ -254,7 +256,8 @@ class SecureParticipant:
                 raise ProtocolError("The roster holds a message from another round.")
             message = ShareMessage.from_dict(envelope.body.get("shares", {}))
             if self.ctx.chain.owner_of(message.sender) != signer:
-                raise ProtocolError(f"The share message of {message.sender:x} is not its owner's.")
+                raise ProtocolError(f"The share message of {format_asset_id(message.sender)} "
+                                    "is not its owner's.")  # fmt: skip
             roster[message.sender] = message
         return roster
 
