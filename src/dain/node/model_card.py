@@ -16,10 +16,10 @@ from typing import Any
 
 from dain.identity import did_pkh
 from dain.learning import combine
-from dain.ledger import JobStatus, Ledger, format_dain
+from dain.ledger import JobStatus, Ledger, format_dain, format_hash
 from dain.node.reports import verify_reports
 from dain.node.spec import JobSpec
-from dain.storage import canonical_json, digest_of, parse_json
+from dain.storage import canonical_json, parse_json
 
 CARD_VERSION = 1
 UNVERIFIED = "requester_metrics_unverified"
@@ -83,7 +83,10 @@ def build_card(
         "spec_cid": job.spec_cid,
         "initial_model_cid": jobs.initial_model_cid(job_id),
         "final_model_cid": final.model_cid if final else None,
-        "final_model_sha256": digest_of(final.model_cid).hex() if final else None,
+        # as the round's record holds it: a model over 256 KiB has a UnixFS CID, whose
+        # digest is its root node's, not the model's
+        "final_model_sha256": format_hash(jobs.round_record(job_id, final.round).model_hash)
+        if final else None,
         "model": {"kind": spec.model.kind, "features": spec.model.num_features,
                   "outputs": spec.model.num_classes, "hidden": list(spec.model.hidden)},
         "input": None if spec.input is None else {
