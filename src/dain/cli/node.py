@@ -48,6 +48,14 @@ def init(
             "copy keeps its password.",
         ),
     ] = None,
+    private_peers: Annotated[
+        bool,
+        typer.Option(
+            "--private-peers",
+            help="Talk to peers at private and loopback addresses (a network on one machine "
+            "or one LAN); their certificates are still pinned on chain.",
+        ),
+    ] = False,
     password: Password = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -63,7 +71,8 @@ def init(
         raise ConfigError(f"{where.root} already holds a node.",
                           hint="Choose another --home or name.")  # fmt: skip
     config = NodeConfig(name=name, host=host, port=port, rpc=rpc,
-                        deployment=str(deployment.resolve()))  # fmt: skip
+                        deployment=str(deployment.resolve()),
+                        allow_private_peers=private_peers)  # fmt: skip
     if keystore is None:
         identity = where.init(config, new_key_password(password, "the node's key"))
     else:
