@@ -225,6 +225,11 @@ def enroll(
     node = signing_node(home, password)
     job = existing_job(node.ledger, job_id)
     asset_id = asset_of(node, asset)
+    misfit = node.trainer.misfit(job, node.assets[asset_id])  # reads the job's spec
+    if misfit:
+        raise ConfigError(f"Asset 0x{asset_id:064x} does not fit job {job_id}: {misfit}",
+                          hint="Enroll an asset whose file has the job's columns and classes "
+                          "('dain job show' names the spec).")
     node.enroll(job.job_id, asset_id)
     emit(
         as_json,

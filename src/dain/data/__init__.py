@@ -12,6 +12,7 @@ _EXPORTS = {
     "BUNDLED": "dain.data.bundled",
     "load_bundled": "dain.data.bundled",
     "CsvSchema": "dain.data.datasets",
+    "conform": "dain.data.datasets",
     "Dataset": "dain.data.datasets",
     "load_csv": "dain.data.datasets",
     "AssetIdError": "dain.data.errors",

@@ -178,3 +178,30 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def conform(dataset: Dataset, schema: CsvSchema) -> Dataset:
+    """`dataset` as a job with this input schema reads it: feature columns in the schema's
+    order, and class labels as indices into the schema's classes (a file lacking a class
+    would otherwise number the others differently: training on shifted labels). Refuses a
+    dataset missing a column, or holding a class the schema does not know."""
+    missing = [f for f in schema.features if f not in dataset.feature_names]
+    if missing:
+        raise DatasetError(
+            f"The data lacks the job's input column(s) {', '.join(missing)}.",
+            hint=f"The job reads: {', '.join(schema.features)}.",
+        )
+    columns = [dataset.feature_names.index(f) for f in schema.features]
+    y = dataset.y
+    if schema.classes and not schema.regression:
+        unknown = [c for c in dataset.classes if c not in schema.classes]
+        if unknown:
+            raise DatasetError(
+                f"The data's '{schema.target}' holds {', '.join(map(repr, unknown))}, which "
+                "the job's classes do not include.",
+                hint=f"The job's classes: {', '.join(schema.classes)}.",
+            )
+        mapping = np.array([schema.classes.index(c) for c in dataset.classes], dtype=np.int64)
+        y = mapping[dataset.y] if len(dataset.y) else dataset.y
+    return Dataset(dataset.name, dataset.x[:, columns], y, tuple(schema.features),
+                   schema.target, tuple(schema.classes))  # fmt: skip

@@ -4,10 +4,11 @@ chain, for signed and fresh requests only:
 - a participant's update or masked update: read only by its round's elected aggregator,
   while the round is open; stored here only from the owner of an enrolled asset, while
   this node is elected
-- a job's spec, models, hand-outs and strategy state: read by the job's participants
+- a job's models, hand-outs and strategy state: read by the job's participants
   (owners of its enrolled assets) and its requester; hand-outs and state stored here only
   from the round's elected aggregator, at a node with a role in the job
-- an asset's documents (manifest, policy): read by any member; never uploaded
+- an asset's documents (manifest, policy) and a job's spec: read by any member (members
+  vote on a job and owners decide whether to enroll from its spec); never uploaded
 
 Each sender has a storage quota here, and blobs of finished jobs are collected after a
 retention period, all but the job's spec and final model."""
@@ -102,8 +103,10 @@ class BlobAccess:
         return None
 
     def _may_read(self, tag: BlobTag, sender: str) -> bool:
-        if tag.kind is BlobKind.DOCUMENT:
-            return True  # the sender is a member: the intake checked it
+        if tag.kind in (BlobKind.DOCUMENT, BlobKind.SPEC):
+            # the sender is a member (the intake checked it); a job's spec is its terms,
+            # which members vote on and owners read before they enroll their data
+            return True
         if tag.kind.individual:  # only while its round is open, and only to its aggregator
             job = self.ctx.chain.job_for_round(tag.job_id, tag.round)
             open_round = job.status == JobStatus.RUNNING and job.current_round + 1 == tag.round

@@ -8,6 +8,8 @@ import hashlib
 import logging
 import threading
 
+from dain.data import Dataset, conform
+from dain.errors import DainError
 from dain.identity import did_pkh
 from dain.learning import Params, budget_allows, local_update, make_strategy
 from dain.ledger import Consent, JobInfo
@@ -30,12 +32,33 @@ class LocalTrainer:
         """This node's assets enrolled in the job that may take part now."""
         mine = []
         for asset in self.consenting_assets(job):
-            if self._within_budget(job, asset):
+            misfit = self.misfit(job, asset)
+            if misfit:
+                log.warning("%s: asset %x sits out job %d: %s", self.ctx.name, asset.asset_id,
+                            job.job_id, misfit)  # fmt: skip
+            elif self._within_budget(job, asset):
                 mine.append(asset)
             else:
                 log.info("%s: asset %x sits out job %d: its privacy budget is spent",
                          self.ctx.name, asset.asset_id, job.job_id)  # fmt: skip
         return mine
+
+    def misfit(self, job: JobInfo, asset: LocalAsset) -> str:
+        """Why the asset's rows do not fit the job's input schema ("" if they do)."""
+        schema = self.models.spec(job).input
+        if schema is None:
+            return ""
+        try:
+            conform(asset.dataset, schema)
+        except DainError as exc:
+            return exc.message
+        return ""
+
+    def rows(self, job: JobInfo, rows: Dataset) -> Dataset:
+        """`rows` of an asset as the job's model reads them (its input schema's column order
+        and class numbering)."""
+        schema = self.models.spec(job).input
+        return rows if schema is None else conform(rows, schema)
 
     def consenting_assets(self, job: JobInfo) -> list[LocalAsset]:
         """This node's assets enrolled in the job whose consent, by its own copy of the
@@ -91,8 +114,9 @@ class LocalTrainer:
             if made is not None:
                 return made
         global_params = self.models.global_model(job, spec)
+        training = self.rows(job, asset.training)
         update = local_update(
-            spec.model, global_params, asset.training.x, asset.training.y, spec.train,
+            spec.model, global_params, training.x, training.y, spec.train,
             spec.privacy, seed=client_seed(spec.seed, round, asset.asset_id),
             proximal_mu=make_strategy(spec.strategy, **spec.strategy_options).proximal_mu,
         )  # fmt: skip

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from dain.data import CsvSchema, conform
 from dain.errors import DainError
 from dain.incentives import encode_round
 from dain.learning import ClientUpdate, Params, Strategy, ValuationConfig, value_updates
@@ -29,11 +30,13 @@ MAX_ROWS = 512  # enough to tell updates apart (the bench judges on 36-80); boun
 
 
 def valuation_rows(
-    job: JobInfo, round: int, assets: Sequence[LocalAsset]
+    job: JobInfo, round: int, assets: Sequence[LocalAsset], schema: CsvSchema | None = None
 ) -> tuple[np.ndarray, np.ndarray] | None:
-    """Up to MAX_ROWS of the given assets' held-out rows, drawn afresh each round from a
-    public seed (which rows judge protects nothing: they never leave the node)."""
-    usable = [a.held_out for a in assets if len(a.held_out)]
+    """Up to MAX_ROWS of the given assets' held-out rows (as the job's input `schema` reads
+    them), drawn afresh each round from a public seed (which rows judge protects nothing:
+    they never leave the node)."""
+    usable = [a.held_out if schema is None else conform(a.held_out, schema)
+              for a in assets if len(a.held_out)]  # fmt: skip
     if not usable:
         return None
     x = np.concatenate([d.x for d in usable])
@@ -58,11 +61,13 @@ def round_values(
     # robust rules are exactly those that need the individual updates
     if job.secure_aggregation or strategy.needs_individual_updates:
         return None
-    rows = valuation_rows(job, round, own_assets)
-    if rows is None or all(own for _, _, own in updates):
+    if all(own for _, _, own in updates):
         return None
     config = ValuationConfig(server_lr=strategy.optimizer.learning_rate)
     try:
+        rows = valuation_rows(job, round, own_assets, spec.input)
+        if rows is None:
+            return None
         valuation = value_updates(
             spec.model, global_params, [u for _, u, _ in updates], *rows,
             rng=np.random.default_rng(_seed(job, round)),
