@@ -36,7 +36,7 @@ from dain.node.home import NodeHome
 from dain.node.network_home import NetworkHome
 from dain.node.spec import JobSpec
 from dain.node.tls import certificate_der, create_certificate, fingerprint
-from dain.storage import FileBlobStore, encode_tensors
+from dain.storage import FileBlobStore, cid_of, encode_tensors
 from tests.node.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.slow
@@ -154,7 +154,7 @@ def test_bad_input_is_refused_over_http_and_the_node_stays_up(net: Net) -> None:
         garbage = node.post("/updates", content=b"{not json")
         huge = node.post("/blobs", content=b"\0" * (16 * 2**20 + 1))
         anonymous = node.post("/blobs", content=b"\x10\0\0\0\0\0\0\0garbage!")
-        unknown = "bafkreiaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+        unknown = cid_of(b"a blob nobody stored")  # a well-formed content id, held nowhere
         researcher = net.ledgers[RESEARCHER]
         signed = blob_request(researcher.identity, researcher.chain_id, unknown, 1)
         unknown_blob = node.get(f"/blobs/{unknown}", headers=signed)
