@@ -185,8 +185,9 @@ class Evaluation:
             for asset in pending:
                 held = asset.held_out
                 try:
+                    held = self.trainer.rows(job, held)  # the job's columns and class numbers
                     metrics: Metrics | None = evaluate(spec.model, params, held.x, held.y)
-                except MetricsError as exc:  # rows that do not fit the model: no report
+                except (MetricsError, DatasetError) as exc:  # rows that do not fit: no report
                     log.warning("%s: asset %x cannot score job %d's model: %s", self.ctx.name,
                                 asset.asset_id, job.job_id, exc)  # fmt: skip
                     metrics = None
