@@ -139,6 +139,14 @@ def test_a_node_made_from_a_keystore_logs_a_whole_job_and_shows_it(
     asset = network.ok("data", "register", str(home / "records.csv"), "--target", "diagnosis",
                        "--title", "clinic cases", "--purpose", "diagnosis",
                        "--home", str(home))["asset_id"]  # fmt: skip
+    # the same rows again, under another name, would be counted and paid twice
+    (home / "copy.csv").write_bytes((home / "records.csv").read_bytes())
+    for again in ("records.csv", "copy.csv"):
+        twice = network.dain("data", "register", str(home / again), "--target", "diagnosis",
+                             "--title", "again", "--purpose", "diagnosis",
+                             "--home", str(home))  # fmt: skip
+        assert twice.returncode == 1 and "already registered here as asset" in twice.stderr
+        assert asset in twice.stderr and "Traceback" not in twice.stderr
     # the requester runs no node: its spec and first model wait in the clinic's store
     spec = JobSpec("logged", ModelSpec("logreg", 30, 2), TrainConfig(0.1, 1, 16), seed=3)
     blobs = FileBlobStore(home / "blobs")

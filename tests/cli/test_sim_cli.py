@@ -30,6 +30,10 @@ def test_sim_names_bad_settings_without_a_traceback() -> None:
     assert "strategy must be one of" in run.stderr and "Traceback" not in run.stderr
     run = _dain("sim", "--hidden", "6x4")
     assert run.returncode == 1 and "is not a list of widths" in run.stderr
+    run = _dain("sim", "--attackers", "0.3")  # was silently a run with no attack
+    assert run.returncode == 1 and "names no attack" in run.stderr and "--attack" in run.stderr
+    run = _dain("sim", "--attack", "sign_flip")
+    assert run.returncode == 1 and "no attackers" in run.stderr
 
 
 def test_sim_with_client_level_privacy_reports_epsilon(tmp_path: Path) -> None:

@@ -67,6 +67,7 @@ def register(
     )
     dataset = load_csv(csv_file, target)
     where.config()  # a missing or broken home is reported before a password is asked for
+    _refuse_registered_twice(where.state, csv_file)
     node, state = open_node(where, key_password(password, where.keystore))
     manifest, salt = AssetManifest.describe(dataset, title)
     asset_id = node.ledger.assets.register(
@@ -84,6 +85,29 @@ def register(
             f"Registered {title} as asset {format_asset_id(asset_id)} ({len(dataset)} rows)."
         ),
     )
+
+
+def _refuse_registered_twice(state_path: Path, csv_file: Path) -> None:
+    """The same rows as a second asset would be counted, and paid, twice."""
+    import hashlib
+
+    from dain.node import NodeState
+
+    content = hashlib.sha256(csv_file.read_bytes()).digest()
+    for stored in NodeState(state_path).assets():
+        same_path = stored.csv_path == csv_file.resolve()
+        try:
+            same_rows = hashlib.sha256(stored.csv_path.read_bytes()).digest() == content
+        except OSError:
+            same_rows = False
+        if same_path or same_rows:
+            raise ConfigError(
+                f"{csv_file} is already registered here as asset "
+                f"{format_asset_id(stored.asset_id)} ({stored.title})"
+                + ("" if same_path else f", from {stored.csv_path}") + ".",
+                hint="Change its terms with 'dain consent update'; one set of rows is one "
+                "asset, so that no use of it is counted (or paid) twice.",
+            )
 
 
 @app.command("list")

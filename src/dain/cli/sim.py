@@ -60,6 +60,12 @@ def sim(
             f"--privacy must be none or client, not '{privacy}'.",
             hint="Record-level DP-SGD runs on a network of nodes: dain demo --secure --epsilon E.",
         )
+    if attackers > 0 and attack == "none":
+        raise DainError(f"--attackers {attackers} names no attack, so nobody would attack.",
+                        hint="Add --attack sign_flip, scale, gaussian or label_flip.")  # fmt: skip
+    if attack != "none" and attackers <= 0:
+        raise DainError(f"--attack {attack} with no attackers changes nothing.",
+                        hint="Add --attackers with the fraction of clients, e.g. 0.2.")  # fmt: skip
     noise = PrivacySpec()
     if privacy == "client":
         noise = PrivacySpec(PrivacyLevel.CLIENT, noise_multiplier, clip, clients=clients)
