@@ -139,12 +139,12 @@ def show(job_id: JobId, home: NodeHomeOption = None, as_json: JsonFlag = False) 
     """A job's terms, status, participants and rounds."""
     from dain.cli.job_view import job_details, print_details
 
-    ledger, _ = read_ledger(home)
+    ledger, where = read_ledger(home)
     details = job_details(ledger, existing_job(ledger, job_id))
     if as_json:
         print(json.dumps(details))
     else:
-        print_details(details)
+        print_details(details, where)
 
 
 @app.command()

@@ -79,8 +79,9 @@ def job_details(ledger: Ledger, job: JobInfo, now: float | None = None) -> dict[
     return details
 
 
-def print_details(details: dict[str, Any]) -> None:
-    console.print(_details_view(details))
+def print_details(details: dict[str, Any], where: NodeHome | None = None) -> None:
+    metrics = _node_metrics(where, details["job_id"]) if where is not None else None
+    console.print(_details_view(details, metrics))
 
 
 def _details_view(
@@ -139,7 +140,7 @@ def _metrics_text(scores: dict[str, Any]) -> str:
         parts = [
             f"{k} {v:.3f}"
             for k, v in found.items()
-            if k in ("accuracy", "balanced_accuracy", "auc", "r2") and v is not None
+            if k in ("accuracy", "balanced_accuracy", "roc_auc", "r2") and v is not None
         ]
         if parts:
             shown.append(f"{source}: " + ", ".join(parts))
@@ -147,18 +148,13 @@ def _metrics_text(scores: dict[str, Any]) -> str:
 
 
 def _node_metrics(where: NodeHome, job_id: int) -> dict[int, dict[str, Any]]:
-    """Per-round metrics the home's running node holds for the job (its own evaluation and
-    the participants' reports), if it runs and keeps any."""
-    from dain.node import home_client
+    """Per-round metrics the home's node keeps for the job (its own scores as requester and
+    the participants' reports), read from its state database."""
+    from dain.node import home_metrics
 
-    try:
-        with home_client(where, 2.0) as client:
-            answer = client.get(f"/jobs/{job_id}/metrics")
-        if answer.status_code != 200:
-            return {}
-        return {int(r["round"]): r for r in answer.json().get("rounds", [])}
-    except Exception:  # a node that is down or older just shows no metrics
+    if not where.state.exists():
         return {}
+    return {m.round: m.to_dict() for m in home_metrics(where.state, job_id)}
 
 
 def watch_job(

@@ -35,6 +35,7 @@ _EXPORTS = {
     "BlobTag": "dain.node.blob_index",
     "JobPlan": "dain.node.job_file",
     "build_card": "dain.node.model_card",
+    "home_metrics": "dain.node.evaluation",
     "card_differences": "dain.node.model_card",
     "render_card": "dain.node.model_card",
     "reports_blob": "dain.node.model_card",

@@ -296,20 +296,8 @@ class Evaluation:
     # ---- what the requester sees ---------------------------------------------------------
 
     def summary(self, job_id: int) -> list[RoundMetrics]:
-        """Per round scored or reported: the requester's metrics, the participants' combined
-        by examples, and how many reports made them."""
-        own = self.store.evaluations(job_id)
-        reports: dict[int, list[StoredReport]] = {}
-        for report in self.store.reports(job_id):
-            reports.setdefault(report.round, []).append(report)
-        found = []
-        for round in sorted(set(own) | set(reports)):
-            taken = reports.get(round, [])
-            cid = own[round][0] if round in own else taken[0].model_cid
-            federated = combine([r.metrics for r in taken]) if taken else None
-            found.append(RoundMetrics(round, cid, own[round][1] if round in own else None,
-                                      federated, len(taken)))  # fmt: skip
-        return found
+        """Per round scored or reported: see `summarize`."""
+        return summarize(self.store, job_id)
 
     def read(self, header: bytes, job_id: int) -> dict[str, Any]:
         """`summary` for a request signed by the job's requester (its command line)."""
@@ -319,6 +307,29 @@ class Evaluation:
         if sender != self.ctx.chain.job(job_id).requester:
             raise Forbidden(f"Only job {job_id}'s requester may read its metrics here.")
         return {"job_id": job_id, "rounds": [r.to_dict() for r in self.summary(job_id)]}
+
+
+def summarize(store: EvaluationStore, job_id: int) -> list[RoundMetrics]:
+    """Per round scored or reported: the requester's metrics, the participants' combined
+    by examples, and how many reports made them."""
+    own = store.evaluations(job_id)
+    reports: dict[int, list[StoredReport]] = {}
+    for report in store.reports(job_id):
+        reports.setdefault(report.round, []).append(report)
+    found = []
+    for round in sorted(set(own) | set(reports)):
+        taken = reports.get(round, [])
+        cid = own[round][0] if round in own else taken[0].model_cid
+        federated = combine([r.metrics for r in taken]) if taken else None
+        found.append(RoundMetrics(round, cid, own[round][1] if round in own else None,
+                                  federated, len(taken)))  # fmt: skip
+    return found
+
+
+def home_metrics(state: Path, job_id: int) -> list[RoundMetrics]:
+    """`summarize` from a node home's state database, read while its node may be running
+    (what `dain job watch` shows the requester)."""
+    return summarize(EvaluationStore(state), job_id)
 
 
 def evaluation_rows(path: Path, target: str, spec: JobSpec) -> Dataset:
