@@ -122,5 +122,13 @@ say "10. The trained model, and its model card checked against the chain"
 dain job model "$JOB" --out "$WORK/model.safetensors" --home "$WORK/researcher"
 dain job card "$JOB" --out "$WORK/card" --home "$WORK/researcher"
 dain job card "$JOB" --verify "$WORK/card/job-$JOB-card.json" --home "$WORK/researcher"
+# a card whose numbers were touched up fails, naming the field
+"${PYTHON:-python3}" -c 'import json,sys; c=json.load(open(sys.argv[1])); c["assets"][0]["examples"]+=1; json.dump(c, open(sys.argv[2], "w"))' \
+    "$WORK/card/job-$JOB-card.json" "$WORK/tampered.json"
+if dain job card "$JOB" --verify "$WORK/tampered.json" --home "$WORK/researcher" >"$WORK/tampered.out"; then
+    echo "a tampered card verified"; exit 1
+fi
+grep -q "assets\[0\].examples" "$WORK/tampered.out" || { echo "the wrong field was named"; exit 1; }
+echo "The tampered card was caught: $(grep -m1 'assets\[0\]' "$WORK/tampered.out")"
 
 say "Done: every step worked."

@@ -47,5 +47,7 @@ def test_the_first_job_walkthrough_runs_and_cleans_up(tmp_path: Path) -> None:
     assert done.returncode == 0, output[-4000:]
     assert "Done: every step worked." in done.stdout
     assert "matches the chain and the blobs" in done.stdout
+    assert "The tampered card was caught: " in done.stdout and "assets[0].examples" in done.stdout
+    assert "requester: accuracy" in done.stdout  # job show: the requester's scores per round
     assert "Traceback" not in output
     assert left == [] and list(tmp_path.glob("dain-first-job.*")) == []  # its folder removed
