@@ -219,3 +219,40 @@ def test_a_node_made_from_a_keystore_logs_a_whole_job_and_shows_it(
     assert f"job {job_id}, round {ROUNDS}: recorded in transaction 0x" in shown_on_console
     for line in logged.splitlines():
         assert line.startswith("20"), line  # every line is an event with its date
+
+
+def test_an_asset_whose_classes_the_job_does_not_know_is_not_enrolled(network: Network) -> None:
+    """A target value the job's input schema never names would be trained as some other
+    class: 'dain job enroll' refuses the asset, naming the value and the job's classes."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from dain.data import CsvSchema
+
+    network.init("clinic", free_port())
+    home = network.root / "clinic"
+    identity = Identity.load_keystore(home / "keystore.json", PASSWORD)
+    admit_founder(network.treasury, identity.address, 10_000)
+    data = load_bundled("breast_cancer").subset(range(60))
+    odd = replace(data, y=np.where(np.arange(60) < 5, 2, data.y), classes=(*data.classes, "unsure"))
+    write_csv(odd, home / "records.csv")
+    asset = network.ok("data", "register", str(home / "records.csv"), "--target", "diagnosis",
+                       "--title", "odd cases", "--purpose", "diagnosis",
+                       "--home", str(home))["asset_id"]  # fmt: skip
+    schema = CsvSchema(data.feature_names, "diagnosis", classes=data.classes)
+    spec = JobSpec("strict", ModelSpec("logreg", 30, 2), TrainConfig(0.1, 1, 16), input=schema)
+    blobs = FileBlobStore(home / "blobs")  # the spec is read from here: no requester node runs
+    requester = network.member(tokens=20_000)
+    job_id = requester.propose_job(JobTerms(
+        "diagnosis", 1, TOKEN_UNIT, blobs.put(spec.to_bytes()),
+        blobs.put(encode_tensors(init_params(spec.model, 0)))))  # fmt: skip
+    assert pass_proposal(network.treasury, requester.gov.propose_job_approval(job_id),
+                         [requester]).name == "EXECUTED"  # fmt: skip
+
+    refused = network.dain("job", "enroll", str(job_id), "--asset", asset, "--home", str(home))
+
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "does not fit job" in refused.stderr and "'unsure'" in refused.stderr
+    assert "benign" in refused.stderr  # the job's classes, in the fix
+    assert requester.jobs.enrolled(job_id) == []

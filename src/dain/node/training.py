@@ -51,7 +51,7 @@ class LocalTrainer:
         try:
             conform(asset.dataset, schema)
         except DainError as exc:
-            return exc.message
+            return f"{exc.message} {exc.hint or ''}".strip()
         return ""
 
     def rows(self, job: JobInfo, rows: Dataset) -> Dataset:
