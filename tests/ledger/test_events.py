@@ -53,5 +53,7 @@ def test_job_proposals_and_rewards_are_typed_events(chain_net: ChainNet) -> None
     assert owner.jobs.rewards_paid(owner=owner.address) == [paid]
     (proposed,) = owner.jobs.proposed_by(requester.address)
     assert proposed == JobProposed(
-        job_id, requester.address, "diagnosis", 10 * TOKEN_UNIT, proposed.block_number
+        job_id, requester.address, "diagnosis", 10 * TOKEN_UNIT, proposed.block_number,
+        proposed.tx_hash,
     )
+    assert proposed.tx_hash.startswith("0x") and len(proposed.tx_hash) == 66
