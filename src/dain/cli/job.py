@@ -56,7 +56,7 @@ def propose(
     [strategy] name/options, [privacy] delta/clip."""
     from dain.learning import init_params
     from dain.ledger import format_dain
-    from dain.node import BlobKind, BlobTag, load_job_file
+    from dain.node import load_job_file
     from dain.storage import encode_tensors
 
     plan = load_job_file(job_file)
@@ -70,10 +70,9 @@ def propose(
             f"{format_dain(balance)}.",
             hint="Lower the pool in the job file, or get DAIN first.",
         )
-    spec_cid = node.ctx.keep(plan.spec.to_bytes(), BlobTag(BlobKind.SPEC, 0, 0))
-    model_cid = node.ctx.keep(
-        encode_tensors(init_params(plan.spec.model, plan.spec.seed)), BlobTag(BlobKind.MODEL, 0, 0)
-    )
+    # kept untagged: no job exists yet, and the chain will say whose spec and model they are
+    spec_cid = node.blobs.put(plan.spec.to_bytes())
+    model_cid = node.blobs.put(encode_tensors(init_params(plan.spec.model, plan.spec.seed)))
     job_id = ledger.propose_job(plan.terms(spec_cid, model_cid))
     description = f"Approve training job #{job_id}.\n{plan.description}\nSpec: {spec_cid}"
     proposal = ledger.gov.propose_job_approval(job_id, description)
