@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from dain.data import ConsentPolicy, load_bundled
+from dain.data import ConsentPolicy, CsvSchema, load_bundled
 from dain.devnet import Devnet
 from dain.learning import ModelSpec, TrainConfig, init_params
 from dain.ledger import TOKEN_UNIT, JobStatus, JobTerms
@@ -140,3 +140,25 @@ def test_with_the_option_off_nothing_is_enrolled() -> None:
 
     assert runner.auto_enroll is None
     assert network.enrolled(job_id) == []
+
+
+def test_a_job_whose_input_the_asset_does_not_fit_is_not_enrolled(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The job's spec (readable by members) names classes the asset's file does not use:
+    training would number them wrongly, so the asset is not enrolled, and the log says why."""
+    network = Network()
+    data = load_bundled("breast_cancer")
+    schema = CsvSchema(data.feature_names, "target", classes=("benign", "unsure"))
+    spec = JobSpec("strict", ModelSpec("logreg", 30, 2), TrainConfig(0.1, 1, 16), input=schema)
+    network.spec_cid = network.requester.blobs.put(spec.to_bytes())
+    strict = network.job()
+    hospital = network.hospital
+    enroller = auto_enroller(hospital.ctx, hospital.enroll, ON, hospital.trainer.misfit)
+    assert enroller is not None
+
+    with caplog.at_level(logging.INFO, logger="dain.node.auto_enroll"):
+        assert enroller.step() == []
+
+    assert network.enrolled(strict) == []
+    assert "which the job's classes do not include" in caplog.text

@@ -24,15 +24,21 @@ log = logging.getLogger(__name__)
 
 class AutoEnroller:
     def __init__(
-        self, ctx: NodeContext, enroll: Callable[[int, int], None], settings: AutoEnrollConfig
+        self,
+        ctx: NodeContext,
+        enroll: Callable[[int, int], None],
+        settings: AutoEnrollConfig,
+        misfit: Callable[[JobInfo, LocalAsset], str] | None = None,
     ) -> None:
         """`enroll(job_id, asset_id)` enrolls one asset (the node's, which also publishes a
-        secure job's agreement key)."""
+        secure job's agreement key); `misfit(job, asset)` says why the asset's rows do not
+        fit the job's input schema ('' if they do), from the job's spec."""
         for purpose in settings.purposes:
             check_purpose(purpose)  # a mistyped purpose would silently match no job
         self.ctx = ctx
         self.enroll = enroll
         self.settings = settings
+        self.misfit = misfit
         self._only = settings.asset_ids()
         self._read_to = -1  # the last block whose approvals were read
         self._open: set[int] = set()  # approved jobs not seen started or closed yet
@@ -119,7 +125,9 @@ class AutoEnroller:
         consent = self.ctx.chain.consent(job, asset.asset_id)
         if consent is not Consent.ALLOWED:
             return f"its consent on chain says {consent.name.lower()}"
-        return ""
+        # last: it reads the job's spec from a peer (members may); a failure leaves the
+        # pair undecided for the next step
+        return self.misfit(job, asset) if self.misfit is not None else ""
 
 
 def _term_refused(policy: ConsentPolicy, job: JobInfo) -> str:
@@ -145,7 +153,10 @@ def _short(asset_id: int) -> str:
 
 
 def auto_enroller(
-    ctx: NodeContext, enroll: Callable[[int, int], None], settings: AutoEnrollConfig
+    ctx: NodeContext,
+    enroll: Callable[[int, int], None],
+    settings: AutoEnrollConfig,
+    misfit: Callable[[JobInfo, LocalAsset], str] | None = None,
 ) -> AutoEnroller | None:
     """The enroller node.toml asks for: None unless the owner opted in."""
-    return AutoEnroller(ctx, enroll, settings) if settings.enabled else None
+    return AutoEnroller(ctx, enroll, settings, misfit) if settings.enabled else None

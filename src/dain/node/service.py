@@ -156,7 +156,8 @@ def _serve(home: NodeHome, config: NodeConfig, password: str, listener: socket.s
     tls = home.tls_fingerprint(config) if config.tls else b""
     node.ledger.registry.register(node.endpoint, node.ledger.identity.public_key, tls)
     runner = node.make_runner(state, config.poll_seconds)
-    runner.auto_enroll = auto_enroller(node.ctx, node.enroll, config.auto_enroll)
+    runner.auto_enroll = auto_enroller(node.ctx, node.enroll, config.auto_enroll,
+                                       node.trainer.misfit)  # fmt: skip
 
     class NodeServer(uvicorn.Server):
         def handle_exit(self, sig: int, frame: Any) -> None:
