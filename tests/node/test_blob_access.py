@@ -89,6 +89,23 @@ def test_an_update_named_on_chain_cannot_be_downloaded_by_anyone_but_its_aggrega
     assert downloaded == 0
 
 
+def test_a_job_naming_someone_elses_update_as_its_spec_reads_nothing() -> None:
+    """Proposing a job costs a member only a pool it can cancel back, and the chain does not
+    check what its spec and model CIDs name: naming another's update (its CID follows from
+    the update hash on chain) or a round's model must not make that blob readable."""
+    n = _network()
+    record, _ = n.net.run_round(n.job_id, 1)
+    assert record is not None
+    aggregator = n.net.node_of(record.aggregator)
+    used = n.net.root.jobs.data_used(job_id=n.job_id)[0]
+    owner = n.net.node_of(used.owner)
+    update = cid_from_digest(used.update_hash)
+    for stolen, holder in ((update, owner), (record.model_cid, aggregator)):
+        job_id = n.outsider.ledger.propose_job(JobTerms("diagnosis", 1, TOKEN_UNIT, stolen,
+                                                        stolen))  # fmt: skip
+        assert _get(holder, stolen, job_id, n.outsider) == 403
+
+
 def test_the_jobs_members_read_its_models_and_nobody_else_does() -> None:
     n = _network()
     record, _ = n.net.run_round(n.job_id, 1)

@@ -83,10 +83,11 @@ class BlobAccess:
             raise EnvelopeError("The request is signed for another blob.")
         if not self.ctx.blobs.has(cid):
             raise BlobNotFound(cid)
-        # a blob may be what it was first kept as, and also another job's spec or model
-        # (the same document reused): either role lets the sender read it
-        tags = [self.index.tag_of(cid), self._job_document(cid, envelope.job_id)]
-        if not any(tag is not None and self._may_read(tag, sender) for tag in tags):
+        # only an untagged blob (a requester's spec or first model, kept before its job
+        # existed) is judged by what the request's job names: otherwise any member could
+        # propose a job naming someone's update or round model as its spec, and read it
+        tag = self.index.tag_of(cid) or self._job_document(cid, envelope.job_id)
+        if tag is None or not self._may_read(tag, sender):
             raise Forbidden(f"{sender} has no role that lets it read blob {cid}.")
         return self.ctx.blobs.get(cid)
 
