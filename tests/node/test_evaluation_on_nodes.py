@@ -183,6 +183,9 @@ def test_reports_that_do_not_hold_are_refused(tmp_path: Path) -> None:
     other = owner.register_asset(owner.assets[asset_id].dataset.subset(np.arange(20)), "other",
                                  ConsentPolicy(("diagnosis",)))  # fmt: skip
     assert _post(requester, report(owner, asset=other), "not enrolled") == 409
+    # a report weighing more rows than the asset holds would outweigh every other one
+    heavy = replace(metrics, examples=2**32 - 2)
+    assert _post(requester, report(owner, scores=heavy), "was registered with") == 409
     # a report to a node that is not the job's requester
     assert _post(hospitals[2], report(owner), "not the requester") == 409
     # malformed, oversized, or of the wrong kind

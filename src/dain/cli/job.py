@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -15,13 +15,9 @@ from dain.cli.node import NodeHomeOption
 from dain.cli.node_access import existing_job, read_ledger, signing_node
 from dain.errors import ConfigError, DainError
 
-if TYPE_CHECKING:
-    pass
-
 app = typer.Typer(help="Propose, run and follow training jobs.", no_args_is_help=True)
 
 JobId = Annotated[int, typer.Argument(help="The job's number (see 'dain job list').", min=1)]
-EXAMPLE = "See the example at the top of 'dain job propose --help'."
 
 
 @app.command()
@@ -120,7 +116,7 @@ def list_jobs(
     if as_json:
         print(json.dumps(rows))
         return
-    table = Table("job", "title/purpose", "status", "round", "pool", "requester")
+    table = Table("job", "purpose", "status", "round", "pool", "requester")
     for row in rows:
         table.add_row(
             str(row["job_id"]),
@@ -247,13 +243,12 @@ def model(
 ) -> None:
     """Fetch the job's current model, checked against its content id on chain."""
     from dain.node import BlobKind
-    from dain.storage import cid_of
+    from dain.storage import verify
 
     node = signing_node(home, password)
     job = existing_job(node.ledger, job_id)
     data = node.models.blob(job.model_cid, job, BlobKind.MODEL)
-    if cid_of(data) != job.model_cid:  # the store checks too: this is the promise kept
-        raise ConfigError(f"The model fetched for job {job_id} does not match its CID on chain.")
+    verify(job.model_cid, data)  # the store checks too: this is the promise kept
     out.write_bytes(data)
     info: dict[str, Any] = {
         "job_id": job_id,
@@ -280,7 +275,7 @@ def _keystore_address(keystore: Path) -> str:
         return "0x" + str(named).removeprefix("0x")
     except (OSError, ValueError, KeyError, TypeError):
         raise ConfigError(
-            f"Cannot read the address in {keystore}.", hint="Check the node home's key.json."
+            f"Cannot read the address in {keystore}.", hint="Check the node home's keystore.json."
         ) from None
 
 

@@ -151,6 +151,7 @@ def status(home: NodeHomeOption = None, as_json: JsonFlag = False) -> None:
 def stop(home: NodeHomeOption = None, as_json: JsonFlag = False) -> None:
     """Stop the home's running node (by the pid it wrote) and wait until it is gone."""
     from dain.ledger import stop_pid
+    from dain.node import pid_alive
 
     where = node_home(home)
     try:
@@ -158,6 +159,12 @@ def stop(home: NodeHomeOption = None, as_json: JsonFlag = False) -> None:
     except (OSError, ValueError):
         raise ConfigError(f"No node runs from {where.root}: it has no node.pid.",
                           hint="Start it with 'dain node start'.") from None  # fmt: skip
+    if not pid_alive(pid):  # it crashed: the number may be another program's by now
+        where.pid_file.unlink(missing_ok=True)
+        raise ConfigError(
+            f"The node of {where.root} was not running (it may have crashed).",
+            hint="Its log is in logs/node.log; 'dain node start' starts it.",
+        )
     stop_pid(pid)
     where.pid_file.unlink(missing_ok=True)
     emit(as_json, {"stopped": pid}, lambda: console.print(f"Stopped the node (pid {pid})."))

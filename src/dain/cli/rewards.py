@@ -33,18 +33,19 @@ def earnings(ledger: Ledger, asset_ids: list[int]) -> list[dict[str, Any]]:
     for job_id, asset_id in pairs:
         job = jobs.job(job_id)
         claimed = sum(p.amount for p in jobs.rewards_paid(job_id, asset_id=asset_id))
+        used = jobs.enrollment(job_id, asset_id).rounds_used
         closed = job.status in (JobStatus.COMPLETED, JobStatus.CANCELLED)
         owed = jobs.owed(job_id, asset_id) if closed else 0
         settled = closed and jobs.settlement_left(job_id) == 0
         rows.append({
             "job_id": job_id, "asset_id": f"0x{asset_id:064x}",
             "status": job.status.name.lower(),
-            "rounds_used": jobs.enrollment(job_id, asset_id).rounds_used,
+            "rounds_used": used,
             "claimed": format_dain(claimed), "claimed_base_units": str(claimed),
             "claimable": format_dain(owed) if settled else
             ("settled at your claim" if closed and not claimed else format_dain(0)),
             "claimable_base_units": str(owed),
-            "can_claim": closed and not claimed,
+            "can_claim": closed and not claimed and used > 0,  # unused: nothing is owed
         })  # fmt: skip
     return rows
 

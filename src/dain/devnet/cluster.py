@@ -30,6 +30,7 @@ from dain.node import (
     StoredAsset,
     home_client,
     open_node,
+    pid_alive,
     running_chain,
 )
 
@@ -138,7 +139,7 @@ class Cluster:
     def running(self) -> bool:
         """Whether any of the devnet's processes runs: its chain or a node."""
         return running_chain(self.home) is not None or any(
-            node.pid and _alive(node.pid) for node in self.nodes()
+            node.pid and pid_alive(node.pid) for node in self.nodes()
         )
 
     def require_running(self) -> None:
@@ -264,16 +265,6 @@ class Cluster:
             self._save(nodes)
         chain_down(self.home)
         return stopped
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # it runs, under another user
-        return True
-    return True
 
 
 def _free(port: int) -> bool:

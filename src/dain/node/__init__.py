@@ -53,6 +53,7 @@ _EXPORTS = {
     "ChainRecord": "dain.node.network_home",
     "NetworkHome": "dain.node.network_home",
     "running_chain": "dain.node.network_home",
+    "pid_alive": "dain.node.network_home",
     "MemoryNonces": "dain.node.nonces",
     "NonceLimits": "dain.node.nonces",
     "NonceStore": "dain.node.nonces",

@@ -5,12 +5,13 @@ table), or in memory for in-process networks."""
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+
+from dain.node.database import open_database
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS blob_index (
@@ -57,11 +58,8 @@ class BlobTag:
 
 class BlobIndex:
     def __init__(self, path: Path | str = ":memory:") -> None:
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
-                                   timeout=10)  # fmt: skip
+        self._db = open_database(path, _SCHEMA)
         self._lock = threading.Lock()
-        with self._lock:
-            self._db.executescript(_SCHEMA)
 
     def tag(self, cid: str, tag: BlobTag, now: float | None = None) -> None:
         """Records what `cid` is; the first tag of a blob stands (a re-upload changes

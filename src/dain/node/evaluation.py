@@ -254,7 +254,7 @@ class Evaluation:
         if report.round > job.current_round:  # the copy kept may predate the round's record
             job = self.ctx.ledger.jobs.job(report.job_id)
         check_report(report, job, lambda r: self._record(job.job_id, r), chain.enrolled(job),
-                     self._holder_at)  # fmt: skip
+                     self._holder_at, chain.rows)  # fmt: skip
         self.intake.guard.check(envelope)  # remembered last: only reports that hold take room
         stored = StoredReport(report.job_id, report.round, report.asset_id, report.sender,
                               report.model_cid, report.metrics, body)  # fmt: skip

@@ -11,12 +11,12 @@ a restart neither loses metrics nor scores and reports a round twice:
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from dain.learning import Metrics
+from dain.node.database import open_database
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS evaluation_sets (  -- a requester's own rows, per job
@@ -81,11 +81,8 @@ class MadeReport:
 
 class EvaluationStore:
     def __init__(self, path: Path | str = ":memory:") -> None:
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
-                                   timeout=10)  # fmt: skip
+        self._db = open_database(path, _SCHEMA)
         self._lock = threading.Lock()
-        with self._lock:
-            self._db.executescript(_SCHEMA)
 
     def _rows(self, query: str, args: tuple[object, ...] = ()) -> list[tuple]:  # type: ignore[type-arg]
         with self._lock:

@@ -77,13 +77,14 @@ def running_chain(home: NetworkHome) -> ChainRecord | None:
     record = home.read_chain()
     if record is None:
         return None
-    if not _alive(record.pid):
+    if not pid_alive(record.pid):
         home.chain_record.unlink()
         return None
     return record
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` runs (any user's)."""
     # a signal-0 probe, not the ledger's AnvilProcess: asking whether a chain runs must
     # not load web3
     try:

@@ -82,10 +82,11 @@ def check_report(
     record: Callable[[int], RoundInfo],
     enrolled: Collection[int],
     holder_at: Callable[[int, int], str],
+    rows: Callable[[int], int],
 ) -> None:
     """Refuses a report the chain does not bear out: `job` as the chain has it now, `record`
     a recorded round's record, `enrolled` the job's assets, `holder_at(asset, block)` who
-    held an asset token then."""
+    held an asset token then, `rows(asset)` the rows its registration committed to."""
     if not 1 <= report.round <= job.current_round:
         raise ProtocolError(f"Round {report.round} of job {job.job_id} is not recorded.")
     recorded = record(report.round)
@@ -97,6 +98,13 @@ def check_report(
     if report.asset_id not in enrolled:
         raise ProtocolError(
             f"Asset {format_asset_id(report.asset_id)} is not enrolled in job {job.job_id}."
+        )
+    # a report's weight in the combination is its example count: bounded by the asset's
+    # committed rows, or one participant could outweigh all the others
+    if report.metrics.examples > rows(report.asset_id):
+        raise ProtocolError(
+            f"The report scores {report.metrics.examples} rows, but asset "
+            f"{format_asset_id(report.asset_id)} was registered with {rows(report.asset_id)}."
         )
     holder = holder_at(report.asset_id, recorded.block_number)
     if holder.lower() != report.sender.lower():
@@ -125,7 +133,8 @@ def verify_reports(ledger: Ledger, job_id: int, envelopes: Sequence[bytes]) -> l
             report = read_report(data, ledger.chain_id)
             if report.job_id != job_id:
                 raise ProtocolError(f"It is a report of job {report.job_id}.")
-            check_report(report, job, record, enrolled, ledger.assets.holder_at)
+            check_report(report, job, record, enrolled, ledger.assets.holder_at,
+                         ledger.assets.rows)  # fmt: skip
             if (report.round, report.asset_id) in seen:
                 raise ProtocolError(
                     f"Asset {format_asset_id(report.asset_id)} has a report for round "

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dain.data import ConsentPolicy
+from dain.node.database import open_database
 from dain.node.nonces import NonceLimits, Remembered
 
 _SCHEMA = """
@@ -73,10 +74,8 @@ class StoredUpdate:
 
 class NodeState:
     def __init__(self, path: Path) -> None:
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db = open_database(path, _SCHEMA)
         self._lock = threading.Lock()
-        with self._lock:
-            self._db.executescript(_SCHEMA)
 
     def add_asset(self, asset: StoredAsset) -> None:
         policy = asset.policy.to_dict()
