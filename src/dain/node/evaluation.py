@@ -23,9 +23,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from dain.data import CsvSchema, Dataset, DatasetError, format_asset_id, load_csv
+from dain.data import CsvSchema, Dataset, DatasetError, conform, format_asset_id, load_csv
 from dain.errors import DainError
 from dain.learning import Metrics, MetricsError, combine, evaluate
 from dain.ledger import JobInfo, RoundInfo
@@ -340,11 +338,9 @@ def evaluation_rows(path: Path, target: str, spec: JobSpec) -> Dataset:
         header = load_csv(path, target)
         schema = CsvSchema(header.feature_names, target, regression=True)
     rows = load_csv(path, target, schema)
-    x, y = rows.x, rows.y
     if schema is not None:
-        x = x[:, [rows.feature_names.index(f) for f in schema.features]]
-        if schema.classes and not spec.model.is_regression:
-            y = np.array([schema.classes.index(c) for c in rows.classes], dtype=np.int64)[y]
+        rows = conform(rows, schema)
+    x, y = rows.x, rows.y
     if not spec.model.is_regression and len(y) and y.max() >= spec.model.num_classes:
         raise DatasetError(
             f"{path}: column '{target}' has more classes than the job's model "
@@ -357,8 +353,7 @@ def evaluation_rows(path: Path, target: str, spec: JobSpec) -> Dataset:
             f"{spec.model.num_features}.",
             hint="Use a file with the job's input columns.",
         )
-    return Dataset(rows.name, x, y, schema.features if schema else rows.feature_names, target,
-                   schema.classes if schema else rows.classes)  # fmt: skip
+    return rows
 
 
 def _brief(metrics: Metrics) -> str:
