@@ -1,5 +1,6 @@
-"""Tabular datasets, and CSV files with a named target column (the bundled datasets are
-in `dain.data.bundled`)."""
+"""Datasets (tables, images, arrays, time-series windows), and CSV files with a named target
+column (the bundled datasets are in `dain.data.bundled`, other formats in
+`dain.data.loaders`)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,18 @@ from pathlib import Path
 import numpy as np
 
 from dain.data.errors import DatasetError
+from dain.data.schema import CsvSchema, Kind
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """Features `x` (float32, rows x features) and integer class labels `y`; for a
-    regression task (no `classes`), float targets `y`."""
+    """Examples `x` (float32, rows first) and integer class labels `y`; for a regression
+    task (no `classes`), float targets `y`.
+
+    A table's `x` is rows x features, named by `feature_names`. Other kinds hold one
+    example per row of any shape (`example_shape`): an image is (channels, height,
+    width) in [0, 1] and has no feature names; series windows are (lookback, features)
+    with the features named; an array's examples are whatever shape its file has."""
 
     name: str
     x: np.ndarray
@@ -23,17 +30,29 @@ class Dataset:
     feature_names: tuple[str, ...]
     target: str
     classes: tuple[str, ...]
+    kind: Kind = "table"
 
     def __post_init__(self) -> None:
-        if self.x.ndim != 2 or self.y.ndim != 1 or len(self.x) != len(self.y):
+        if self.x.ndim < 2 or self.y.ndim != 1 or len(self.x) != len(self.y):
             raise DatasetError(
                 f"Dataset '{self.name}' is inconsistent: {self.x.shape} features "
                 f"for {self.y.shape} labels."
             )
+        if self.kind == "table" and self.x.ndim != 2:
+            raise DatasetError(
+                f"Dataset '{self.name}' is a table, but its rows have shape {self.x.shape[1:]}."
+            )
 
     @property
     def num_features(self) -> int:
+        """A table's columns; for other kinds, the size of an example's first axis."""
         return self.x.shape[1]
+
+    @property
+    def example_shape(self) -> tuple[int, ...]:
+        """One example's shape: (features,) for a table, (channels, height, width) for an
+        image, (lookback, features) for a series window."""
+        return tuple(int(d) for d in self.x.shape[1:])
 
     @property
     def num_classes(self) -> int:
@@ -59,36 +78,8 @@ class Dataset:
             self.feature_names,
             self.target,
             self.classes,
+            self.kind,
         )
-
-
-@dataclass(frozen=True)
-class CsvSchema:
-    """What a CSV file must hold: exactly these feature columns (any order) and the target;
-    for classification, optionally the only classes allowed; for regression, numbers."""
-
-    features: tuple[str, ...]
-    target: str
-    regression: bool = False
-    classes: tuple[str, ...] = ()
-
-    def check(self, path: Path, header: list[str]) -> None:
-        expected = {*self.features, self.target}
-        missing = [c for c in (*self.features, self.target) if c not in header]
-        extra = [c for c in header if c not in expected]
-        duplicated = sorted({c for c in header if header.count(c) > 1})
-        if missing or extra or duplicated:
-            problems = []
-            if missing:
-                problems.append(f"missing {', '.join(missing)}")
-            if extra:
-                problems.append(f"unexpected {', '.join(extra)}")
-            if duplicated:
-                problems.append(f"repeated {', '.join(duplicated)}")
-            raise DatasetError(
-                f"{path} does not match the schema: {'; '.join(problems)}.",
-                hint=f"The columns must be: {', '.join((*self.features, self.target))}.",
-            )
 
 
 def load_csv(path: Path, target: str, schema: CsvSchema | None = None) -> Dataset:
@@ -178,30 +169,3 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def conform(dataset: Dataset, schema: CsvSchema) -> Dataset:
-    """`dataset` as a job with this input schema reads it: feature columns in the schema's
-    order, and class labels as indices into the schema's classes (a file lacking a class
-    would otherwise number the others differently: training on shifted labels). Refuses a
-    dataset missing a column, or holding a class the schema does not know."""
-    missing = [f for f in schema.features if f not in dataset.feature_names]
-    if missing:
-        raise DatasetError(
-            f"The data lacks the job's input column(s) {', '.join(missing)}.",
-            hint=f"The job reads: {', '.join(schema.features)}.",
-        )
-    columns = [dataset.feature_names.index(f) for f in schema.features]
-    y = dataset.y
-    if schema.classes and not schema.regression:
-        unknown = [c for c in dataset.classes if c not in schema.classes]
-        if unknown:
-            raise DatasetError(
-                f"The data's '{schema.target}' holds {', '.join(map(repr, unknown))}, which "
-                "the job's classes do not include.",
-                hint=f"The job's classes: {', '.join(schema.classes)}.",
-            )
-        mapping = np.array([schema.classes.index(c) for c in dataset.classes], dtype=np.int64)
-        y = mapping[dataset.y] if len(dataset.y) else dataset.y
-    return Dataset(dataset.name, dataset.x[:, columns], y, tuple(schema.features),
-                   schema.target, tuple(schema.classes))  # fmt: skip
