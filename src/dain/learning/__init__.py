@@ -11,6 +11,7 @@ from dain.learning.aggregate import (
     trimmed_mean,
     unstack,
 )
+from dain.learning.architecture import LAYER_TYPES, Layer, Plan, layer, parse_layers, plan
 from dain.learning.attacks import ATTACKS, attack_updates, attackers, flip_labels
 from dain.learning.dp_sgd import train_local_dp
 from dain.learning.errors import (
@@ -54,6 +55,7 @@ from dain.learning.training import (
     TrainConfig,
     accuracy,
     predict,
+    row_losses,
     train_local,
     warm_up,
 )
@@ -61,9 +63,11 @@ from dain.learning.valuation import Valuation, ValuationConfig, value_updates
 
 __all__ = [
     "ATTACKS",
+    "LAYER_TYPES",
     "STRATEGY_NAMES",
     "AggregationError",
     "ClientUpdate",
+    "Layer",
     "LearningError",
     "LocalResult",
     "Metrics",
@@ -71,6 +75,7 @@ __all__ = [
     "ModelSpec",
     "ModelSpecError",
     "Params",
+    "Plan",
     "PrivacyError",
     "PrivacyLevel",
     "PrivacySpec",
@@ -98,15 +103,19 @@ __all__ = [
     "flip_labels",
     "init_params",
     "krum",
+    "layer",
     "local_update",
     "make_strategy",
     "mean",
     "median",
     "multi_krum",
     "param_shapes",
+    "parse_layers",
+    "plan",
     "predict",
     "regression_metrics",
     "roc_auc",
+    "row_losses",
     "stack",
     "subtract",
     "train_local",

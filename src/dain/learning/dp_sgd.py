@@ -12,14 +12,13 @@ import warnings
 
 import numpy as np
 import torch
-from torch import nn
 
 from dain.learning import randomness
 from dain.learning.errors import PrivacyError
 from dain.learning.models import ModelSpec, build_model, load_params
 from dain.learning.params import Params
 from dain.learning.privacy import PrivacyLevel, PrivacySpec
-from dain.learning.training import LocalResult, TrainConfig
+from dain.learning.training import LocalResult, TrainConfig, row_losses, targets
 
 
 def train_local_dp(
@@ -38,6 +37,7 @@ def train_local_dp(
     from opacus import GradSampleModule
     from opacus.optimizers import DPOptimizer
 
+    spec.check_rows(x)
     records = len(y)
     expected_batch = max(1, round(privacy.sample_rate * records))
     model = build_model(spec)
@@ -63,8 +63,8 @@ def train_local_dp(
 
     optimizer.attach_step_hook(add_noise)
     inputs = torch.from_numpy(spec.standardize(x))
-    labels = torch.from_numpy(y.astype(np.int64))
-    loss_fn = nn.CrossEntropyLoss()
+    labels = targets(spec, y)
+    weights = config.weights_for(spec, y)
     losses = []
     private_model.train()
     with warnings.catch_warnings():
@@ -74,7 +74,8 @@ def train_local_dp(
             chosen = torch.from_numpy(randomness.uniform(records) < privacy.sample_rate)
             optimizer.zero_grad()
             if bool(chosen.any()):
-                loss = loss_fn(private_model(inputs[chosen]), labels[chosen])
+                out = private_model(inputs[chosen])
+                loss = row_losses(spec, out, labels[chosen], weights).mean()
                 loss.backward()
                 optimizer.step()
                 losses.append(loss.item())

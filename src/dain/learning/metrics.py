@@ -106,10 +106,10 @@ def evaluate(spec: ModelSpec, params: Params, x: np.ndarray, y: np.ndarray) -> M
     or `regression_metrics` of its predictions."""
     if len(y) == 0:
         raise MetricsError("There are no rows to score the model on.")
-    if x.ndim != 2 or x.shape[1] != spec.num_features or len(x) != len(y):
+    if tuple(x.shape[1:]) != spec.example_shape or len(x) != len(y):
         raise MetricsError(
-            f"The rows do not fit the model: {x.shape} features and {len(y)} labels for a "
-            f"model of {spec.num_features} features."
+            f"The rows do not fit the model: {len(x)} examples of shape {list(x.shape[1:])} "
+            f"and {len(y)} labels for a model reading {list(spec.example_shape)}."
         )
     model = build_model(spec)
     load_params(model, params)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,18 +11,24 @@ import numpy as np
 import torch
 from torch import nn
 
+from dain.learning.architecture import Layer, check_input_shape, layer, parse_layers, plan
 from dain.learning.errors import ModelSpecError
+from dain.learning.network import build_network
 from dain.learning.params import Params
 
-KINDS = ("logreg", "mlp")
+KINDS = ("logreg", "mlp", "layers")
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """What to train: logistic regression, or an MLP with `hidden` layer widths.
+    """What to train: logistic regression, an MLP with `hidden` layer widths, or ("layers")
+    any network of the vocabulary in `dain.learning.architecture` on inputs of
+    `input_shape` (one example's shape). Logistic regression and the MLP are named layer
+    lists themselves (`architecture`); their own short form keeps older specs' content ids.
 
     `feature_mean` / `feature_scale` standardize inputs identically on every node; the
-    requester publishes them in the job spec (computed on its own evaluation data).
+    requester publishes them in the job spec (computed on its own evaluation data): one
+    value per feature of a table row or a series' step, per channel of an image.
     """
 
     kind: str
@@ -29,11 +37,13 @@ class ModelSpec:
     hidden: tuple[int, ...] = ()
     feature_mean: tuple[float, ...] = field(default=(), repr=False)
     feature_scale: tuple[float, ...] = field(default=(), repr=False)
+    input_shape: tuple[int, ...] = ()  # kind "layers" only
+    layers: tuple[Layer, ...] = ()  # kind "layers" only
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ModelSpecError(f"Unknown model kind '{self.kind}'.", hint=f"Use one of {KINDS}.")
-        if self.num_features < 1 or self.num_classes < 1:
+        if self.num_classes < 1 or (self.kind != "layers" and self.num_features < 1):
             raise ModelSpecError(
                 "A model needs at least one feature, and one output (regression) or two classes."
             )
@@ -41,12 +51,79 @@ class ModelSpec:
             raise ModelSpecError("Logistic regression has no hidden layers.")
         if self.kind == "mlp" and (not self.hidden or min(self.hidden) < 1):
             raise ModelSpecError("An MLP needs at least one hidden layer of positive width.")
+        if self.kind == "layers":
+            self._check_layers()
+        elif self.input_shape or self.layers:
+            raise ModelSpecError(f"A '{self.kind}' model takes no layer list; use kind 'layers'.")
         for stats in (self.feature_mean, self.feature_scale):
-            if stats and len(stats) != self.num_features:
-                raise ModelSpecError("Feature statistics must have one value per feature.")
+            if stats and len(stats) != self.stats_size:
+                raise ModelSpecError(
+                    f"Feature statistics must have {self.stats_size} values (one per "
+                    f"{'channel' if len(self.example_shape) == 3 else 'feature'}), not "
+                    f"{len(stats)}."
+                )
+        if self.feature_scale and min(self.feature_scale) <= 0:
+            raise ModelSpecError("Feature scales must be positive.")
+
+    def _check_layers(self) -> None:
+        if self.hidden:
+            raise ModelSpecError("A 'layers' model lists its layers, not 'hidden' widths.")
+        if not self.layers:
+            raise ModelSpecError("A 'layers' model needs its list of layers.")
+        found = plan(self.input_shape, self.layers)
+        if found.output != (self.num_classes,):
+            raise ModelSpecError(
+                f"The model's last layer gives {list(found.output)} per example, but the job "
+                f"needs {self.num_classes} output{'s' if self.num_classes > 1 else ''} (one "
+                "score per class, or one value for regression).",
+                hint=f"End with a 'flatten' if needed and a 'linear' of out_features = "
+                f"{self.num_classes}.",
+            )
+        if self.num_features != math.prod(self.input_shape):
+            object.__setattr__(self, "num_features", math.prod(self.input_shape))
+
+    @classmethod
+    def network(
+        cls,
+        input_shape: tuple[int, ...],
+        layers: Any,
+        num_classes: int,
+        feature_mean: tuple[float, ...] = (),
+        feature_scale: tuple[float, ...] = (),
+    ) -> ModelSpec:
+        """A "layers" model; `layers` as `Layer`s or as the spec's list of tables."""
+        if not layers or not all(isinstance(lay, Layer) for lay in layers):
+            layers = parse_layers(layers)
+        shape = check_input_shape(input_shape)
+        return cls("layers", math.prod(shape), num_classes, (), tuple(feature_mean),
+                   tuple(feature_scale), shape, tuple(layers))  # fmt: skip
+
+    @property
+    def example_shape(self) -> tuple[int, ...]:
+        """One example's shape as the model reads it."""
+        return self.input_shape or (self.num_features,)
+
+    @property
+    def stats_size(self) -> int:
+        """How many standardization values: per channel of an image, else per feature."""
+        shape = self.example_shape
+        return shape[0] if len(shape) == 3 else shape[-1]
+
+    @property
+    def architecture(self) -> tuple[Layer, ...]:
+        """The model as a layer list, whatever its kind."""
+        if self.kind == "layers":
+            return self.layers
+        widths = [*self.hidden, self.num_classes]
+        found: list[Layer] = []
+        for i, width in enumerate(widths):
+            found.append(layer("linear", out_features=width))
+            if i < len(widths) - 1:
+                found.append(layer("relu"))
+        return tuple(found)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        found: dict[str, Any] = {
             "kind": self.kind,
             "num_features": self.num_features,
             "num_classes": self.num_classes,
@@ -54,10 +131,23 @@ class ModelSpec:
             "feature_mean": list(self.feature_mean),
             "feature_scale": list(self.feature_scale),
         }
+        if self.kind == "layers":
+            del found["hidden"]
+            found["input_shape"] = list(self.input_shape)
+            found["layers"] = [lay.to_dict() for lay in self.layers]
+        return found
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> ModelSpec:
         try:
+            if raw.get("kind") == "layers":
+                return cls.network(
+                    tuple(int(d) for d in raw["input_shape"]),
+                    raw["layers"],
+                    int(raw["num_classes"]),
+                    tuple(float(v) for v in raw.get("feature_mean", ())),
+                    tuple(float(v) for v in raw.get("feature_scale", ())),
+                )
             return cls(
                 kind=str(raw["kind"]),
                 num_features=int(raw["num_features"]),
@@ -74,12 +164,22 @@ class ModelSpec:
         """One output: a regression model (squared error); otherwise a classifier."""
         return self.num_classes == 1
 
+    def check_rows(self, x: np.ndarray) -> None:
+        """Refuses rows whose examples are not of the model's input shape."""
+        if tuple(x.shape[1:]) != self.example_shape:
+            raise ModelSpecError(
+                f"The data's examples have shape {list(x.shape[1:])}, but the model reads "
+                f"{list(self.example_shape)}.",
+                hint="The data must be conformed to the job's input schema first.",
+            )
+
     def standardize(self, x: np.ndarray) -> np.ndarray:
         if not self.feature_mean:
             return x.astype(np.float32, copy=False)
-        mean = np.asarray(self.feature_mean, dtype=np.float32)
-        scale = np.asarray(self.feature_scale, dtype=np.float32)
-        return (x - mean) / scale
+        axis_shape = (-1, 1, 1) if len(self.example_shape) == 3 else (-1,)
+        mean = np.asarray(self.feature_mean, dtype=np.float32).reshape(axis_shape)
+        scale = np.asarray(self.feature_scale, dtype=np.float32).reshape(axis_shape)
+        return ((x - mean) / scale).astype(np.float32, copy=False)
 
 
 def feature_statistics(x: np.ndarray) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -91,23 +191,15 @@ def feature_statistics(x: np.ndarray) -> tuple[tuple[float, ...], tuple[float, .
 
 
 def build_model(spec: ModelSpec) -> nn.Sequential:
-    widths = [spec.num_features, *spec.hidden, spec.num_classes]
-    layers: list[nn.Module] = []
-    for i in range(len(widths) - 1):
-        layers.append(nn.Linear(widths[i], widths[i + 1]))
-        if i < len(widths) - 2:
-            layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
+    return build_network(spec.example_shape, spec.architecture)
 
 
+@functools.lru_cache(maxsize=64)
 def param_shapes(spec: ModelSpec) -> dict[str, tuple[int, ...]]:
-    widths = [spec.num_features, *spec.hidden, spec.num_classes]
-    shapes: dict[str, tuple[int, ...]] = {}
-    for i in range(len(widths) - 1):
-        index = 2 * i  # Linear layers sit at even indices, ReLUs between them
-        shapes[f"{index}.weight"] = (widths[i + 1], widths[i])
-        shapes[f"{index}.bias"] = (widths[i + 1],)
-    return shapes
+    """Every tensor's name and shape, without allocating them (built on the meta device)."""
+    with torch.device("meta"):
+        module = build_model(spec)
+    return {name: tuple(t.shape) for name, t in module.state_dict().items()}
 
 
 def init_params(spec: ModelSpec, seed: int) -> Params:

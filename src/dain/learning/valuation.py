@@ -39,11 +39,12 @@ from torch.nn import functional
 
 from dain.learning import aggregate
 from dain.learning.errors import AggregationError, LearningError
-from dain.learning.models import ModelSpec, param_shapes
+from dain.learning.models import ModelSpec, build_model, param_shapes
 from dain.learning.params import ClientUpdate, Params
 from dain.learning.shapley import ShapleyEstimate, exact_shapley, gtg_shapley, leave_one_out
 
 METHODS = ("auto", "exact", "gtg", "loo")
+ANY_CHUNK = 16  # coalitions of a layer model evaluated at once
 UTILITIES = ("loss", "accuracy")
 
 
@@ -187,6 +188,10 @@ class _Game:
             aggregate.check_weights(self.counts)
             per_name = _columns(matrix, stacked_names, stacked_shapes)
             self.deltas = [per_name[n] for n in names]
+        self.names = names
+        self.network = build_model(spec).eval() if spec.kind == "layers" else None
+        if self.network is not None:
+            return  # any other network: each coalition's model built and run (`_any`)
         # the first layer is linear in the update: pre-activations of the model before the
         # round and of each update's change, computed once for every coalition
         with torch.no_grad():
@@ -199,6 +204,8 @@ class _Game:
         totals = weights.sum(axis=1, keepdims=True)
         share = np.divide(weights, totals, out=np.zeros_like(weights), where=totals > 0)
         coef = torch.from_numpy((self.lr * share).astype(np.float32))  # (coalitions, updates)
+        if self.network is not None:
+            return self._any(coef)
         with torch.no_grad():
             m, width = self.pre_base.shape
             flat = self.pre_delta.reshape(len(self.counts), m * width)
@@ -211,6 +218,26 @@ class _Game:
                 b = self.base[layer + 1] + coef @ self.deltas[layer + 1]
                 h = torch.bmm(h, w.transpose(1, 2)) + b.unsqueeze(1)
             return self._utility(h).numpy().astype(np.float64)
+
+    def _any(self, coef: torch.Tensor) -> np.ndarray:
+        """Any layer model: each coalition's parameters, and all of a chunk's coalitions run
+        at once with `vmap` over them (chunks bound the activations held)."""
+        network = self.network
+        assert network is not None
+
+        def run(params: dict[str, torch.Tensor]) -> torch.Tensor:
+            return torch.func.functional_call(network, params, (self.x,))
+
+        found = []
+        with torch.no_grad():
+            for start in range(0, len(coef), ANY_CHUNK):
+                part = coef[start : start + ANY_CHUNK]
+                params = {
+                    name: base + (part @ delta.flatten(1)).reshape(len(part), *base.shape)
+                    for name, base, delta in zip(self.names, self.base, self.deltas, strict=True)
+                }
+                found.append(self._utility(torch.func.vmap(run)(params)))
+        return torch.cat(found).numpy().astype(np.float64)
 
     def _utility(self, out: torch.Tensor) -> torch.Tensor:
         """(coalitions, rows, outputs) -> one utility per coalition."""

@@ -347,11 +347,11 @@ def evaluation_rows(path: Path, target: str, spec: JobSpec) -> Dataset:
             f"({spec.model.num_classes}).",
             hint="Use a file whose target takes only the job's classes.",
         )
-    if x.shape[1] != spec.model.num_features:
+    if tuple(x.shape[1:]) != spec.model.example_shape:
         raise DatasetError(
-            f"{path} has {x.shape[1]} feature columns; the job's model reads "
-            f"{spec.model.num_features}.",
-            hint="Use a file with the job's input columns.",
+            f"{path} holds examples of shape {list(x.shape[1:])}; the job's model reads "
+            f"{list(spec.model.example_shape)}.",
+            hint="Use data with the job's input columns (or image size).",
         )
     return rows
 

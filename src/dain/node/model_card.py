@@ -88,7 +88,8 @@ def build_card(
         "final_model_sha256": format_hash(jobs.round_record(job_id, final.round).model_hash)
         if final else None,
         "model": {"kind": spec.model.kind, "features": spec.model.num_features,
-                  "outputs": spec.model.num_classes, "hidden": list(spec.model.hidden)},
+                  "outputs": spec.model.num_classes, "hidden": list(spec.model.hidden),
+                  **_layers(spec)},
         "input": None if spec.input is None else {
             "features": list(spec.input.features), "target": spec.input.target,
             "classes": list(spec.input.classes)},
@@ -167,7 +168,9 @@ def render_card(card: dict[str, Any]) -> str:
     model = card["model"]
     lines += ["## Model details", "",
               f"- Model: {model['kind']} ({model['features']} inputs, {model['outputs']} outputs"
-              + (f", hidden {model['hidden']}" if model["hidden"] else "") + ")",
+              + (f", hidden {model['hidden']}" if model["hidden"] else "")
+              + (f", layers {' > '.join(lay['type'] for lay in model['layers'])}"
+                 if model.get("layers") else "") + ")",
               f"- Final model: `{card['final_model_cid']}` (sha256 {card['final_model_sha256']})",
               f"- Started from: `{card['initial_model_cid']}`; spec `{card['spec_cid']}`",
               f"- Requester: {card['requester']}", ""]  # fmt: skip
@@ -227,3 +230,12 @@ def render_card(card: dict[str, Any]) -> str:
 def _score(metrics: dict[str, Any], key: str) -> str:
     value = metrics.get(key)
     return "-" if value is None else f"{value:.3f}"
+
+
+def _layers(spec: JobSpec) -> dict[str, object]:
+    """A layer model's input shape and layers (the presets' cards stay as they were)."""
+    model = spec.model
+    if model.kind != "layers":
+        return {}
+    return {"input_shape": list(model.input_shape),
+            "layers": [lay.to_dict() for lay in model.layers]}  # fmt: skip
