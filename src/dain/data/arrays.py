@@ -70,9 +70,19 @@ def _npz(path: Path, features: str, target: str) -> tuple[np.ndarray, np.ndarray
 
 def _load(path: Path) -> np.ndarray | np.lib.npyio.NpzFile:
     try:
-        return np.load(path, allow_pickle=False)  # never unpickle: pickles run code
+        with path.open("rb") as handle:
+            magic = handle.read(6)
     except FileNotFoundError:
         raise DatasetError(f"No file at {path}.", hint="Check the path and try again.") from None
+    if magic.startswith(b"\x80"):  # a pickle (protocol 2 and later), as np.save of objects
+        raise _pickled(path)
+    if magic != b"\x93NUMPY" and not magic.startswith(b"PK\x03\x04"):
+        raise DatasetError(
+            f"{path} is not a NumPy file (.npy or .npz).",
+            hint="Write it with np.save or np.savez.",
+        )
+    try:
+        return np.load(path, allow_pickle=False)  # never unpickle: pickles run code
     except ValueError as exc:
         if "pickle" in str(exc):
             raise _pickled(path) from exc
@@ -109,14 +119,16 @@ def _dataset(path: Path, x: np.ndarray, y: np.ndarray, target: str) -> Dataset:
         )
     if not len(y):
         raise DatasetError(f"{path} holds no examples.")
-    values = x.astype(np.float32)
+    with np.errstate(over="ignore"):  # a value beyond float32 becomes inf, refused below
+        values = x.astype(np.float32)
     if not np.isfinite(values).all():
         raise DatasetError(
             f"{path}: the examples hold NaN or infinite values (or numbers too large for "
             "float32); clean them first."
         )
     if y.dtype.kind == "f":
-        numbers = y.astype(np.float32)
+        with np.errstate(over="ignore"):
+            numbers = y.astype(np.float32)
         if not np.isfinite(numbers).all():
             raise DatasetError(f"{path}: the targets hold NaN or infinite values.")
         return Dataset(path.stem, values, numbers, (), target, (), "array")

@@ -119,10 +119,13 @@ def _header(file: Path, label: int) -> _Header:
             turned = picture.getexif().get(0x0112) in _TURNED
     except Image.DecompressionBombError as exc:
         raise DatasetError(f"{file} is too large an image ({exc}).") from None
-    except (OSError, SyntaxError, ValueError) as exc:  # UnidentifiedImageError is an OSError
+    except Image.UnidentifiedImageError:
         raise DatasetError(
-            f"{file} is not an image Pillow can read ({type(exc).__name__}).",
-            hint="A class folder holds PNG or JPEG files only.",
+            f"{file} is not an image.", hint="A class folder holds PNG or JPEG files only."
+        ) from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise DatasetError(
+            f"{file} is a damaged image ({exc}).", hint="Replace or remove the file."
         ) from None
     if kind not in FORMATS:
         raise DatasetError(

@@ -85,7 +85,8 @@ def _numbers(path: Path, column: Any, name: str, who: str) -> np.ndarray:
             hint=f"{who} must be numeric (integers, floats or booleans).",
         )
     _no_missing(path, column, name)
-    return np.asarray(column.cast(pa.float64()).to_numpy(), dtype=np.float32)
+    with np.errstate(over="ignore"):  # beyond float32 becomes inf, which the caller refuses
+        return np.asarray(column.cast(pa.float64()).to_numpy(), dtype=np.float32)
 
 
 def _labels(path: Path, column: Any, name: str) -> np.ndarray:
