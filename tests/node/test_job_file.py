@@ -76,7 +76,7 @@ def test_a_job_file_gives_spec_terms_and_a_description_voters_can_read(tmp_path:
         (("round_duration = 120", "round_duration = 5"), "in seconds and at least 30"),
         (('kind = "mlp"', 'kind = "forest"'), "Unknown model kind"),
         (('level = "record"', 'level = "high"'), "not a privacy level"),
-        (('csv = "holdout.csv"', 'csv = "missing.csv"'), "No file at"),
+        (('csv = "holdout.csv"', 'csv = "missing.csv"'), "No file or folder at"),
         (('purpose = "diagnosis"', ""), "purpose is missing"),
         (("max_assets = 10", "max_assets = 10\ncolour = 3"), "unknown setting"),
         (("[training]", "[training"), "not valid TOML"),

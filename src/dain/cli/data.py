@@ -32,10 +32,29 @@ app = typer.Typer(
 
 @app.command("register")
 def register(
-    csv_file: Annotated[Path, typer.Argument(help="A CSV file with a header row.")],
-    target: Annotated[str, typer.Option(help="The column to predict.")],
+    path: Annotated[
+        Path,
+        typer.Argument(
+            metavar="PATH",
+            help="A CSV or Parquet table, NumPy arrays (.npz with x and y, or a .npy table "
+            "whose last column is the target), or a folder of images with one subfolder "
+            "per class."
+        ),
+    ],
     title: Annotated[str, typer.Option(help="A name people will recognise.")],
     purpose: Purposes,
+    target: Annotated[
+        str | None,
+        typer.Option(help="The column to predict (tables); the labels' name in an .npz (y)."),
+    ] = None,
+    size: Annotated[
+        str | None,
+        typer.Option(help="Images: HEIGHTxWIDTH to resize to (default: the most common)."),
+    ] = None,
+    channels: Annotated[
+        int | None,
+        typer.Option(help="Images: 1 (grayscale) or 3 (RGB); default 1 if all are gray."),
+    ] = None,
     home: NodeHomeOption = None,
     expiry: Expiry = "never",
     price: Price = "0",
@@ -48,9 +67,10 @@ def register(
     password: Password = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Register a CSV file as a data asset with a consent policy. Only its manifest (schema,
-    size, a salted commitment) and the policy go on chain; the file stays where it is."""
-    from dain.data import AssetManifest, load_csv
+    """Register a data set (a table, arrays or a folder of images) as a data asset with a
+    consent policy. Only its manifest (schema, size, a salted commitment) and the policy go
+    on chain; the data stays where it is."""
+    from dain.data import AssetManifest, load_asset, load_options
     from dain.node import StoredAsset, open_node
 
     where = node_home(home)
@@ -65,9 +85,9 @@ def register(
         secure_aggregation,
         statement,
     )
-    dataset = load_csv(csv_file, target)
+    dataset = load_asset(path, target, _image_size(size), channels)
     where.config()  # a missing or broken home is reported before a password is asked for
-    _refuse_registered_twice(where.state, csv_file)
+    _refuse_registered_twice(where.state, path)
     node, state = open_node(where, key_password(password, where.keystore))
     manifest, salt = AssetManifest.describe(dataset, title)
     asset_id = node.ledger.assets.register(
@@ -76,7 +96,8 @@ def register(
         policy,
         node.blobs.put(policy.document()),
     )
-    state.add_asset(StoredAsset(asset_id, title, csv_file.resolve(), target, salt, policy))
+    state.add_asset(StoredAsset(asset_id, title, path.resolve(), dataset.target, salt, policy,
+                                load_options(dataset)))  # fmt: skip
     data = {"asset_id": format_asset_id(asset_id), "rows": len(dataset), "title": title}
     emit(
         as_json,
@@ -87,22 +108,35 @@ def register(
     )
 
 
-def _refuse_registered_twice(state_path: Path, csv_file: Path) -> None:
-    """The same rows as a second asset would be counted, and paid, twice."""
-    import hashlib
+def _image_size(text: str | None) -> tuple[int, int] | None:
+    """--size 28x28 (height x width), or 28 for a square."""
+    if text is None:
+        return None
+    try:
+        sides = [int(side) for side in text.lower().split("x")]
+    except ValueError:
+        sides = []
+    if len(sides) not in (1, 2):
+        raise ConfigError(f"--size {text} is not a size.", hint="Give HEIGHTxWIDTH, e.g. 28x28.")
+    return (sides[0], sides[-1])
 
+
+def _refuse_registered_twice(state_path: Path, data: Path) -> None:
+    """The same rows as a second asset would be counted, and paid, twice. A folder's
+    content is its files' relative paths and bytes."""
+    from dain.data import content_digest
     from dain.node import NodeState
 
-    content = hashlib.sha256(csv_file.read_bytes()).digest()
+    content = content_digest(data)
     for stored in NodeState(state_path).assets():
-        same_path = stored.csv_path == csv_file.resolve()
+        same_path = stored.csv_path == data.resolve()
         try:
-            same_rows = hashlib.sha256(stored.csv_path.read_bytes()).digest() == content
+            same_rows = content_digest(stored.csv_path) == content
         except OSError:
             same_rows = False
         if same_path or same_rows:
             raise ConfigError(
-                f"{csv_file} is already registered here as asset "
+                f"{data} is already registered here as asset "
                 f"{format_asset_id(stored.asset_id)} ({stored.title})"
                 + ("" if same_path else f", from {stored.csv_path}") + ".",
                 hint="Change its terms with 'dain consent update'; one set of rows is one "
@@ -221,19 +255,27 @@ def find(
 
 @app.command()
 def sample(
-    name: Annotated[str, typer.Argument(help="breast_cancer, digits, wine, iris or diabetes.")],
-    out: Annotated[Path, typer.Option(help="Folder to write the CSV files in.")],
+    name: Annotated[str, typer.Argument(
+        help="A bundled dataset (breast_cancer, digits, wine, iris, diabetes) or a use case "
+        "(imaging, smart_city, fraud).")],
+    out: Annotated[Path, typer.Option(help="Folder to write the files in.")],
     parts: Annotated[int, typer.Option(help="How many owners' shares (stratified).", min=1)] = 1,
     seed: Annotated[int, typer.Option(help="Which split.")] = 0,
     as_json: JsonFlag = False,
 ) -> None:
     """Write a bundled public dataset as CSV files, split into owners' shares: data to try
-    dain with (a walkthrough's hospitals, a requester's evaluation rows)."""
+    dain with (a walkthrough's hospitals, a requester's evaluation rows). A use case also
+    writes its job file (job.toml), ready for 'dain job propose', and the requester's
+    held-out data beside it."""
     import csv
 
     import numpy as np
 
-    from dain.data import load_bundled, partition_stratified
+    from dain.data import USE_CASES, load_bundled, partition_stratified
+
+    if name in USE_CASES:
+        _sample_use_case(name, out, parts, seed, as_json)
+        return
 
     data = load_bundled(name)
     if parts > len(data.y) // 10:
@@ -254,3 +296,16 @@ def sample(
     emit(as_json, {"target": target, "files": written},
          lambda: console.print(f"Wrote {len(written)} file(s) to {out} (target column "
                                f"'{target}')."))  # fmt: skip
+
+
+def _sample_use_case(name: str, out: Path, owners: int, seed: int, as_json: bool) -> None:
+    from dain.node import write_use_case
+
+    job, data = write_use_case(name, out, owners, seed)
+    found = {"job_file": str(job), "owners": [str(p) for p in data.owners],
+             "evaluation": str(data.test)}  # fmt: skip
+    emit(as_json, found, lambda: console.print(
+        f"Wrote the {name} use case to {out}: its job file {job.name}, {len(data.owners)} "
+        f"owners' data ({', '.join(p.name for p in data.owners)}) and the requester's "
+        f"held-out {data.test.name}.\nOwners register theirs with 'dain data register PATH', "
+        f"the requester proposes with 'dain job propose {job}'."))

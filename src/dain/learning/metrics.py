@@ -21,6 +21,7 @@ import torch
 from dain.learning.errors import MetricsError
 from dain.learning.models import ModelSpec, build_model, load_params
 from dain.learning.params import Params
+from dain.learning.training import predicted_values
 
 CLASSIFICATION = ("accuracy", "balanced_accuracy", "roc_auc", "log_loss")
 REGRESSION = ("mse", "mae", "r2")
@@ -117,7 +118,7 @@ def evaluate(spec: ModelSpec, params: Params, x: np.ndarray, y: np.ndarray) -> M
     with torch.no_grad():
         out = model(torch.from_numpy(spec.standardize(x))).numpy().astype(np.float64)
     if spec.is_regression:
-        return regression_metrics(y, out[:, 0])
+        return regression_metrics(y, predicted_values(spec, out[:, 0]))
     out -= out.max(axis=1, keepdims=True)  # softmax without overflow
     probabilities = np.exp(out)
     probabilities /= probabilities.sum(axis=1, keepdims=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from dataclasses import dataclass, field
@@ -39,6 +40,10 @@ class ModelSpec:
     feature_scale: tuple[float, ...] = field(default=(), repr=False)
     input_shape: tuple[int, ...] = ()  # kind "layers" only
     layers: tuple[Layer, ...] = ()  # kind "layers" only
+    # a regression model predicts (target - target_mean) / target_scale, so that one
+    # learning rate fits targets in any unit (megawatts, euros)
+    target_mean: float = 0.0
+    target_scale: float = 1.0
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -64,6 +69,11 @@ class ModelSpec:
                 )
         if self.feature_scale and min(self.feature_scale) <= 0:
             raise ModelSpecError("Feature scales must be positive.")
+        if not (math.isfinite(self.target_mean) and self.target_scale > 0
+                and math.isfinite(self.target_scale)):  # fmt: skip
+            raise ModelSpecError("The target's scale must be a positive number.")
+        if not self.is_regression and (self.target_mean, self.target_scale) != (0.0, 1.0):
+            raise ModelSpecError("Only a regression model standardizes its target.")
 
     def _check_layers(self) -> None:
         if self.hidden:
@@ -135,20 +145,26 @@ class ModelSpec:
             del found["hidden"]
             found["input_shape"] = list(self.input_shape)
             found["layers"] = [lay.to_dict() for lay in self.layers]
+        # written only when used, so specs made before them keep their content ids
+        if (self.target_mean, self.target_scale) != (0.0, 1.0):
+            found["target_mean"], found["target_scale"] = self.target_mean, self.target_scale
         return found
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> ModelSpec:
         try:
+            target = {"target_mean": float(raw.get("target_mean", 0.0)),
+                      "target_scale": float(raw.get("target_scale", 1.0))}  # fmt: skip
             if raw.get("kind") == "layers":
-                return cls.network(
+                return dataclasses.replace(cls.network(
                     tuple(int(d) for d in raw["input_shape"]),
                     raw["layers"],
                     int(raw["num_classes"]),
                     tuple(float(v) for v in raw.get("feature_mean", ())),
                     tuple(float(v) for v in raw.get("feature_scale", ())),
-                )
+                ), **target)  # fmt: skip
             return cls(
+                **target,
                 kind=str(raw["kind"]),
                 num_features=int(raw["num_features"]),
                 num_classes=int(raw["num_classes"]),
@@ -183,9 +199,11 @@ class ModelSpec:
 
 
 def feature_statistics(x: np.ndarray) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Mean and scale per feature; a constant feature gets scale 1."""
-    mean = x.mean(axis=0)
-    scale = x.std(axis=0)
+    """Mean and scale per feature (of a table row or a series' step) or per channel (of an
+    image: examples of three axes); a constant one gets scale 1."""
+    axes = (0, 2, 3) if x.ndim == 4 else tuple(range(x.ndim - 1))
+    mean = x.mean(axis=axes)
+    scale = x.std(axis=axes)
     scale[scale == 0] = 1.0
     return tuple(float(v) for v in mean), tuple(float(v) for v in scale)
 

@@ -125,10 +125,16 @@ def train_local(
 
 
 def targets(spec: ModelSpec, y: np.ndarray) -> torch.Tensor:
-    """Labels as the loss wants them: class indices, or a column of floats."""
+    """Labels as the loss wants them: class indices, or a column of standardized floats."""
     if spec.is_regression:
-        return torch.from_numpy(y.astype(np.float32).reshape(-1, 1))
+        scaled = (y.astype(np.float64) - spec.target_mean) / spec.target_scale
+        return torch.from_numpy(scaled.astype(np.float32).reshape(-1, 1))
     return torch.from_numpy(y.astype(np.int64))
+
+
+def predicted_values(spec: ModelSpec, out: np.ndarray) -> np.ndarray:
+    """A regression model's outputs in the target's own unit."""
+    return out * spec.target_scale + spec.target_mean
 
 
 def row_losses(
@@ -150,7 +156,9 @@ def predict(spec: ModelSpec, params: Params, x: np.ndarray) -> np.ndarray:
     model.eval()
     with torch.no_grad():
         out = model(torch.from_numpy(spec.standardize(x)))
-    return out[:, 0].numpy() if spec.is_regression else out.argmax(dim=1).numpy()
+    if spec.is_regression:
+        return predicted_values(spec, out[:, 0].numpy())
+    return out.argmax(dim=1).numpy()
 
 
 def accuracy(spec: ModelSpec, params: Params, x: np.ndarray, y: np.ndarray) -> float:

@@ -42,6 +42,7 @@ from dain.learning.errors import AggregationError, LearningError
 from dain.learning.models import ModelSpec, build_model, param_shapes
 from dain.learning.params import ClientUpdate, Params
 from dain.learning.shapley import ShapleyEstimate, exact_shapley, gtg_shapley, leave_one_out
+from dain.learning.training import targets
 
 METHODS = ("auto", "exact", "gtg", "loo")
 ANY_CHUNK = 16  # coalitions of a layer model evaluated at once
@@ -170,7 +171,8 @@ class _Game:
         self.x = torch.from_numpy(
             np.ascontiguousarray(spec.standardize(np.asarray(x)), dtype=np.float32)
         )
-        self.y = torch.from_numpy(np.asarray(y, np.float32 if self.regression else np.int64))
+        self.y = targets(spec, np.asarray(y))[:, 0] if self.regression else \
+            torch.from_numpy(np.asarray(y, np.int64))
         if not self.regression and not bool(((self.y >= 0) & (self.y < spec.num_classes)).all()):
             raise LearningError(f"Held-out labels must be classes 0 to {spec.num_classes - 1}.")
         base = {n: torch.from_numpy(np.asarray(global_params[n], np.float32)) for n in shapes}

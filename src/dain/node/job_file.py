@@ -44,13 +44,16 @@ the file. Either way the features are standardized by the evaluation file's stat
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from dain.data import CsvSchema, Dataset, load_csv
+import numpy as np
+
+from dain.data import CsvSchema, Dataset, conform, load_asset
 from dain.errors import ConfigError, DainError
 from dain.learning import (
+    LearningError,
     ModelSpec,
     PrivacyLevel,
     PrivacySpec,
@@ -92,9 +95,10 @@ class JobPlan:
                         max_assets=self.max_assets)  # fmt: skip
 
     def evaluation_data(self) -> Dataset | None:
+        """The requester's scoring data as the job's model reads it."""
         if self.evaluation is None:
             return None
-        return load_csv(self.evaluation, self.schema.target, self.schema)
+        return _evaluation(self.evaluation, self.schema)
 
 
 def load_job_file(path: Path) -> JobPlan:
@@ -130,22 +134,30 @@ def _plan(raw: dict[str, Any], base: Path) -> JobPlan:
     evaluation_table = _table(raw, "evaluation")
     evaluation, target = None, None
     if evaluation_table:
-        evaluation = base / _get(evaluation_table, "csv", str, key_path="evaluation.csv")
+        evaluation = base / _evaluation_path(evaluation_table)
         target = _get(evaluation_table, "target", str, None, key_path="evaluation.target")
     schema, stats_from = _schema(_table(raw, "input"), evaluation, target)
-    model_table = _table(raw, "model")
-    kind = _get(model_table, "kind", str, "logreg", key_path="model.kind")
-    hidden = tuple(_get(model_table, "hidden", list, [], key_path="model.hidden"))
-    classes = len(schema.classes) if not schema.regression else 1
-    mean, scale = feature_statistics(stats_from.x) if stats_from is not None else ((), ())
-    model = ModelSpec(kind, len(schema.features), classes, hidden, mean, scale)
+    model = _model(_table(raw, "model"), schema, stats_from)
     training = _table(raw, "training")
     rate = _get(training, "learning_rate", (int, float), 0.1, key_path="training.learning_rate")
-    train = TrainConfig(
-        float(rate),
-        _get(training, "epochs", int, 1, key_path="training.epochs"),
-        _get(training, "batch_size", int, 32, key_path="training.batch_size"),
-    )
+    weights = _get(training, "class_weights", list, [], key_path="training.class_weights")
+    if not all(isinstance(w, int | float) and not isinstance(w, bool) for w in weights):
+        raise ConfigError("training.class_weights must be a list of numbers, one per class.")
+    if weights and len(weights) != len(schema.classes):
+        raise ConfigError(
+            f"training.class_weights has {len(weights)} weights for {len(schema.classes)} "
+            "classes.", hint=f"One per class, in order: {', '.join(schema.classes)}.")
+    try:
+        train = TrainConfig(
+            float(rate),
+            _get(training, "epochs", int, 1, key_path="training.epochs"),
+            _get(training, "batch_size", int, 32, key_path="training.batch_size"),
+            float(_get(training, "momentum", (int, float), 0.0, key_path="training.momentum")),
+            tuple(float(w) for w in weights),
+            _get(training, "balance_classes", bool, False, key_path="training.balance_classes"),
+        )
+    except LearningError as exc:
+        raise ConfigError(f"[training]: {exc.message}") from None
     strategy = _table(raw, "strategy")
     secure = _get(raw, "secure_aggregation", bool, False)
     privacy, max_epsilon = _privacy(_table(raw, "privacy"), rounds, secure)
@@ -166,30 +178,110 @@ def _plan(raw: dict[str, Any], base: Path) -> JobPlan:
     return _with_description(plan, written)
 
 
+def _evaluation_path(table: dict[str, Any]) -> str:
+    """[evaluation] names its data as `path` (any kind dain reads) or, as before, `csv`."""
+    if "path" in table and "csv" in table:
+        raise ConfigError("evaluation has both path and csv.", hint="Keep one: path.")
+    key = "path" if "path" in table or "csv" not in table else "csv"
+    return _get(table, key, str, key_path=f"evaluation.{key}")
+
+
+def _evaluation(path: Path, schema: CsvSchema) -> Dataset:
+    target = None if schema.kind == "image" else schema.target
+    return conform(load_asset(path, target), schema)
+
+
 def _schema(
     table: dict[str, Any], evaluation: Path | None, target: str | None
 ) -> tuple[CsvSchema, Dataset | None]:
-    """The columns owners' files must have, from [input] or else the evaluation file."""
-    data = None
+    """What owners' data must hold, from [input] or else the evaluation data; and the
+    evaluation data as the model reads it (for the standardization statistics)."""
     if table:
-        features = tuple(str(f) for f in _get(table, "features", list, key_path="input.features"))
-        target = _get(table, "target", str, key_path="input.target")
-        classes = tuple(str(c) for c in _get(table, "classes", list, [], key_path="input.classes"))
-        schema = CsvSchema(features, target, regression=not classes, classes=classes)
-        if not features:
-            raise ConfigError("input.features is empty.", hint="Name the feature columns.")
-        if classes and len(classes) < 2:
-            raise ConfigError("input.classes needs at least two classes (or none: regression).")
-        if evaluation is not None:
-            data = load_csv(evaluation, target, schema)
-        return schema, data
-    if evaluation is None or target is None:
+        schema = _input(table)
+        return schema, None if evaluation is None else _evaluation(evaluation, schema)
+    if evaluation is None or (target is None and not evaluation.is_dir()):
         raise ConfigError("the job has no [input] table, and no [evaluation] file with a target.",
                           hint="Add [input] with features, target and classes, or "
-                          "[evaluation] with csv = 'FILE' and target = 'COLUMN'.")  # fmt: skip
-    data = load_csv(evaluation, target)
-    regression = not data.classes
-    return CsvSchema(data.feature_names, target, regression, tuple(data.classes)), data
+                          "[evaluation] with path = 'FILE' and target = 'COLUMN'.")  # fmt: skip
+    data = load_asset(evaluation, target)
+    if data.kind == "image":
+        schema = CsvSchema((), data.target, False, data.classes, "image", data.example_shape)
+    elif data.kind == "array":
+        schema = CsvSchema((), data.target, not data.classes, data.classes, "array",
+                           data.example_shape)  # fmt: skip
+    else:
+        schema = CsvSchema(data.feature_names, data.target, not data.classes, data.classes)
+    return schema, conform(data, schema)
+
+
+INPUT_KEYS = {"kind", "features", "target", "classes", "shape", "lookback", "horizon"}
+
+
+def _input(table: dict[str, Any]) -> CsvSchema:
+    unknown = sorted(set(table) - INPUT_KEYS)
+    if unknown:
+        raise ConfigError(f"input has no setting {', '.join(unknown)}.",
+                          hint=f"Its settings: {', '.join(sorted(INPUT_KEYS))}.")  # fmt: skip
+    kind = _get(table, "kind", str, "table", key_path="input.kind")
+    needs_features = kind in ("table", "series")
+    features = tuple(str(f) for f in _get(table, "features", list, None if needs_features
+                                          else [], key_path="input.features"))  # fmt: skip
+    default_target = "class" if kind == "image" else _MISSING
+    target = _get(table, "target", str, default_target, key_path="input.target")
+    classes = tuple(str(c) for c in _get(table, "classes", list, [], key_path="input.classes"))
+    if needs_features and not features:
+        raise ConfigError("input.features is empty.", hint="Name the feature columns.")
+    if classes and len(classes) < 2:
+        raise ConfigError("input.classes needs at least two classes (or none: regression).")
+    shape = _get(table, "shape", list, [], key_path="input.shape")
+    try:
+        return CsvSchema(
+            features, target, regression=not classes, classes=classes, kind=kind,
+            shape=tuple(int(d) for d in shape),
+            lookback=_get(table, "lookback", int, 0, key_path="input.lookback"),
+            horizon=_get(table, "horizon", int, 0, key_path="input.horizon"),
+        )  # fmt: skip
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"input.shape must be whole numbers ({exc}).") from None
+
+
+MODEL_KEYS = {"kind", "hidden", "layers"}
+
+
+def _model(table: dict[str, Any], schema: CsvSchema, stats_from: Dataset | None) -> ModelSpec:
+    """The model from [model]: a preset (logreg, mlp) or a list of layers, reading examples
+    of the shape the input schema gives them."""
+    unknown = sorted(set(table) - MODEL_KEYS)
+    if unknown:
+        raise ConfigError(f"model has no setting {', '.join(unknown)}.",
+                          hint=f"Its settings: {', '.join(sorted(MODEL_KEYS))}.")  # fmt: skip
+    layers = _get(table, "layers", list, [], key_path="model.layers")
+    kind = _get(table, "kind", str, "layers" if layers else "logreg", key_path="model.kind")
+    hidden = tuple(_get(table, "hidden", list, [], key_path="model.hidden"))
+    classes = len(schema.classes) if not schema.regression else 1
+    shape = input_shape(schema)
+    mean, scale = feature_statistics(stats_from.x) if stats_from is not None else ((), ())
+    if kind == "layers":
+        model = ModelSpec.network(shape, layers, classes, mean, scale)
+    elif len(shape) != 1:
+        raise ConfigError(f"model.kind '{kind}' reads table rows, but the input gives examples "
+                          f"of shape {list(shape)}.",
+                          hint="List the model's layers instead (model.layers).")  # fmt: skip
+    else:
+        model = ModelSpec(kind, shape[0], classes, hidden, mean, scale)
+    if not layers or stats_from is None or not schema.regression:
+        return model  # presets keep their specs (and content ids) as they were
+    spread = float(np.std(stats_from.y)) or 1.0
+    return replace(model, target_mean=float(np.mean(stats_from.y)), target_scale=spread)
+
+
+def input_shape(schema: CsvSchema) -> tuple[int, ...]:
+    """The shape of one example as the model reads it."""
+    if schema.kind in ("image", "array"):
+        return schema.shape
+    if schema.kind == "series":
+        return (schema.lookback, len(schema.features))
+    return (len(schema.features),)
 
 
 def _privacy(table: dict[str, Any], rounds: int, secure: bool) -> tuple[PrivacySpec, float | None]:
@@ -215,8 +307,6 @@ def _privacy(table: dict[str, Any], rounds: int, secure: bool) -> tuple[PrivacyS
 
 def _with_description(plan: JobPlan, written: str) -> JobPlan:
     """What voters read: the terms in words (the spec CID is added once known)."""
-    from dataclasses import replace
-
     from dain.ledger import format_dain
 
     spec = plan.spec
@@ -224,9 +314,7 @@ def _with_description(plan: JobPlan, written: str) -> JobPlan:
         f"Train '{spec.title}' for {plan.purpose}: {plan.rounds} rounds of "
         f"{plan.round_duration} s, pool {format_dain(plan.pool)}, at most {plan.max_assets} "
         "assets.",
-        f"Model: {spec.model.kind} {list(spec.model.hidden) or ''} on "
-        f"{spec.model.num_features} features ({', '.join(plan.schema.features[:8])}"
-        f"{', ...' if len(plan.schema.features) > 8 else ''}) -> "
+        f"Model: {_model_words(spec.model)} on {_input_words(plan.schema)} -> "
         f"{', '.join(plan.schema.classes) or plan.schema.target}; strategy {spec.strategy}.",
         "Privacy: " + (f"{spec.privacy.level} level, epsilon {plan.max_epsilon} over the job, "
                        f"delta {spec.privacy.delta}." if plan.max_epsilon else "none.")
@@ -235,6 +323,28 @@ def _with_description(plan: JobPlan, written: str) -> JobPlan:
     if written:
         lines.append(written)
     return replace(plan, description="\n".join(lines))
+
+
+def _model_words(model: ModelSpec) -> str:
+    if model.kind != "layers":
+        return f"{model.kind} {list(model.hidden) or ''}".strip()
+    names = " > ".join(lay.type for lay in model.layers)
+    from dain.learning import plan as plan_layers
+
+    return f"layers {names} ({plan_layers(model.input_shape, model.layers).parameters:,} " \
+        "parameters)"
+
+
+def _input_words(schema: CsvSchema) -> str:
+    if schema.kind == "image":
+        return f"images {'x'.join(map(str, schema.shape))}"
+    if schema.kind == "array":
+        return f"arrays {'x'.join(map(str, schema.shape))}"
+    columns = f"{', '.join(schema.features[:8])}{', ...' if len(schema.features) > 8 else ''}"
+    if schema.kind == "series":
+        return (f"windows of {schema.lookback} steps of {len(schema.features)} features "
+                f"({columns}), {schema.horizon} ahead")  # fmt: skip
+    return f"{len(schema.features)} features ({columns})"
 
 
 def _table(raw: dict[str, Any], key: str) -> dict[str, Any]:
