@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from dain.data import AssetManifest, DatasetError, load_csv
+from dain.data import AssetManifest, DatasetError, load_asset
 from dain.errors import ConfigError
 from dain.identity import Identity
 from dain.learning import warm_up
@@ -58,7 +58,7 @@ def open_node(home: NodeHome, password: str) -> tuple[Node, NodeState]:
     )  # fmt: skip
     for stored in state.assets():
         try:
-            dataset = load_csv(stored.csv_path, stored.target)
+            dataset = load_asset(stored.csv_path, stored.target, **stored.load_options)
         except DatasetError as exc:
             log.warning("%s: asset %x is unavailable: %s", config.name, stored.asset_id, exc)
             continue

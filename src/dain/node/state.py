@@ -7,8 +7,9 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from dain.data import ConsentPolicy
 from dain.node.database import open_database
@@ -21,7 +22,8 @@ CREATE TABLE IF NOT EXISTS assets (
     csv_path TEXT NOT NULL,         -- the raw data stays where it is; never copied
     target TEXT NOT NULL,
     salt TEXT NOT NULL,             -- keeps the manifest's data commitment unguessable
-    policy TEXT NOT NULL            -- the owner's copy of the consent policy (JSON)
+    policy TEXT NOT NULL,           -- the owner's copy of the consent policy (JSON)
+    load_options TEXT NOT NULL DEFAULT '{}'  -- how the data is read again (JSON; images' size)
 );
 CREATE TABLE IF NOT EXISTS updates (
     job_id INTEGER NOT NULL,
@@ -63,6 +65,9 @@ class StoredAsset:
     target: str
     salt: bytes
     policy: ConsentPolicy
+    # what dain.data.load_asset needs besides path and target to read the same rows again
+    # (an image folder's size and channels); {} for a table
+    load_options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -76,28 +81,40 @@ class NodeState:
     def __init__(self, path: Path) -> None:
         self._db = open_database(path, _SCHEMA)
         self._lock = threading.Lock()
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(assets)")}
+        if "load_options" not in columns:  # a database from before images and arrays
+            try:
+                self._db.execute(
+                    "ALTER TABLE assets ADD COLUMN load_options TEXT NOT NULL DEFAULT '{}'"
+                )
+            except sqlite3.OperationalError as exc:  # another process added it meanwhile
+                if "duplicate column" not in str(exc):
+                    raise
 
     def add_asset(self, asset: StoredAsset) -> None:
         policy = asset.policy.to_dict()
         with self._lock:
             self._db.execute(
-                "INSERT OR REPLACE INTO assets VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO assets (asset_id, title, csv_path, target, salt, policy, "
+                "load_options) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (hex(asset.asset_id), asset.title, str(asset.csv_path), asset.target,
-                 asset.salt.hex(), json.dumps(policy)),
+                 asset.salt.hex(), json.dumps(policy), json.dumps(asset.load_options)),
             )  # fmt: skip
 
     def set_policy(self, asset_id: int, policy: ConsentPolicy) -> None:
         asset = next(a for a in self.assets() if a.asset_id == asset_id)
-        self.add_asset(StoredAsset(asset.asset_id, asset.title, asset.csv_path, asset.target,
-                                   asset.salt, policy))  # fmt: skip
+        self.add_asset(replace(asset, policy=policy))
 
     def assets(self) -> list[StoredAsset]:
         with self._lock:
-            rows = self._db.execute("SELECT * FROM assets ORDER BY asset_id").fetchall()
+            rows = self._db.execute(
+                "SELECT asset_id, title, csv_path, target, salt, policy, load_options "
+                "FROM assets ORDER BY asset_id"
+            ).fetchall()
         return [
             StoredAsset(int(a, 16), title, Path(path), target, bytes.fromhex(salt),
-                        ConsentPolicy.from_dict(json.loads(policy)))
-            for a, title, path, target, salt, policy in rows
+                        ConsentPolicy.from_dict(json.loads(policy)), json.loads(options))
+            for a, title, path, target, salt, policy, options in rows
         ]  # fmt: skip
 
     def update(self, job_id: int, round: int, asset_id: int) -> StoredUpdate | None:
