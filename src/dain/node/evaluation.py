@@ -23,7 +23,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from dain.data import CsvSchema, Dataset, DatasetError, conform, format_asset_id, load_csv
+from dain.data import (
+    CsvSchema,
+    Dataset,
+    DatasetError,
+    conform,
+    format_asset_id,
+    load_asset,
+    load_csv,
+)
 from dain.errors import DainError
 from dain.learning import Metrics, MetricsError, combine, evaluate
 from dain.ledger import JobInfo, RoundInfo
@@ -331,13 +339,18 @@ def home_metrics(state: Path, job_id: int) -> list[RoundMetrics]:
 
 
 def evaluation_rows(path: Path, target: str, spec: JobSpec) -> Dataset:
-    """A requester's CSV file as the job's model reads it: columns in the order of the job's
-    input schema, class labels as indices into the schema's classes."""
+    """A requester's data (a CSV or Parquet table, arrays, an image folder) as the job's
+    model reads it: conformed to the job's input schema (columns in its order, class labels
+    as indices into its classes, images resized, series cut into windows)."""
     schema = spec.input
     if schema is None and spec.model.is_regression:  # read the target as numbers
         header = load_csv(path, target)
         schema = CsvSchema(header.feature_names, target, regression=True)
-    rows = load_csv(path, target, schema)
+    if schema is not None and schema.kind != "table":
+        rows = load_asset(path, None if schema.kind == "image" else target)
+    else:
+        rows = load_asset(path, target) if path.suffix.lower() != ".csv" else load_csv(
+            path, target, schema)
     if schema is not None:
         rows = conform(rows, schema)
     x, y = rows.x, rows.y

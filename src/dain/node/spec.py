@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dain.data import CsvSchema
+from dain.errors import DainError
 from dain.learning import (
     STRATEGY_NAMES,
     LearningError,
     ModelSpec,
-    PrivacyError,
     PrivacyLevel,
     PrivacySpec,
     TrainConfig,
@@ -78,7 +78,7 @@ class JobSpec:
                 **({"privacy": self.privacy.to_dict()} if self.privacy.private else {}),
                 **({"strategy_options": self.strategy_options} if self.strategy_options else {}),
                 **({"secagg": self.secagg.to_dict()} if self.secagg != SecAggSettings() else {}),
-                **({"input": _schema_dict(self.input)} if self.input else {}),
+                **({"input": self.input.to_dict()} if self.input else {}),
                 **(
                     {"min_participants": self.min_participants}
                     if self.min_participants != 1
@@ -102,23 +102,15 @@ class JobSpec:
                 strategy_options={
                     str(k): float(v) for k, v in raw.get("strategy_options", {}).items()
                 },
-                input=_schema_from(raw["input"]) if "input" in raw else None,
+                input=CsvSchema.from_dict(raw["input"]) if "input" in raw else None,
                 min_participants=int(raw.get("min_participants", 1)),
             )
         except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as exc:
             raise ProtocolError(f"The job specification is malformed ({exc!r}).") from exc
-        except PrivacyError as exc:
+        except ProtocolError:
+            raise
+        except DainError as exc:  # a model, input or privacy setting no node can run
             raise ProtocolError(f"The job specification is malformed: {exc}") from exc
-
-
-def _schema_dict(schema: CsvSchema) -> dict[str, Any]:
-    return {"features": list(schema.features), "target": schema.target,
-            "regression": schema.regression, "classes": list(schema.classes)}  # fmt: skip
-
-
-def _schema_from(raw: dict[str, Any]) -> CsvSchema:
-    return CsvSchema(tuple(str(f) for f in raw["features"]), str(raw["target"]),
-                     bool(raw["regression"]), tuple(str(c) for c in raw["classes"]))  # fmt: skip
 
 
 @dataclass(frozen=True)
