@@ -38,9 +38,12 @@ from dain.learning import (
     ATTACKS,
     STRATEGY_NAMES,
     LearningError,
+    ModelSpec,
     PrivacyLevel,
     PrivacySpec,
     ServerState,
+    Strategy,
+    TrainConfig,
     attack_updates,
     attackers,
     clip_and_noise_rows,
@@ -72,6 +75,13 @@ class SimConfig:
     attack_fraction: float = 0.0
     seed: int = 0
     privacy: PrivacySpec = field(default_factory=PrivacySpec)  # client level only
+    # a layer model (`ModelSpec.network`) instead of the MLP of `hidden`: it runs on
+    # `dain.sim.functional`, which also takes momentum and class weights
+    model: ModelSpec | None = None
+    momentum: float = 0.0
+    class_weights: tuple[float, ...] = ()
+    balance_classes: bool = False
+    horizon: int = 1  # series windows: steps ahead of a window's last that it predicts
 
     def __post_init__(self) -> None:
         problems = []
@@ -88,6 +98,11 @@ class SimConfig:
         if not self.learning_rate > 0:
             problems.append("the learning rate must be positive")
         problems += self._privacy_problems()
+        if self.model is None and (self.momentum or self.class_weights or self.balance_classes):
+            problems.append("momentum and class weights need a layer model (model=...): the "
+                            "MLP engine runs plain SGD")  # fmt: skip
+        if not 0 <= self.momentum < 1 or self.horizon < 1:
+            problems.append("momentum must be in [0, 1) and the horizon at least 1")
         if problems:
             raise LearningError("The simulation settings are invalid: " + "; ".join(problems) + ".")
 
@@ -114,6 +129,11 @@ class SimConfig:
             )
         return problems
 
+    def train_config(self) -> TrainConfig:
+        """Local training's settings as a node would read them from a job."""
+        return TrainConfig(self.learning_rate, self.epochs, self.batch_size, self.momentum,
+                           self.class_weights, self.balance_classes)  # fmt: skip
+
 
 @dataclass
 class SimResult:
@@ -122,25 +142,31 @@ class SimResult:
     seconds: float = 0.0
     params: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     epsilon: float | None = None  # each client's privacy loss over the run, when private
+    metrics: dict[str, float] = field(default_factory=dict)  # layer models: final test scores
 
     def to_dict(self) -> dict[str, object]:
-        return {"config": asdict(self.config), "accuracy": self.accuracy,
+        config = asdict(self.config)
+        if self.config.model is not None:
+            config["model"] = self.config.model.to_dict()
+        return {"config": config, "accuracy": self.accuracy,
                 "final_accuracy": self.accuracy[-1], "seconds": round(self.seconds, 3),
-                "epsilon": self.epsilon}  # fmt: skip
+                "epsilon": self.epsilon, "metrics": self.metrics}  # fmt: skip
 
 
 @dataclass
 class Federation:
     """The data side of a simulation: test set, and every client's rows padded to one
-    (clients x rows x features) tensor with a mask."""
+    (clients x rows x *example) tensor with a mask."""
 
-    x: torch.Tensor  # (clients, rows, features), standardized
+    x: torch.Tensor  # (clients, rows, features), or (clients, rows, *example); standardized
     y: torch.Tensor  # (clients, rows): class ids, or float targets
     counts: torch.Tensor  # (clients,)
     test_x: torch.Tensor
     test_y: torch.Tensor
     outputs: int  # classes, or 1 for regression
     regression: bool
+    spec: ModelSpec | None = None  # layer models: the model, reading rows as stored here
+    class_weights: torch.Tensor | None = None  # layer models: (clients, classes) loss weights
 
 
 def load_dataset(name: str, seed: int) -> tuple[Dataset, np.ndarray | None]:
@@ -153,6 +179,10 @@ def load_dataset(name: str, seed: int) -> tuple[Dataset, np.ndarray | None]:
 
 
 def build_federation(config: SimConfig) -> Federation:
+    if config.model is not None:
+        from dain.sim.layer_data import build_layer_federation
+
+        return build_layer_federation(config)
     data, _ = load_dataset(config.dataset, config.seed)
     rows = np.arange(len(data))
     if data.is_regression:
@@ -289,12 +319,13 @@ def client_deltas(
     params: list[torch.Tensor],
     privacy: PrivacySpec,
     rng: np.random.Generator,
+    names: list[str] | None = None,
 ) -> np.ndarray:
     """Every client's update as one row, its tensors laid out by name as the strategies
     expect. Under client-level privacy each row is first clipped and noised with its
-    tensors in the model's own order, as a node lays out its update; the noise comes from
-    `rng`, the run's seeded generator."""
-    names = names_of(params)
+    tensors in the model's own order (`names`, an MLP's by default), as a node lays out its
+    update; the noise comes from `rng`, the run's seeded generator."""
+    names = names or names_of(params)
     by_name = sorted(range(len(names)), key=lambda i: names[i])
     if privacy.level != PrivacyLevel.CLIENT:
         return torch.cat([(trained[i] - params[i]).flatten(1) for i in by_name], dim=1).numpy()
@@ -303,6 +334,40 @@ def client_deltas(
     noisy, _ = clip_and_noise_rows(natural, privacy, insecure_rng=rng)  # see the docstring
     starts = np.cumsum([0, *(p[0].numel() for p in params)])
     return noisy[:, np.concatenate([np.arange(starts[i], starts[i + 1]) for i in by_name])]
+
+
+class Server:
+    """The server side of a simulated round, shared by both engines and their per-client
+    loops: client-level privacy on each update, the attackers' rows replaced, then the
+    strategy's rule and server optimizer, with the run's seeded generators."""
+
+    def __init__(self, config: SimConfig, counts: torch.Tensor, names: list[str],
+                 shapes: list[tuple[int, ...]]) -> None:  # fmt: skip
+        self.config = config
+        self.strategy: Strategy = make_strategy(config.strategy, **config.strategy_options)
+        self.state = ServerState()
+        self.who = attackers(config.clients, config.attack_fraction, config.seed + 1)
+        self.rng = np.random.default_rng(config.seed + 2)
+        self.noise = np.random.default_rng(config.seed + 4)
+        self.weights = counts.numpy().astype(np.float64)
+        if config.privacy.level == PrivacyLevel.CLIENT:
+            self.weights = np.ones(config.clients)  # noise calibrated to one clipped update each
+        self.names = names  # the model's order
+        self.shapes = [shapes[i] for i in sorted(range(len(names)), key=lambda i: names[i])]
+
+    def step(
+        self, trained: list[torch.Tensor], params: list[torch.Tensor]
+    ) -> dict[str, np.ndarray]:
+        """The next global model from every client's trained tensors (clients, *shape) and
+        this round's (stacked, or expandable to it)."""
+        config, names = self.config, self.names
+        deltas = client_deltas(trained, params, config.privacy, self.noise, names)
+        # attackers send what they like: their rows are replaced after privacy
+        matrix = attack_updates(deltas, self.who, config.attack, self.rng)
+        global_now = {n: p[0].numpy() for n, p in zip(names, params, strict=True)}
+        combined = unstack(self.strategy.rule(matrix, self.weights), sorted(names), self.shapes)
+        new_global, self.state = self.strategy.apply(self.state, global_now, combined)
+        return new_global
 
 
 def simulate(
@@ -314,7 +379,12 @@ def simulate(
 ) -> SimResult:
     """Runs the whole federation; `progress(round, accuracy)` after every round. PyTorch
     and numpy's BLAS use `threads` threads, or (0) as many as the work pays for; the
-    caller's thread settings are back afterwards."""
+    caller's thread settings are back afterwards. A layer model runs on
+    `dain.sim.functional`, an MLP here."""
+    if config.model is not None:
+        from dain.sim.functional import simulate_layers
+
+        return simulate_layers(config, progress, fed=fed, threads=threads)
     began = time.perf_counter()
     fed = fed or build_federation(config)
     widths = [fed.x.shape[2], *config.hidden, fed.outputs]
@@ -333,28 +403,14 @@ def _simulate(
     began = time.perf_counter()
     widths = [fed.x.shape[2], *config.hidden, fed.outputs]
     params = init_stacked(widths, config.clients, config.seed)
-    strategy = make_strategy(config.strategy, **config.strategy_options)
-    state = ServerState()
-    who = attackers(config.clients, config.attack_fraction, config.seed + 1)
-    rng = np.random.default_rng(config.seed + 2)
-    generator = torch.Generator().manual_seed(config.seed + 3)
-    noise = np.random.default_rng(config.seed + 4)
-    weights = fed.counts.numpy().astype(np.float64)
-    if config.privacy.level == PrivacyLevel.CLIENT:
-        weights = np.ones(config.clients)  # the noise is calibrated to one clipped update each
     names = names_of(params)
-    by_name = sorted(range(len(names)), key=lambda i: names[i])  # the strategies' layout
-    shapes = [tuple(params[i].shape[1:]) for i in by_name]
+    server = Server(config, fed.counts, names, [tuple(p.shape[1:]) for p in params])
+    generator = torch.Generator().manual_seed(config.seed + 3)
     accuracies = []
     for round_no in range(1, config.rounds + 1):
         orders = [batch_orders(fed.counts, fed.y.shape[1], generator) for _ in range(config.epochs)]
-        trained = local_training(fed, params, config, orders, strategy.proximal_mu)
-        # attackers send what they like: their rows are replaced after privacy
-        deltas = client_deltas(trained, params, config.privacy, noise)
-        matrix = attack_updates(deltas, who, config.attack, rng)
-        global_now = {n: p[0].numpy() for n, p in zip(names, params, strict=True)}
-        combined = unstack(strategy.rule(matrix, weights), sorted(names), shapes)
-        new_global, state = strategy.apply(state, global_now, combined)
+        trained = local_training(fed, params, config, orders, server.strategy.proximal_mu)
+        new_global = server.step(trained, params)
         params = [
             torch.from_numpy(new_global[n]).unsqueeze(0).expand(config.clients, *p.shape[1:])
             for n, p in zip(names, params, strict=True)

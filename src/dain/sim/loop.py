@@ -1,6 +1,7 @@
-"""The baseline the engine is measured against: a straightforward per-client PyTorch loop
+"""The baseline the engines are measured against: a straightforward per-client PyTorch loop
 (one model, one optimizer, one pass over the client's data per client), on the same data,
-batch orders and strategy."""
+batch orders and strategy. For a layer model the loop is what a node runs: `train_local`
+for each client, then the same server side."""
 
 from __future__ import annotations
 
@@ -10,8 +11,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from dain.learning import ServerState, make_strategy, stack, unstack
-from dain.sim.engine import Federation, SimConfig, batch_orders, evaluate, init_stacked, names_of
+from dain.learning import ServerState, init_params, make_strategy, stack, train_local, unstack
+from dain.sim.engine import (
+    Federation,
+    Server,
+    SimConfig,
+    batch_orders,
+    evaluate,
+    init_stacked,
+    names_of,
+)
 
 
 def client_model(widths: list[int]) -> nn.Sequential:
@@ -69,3 +78,33 @@ def simulate_loop(
         stacked = [torch.from_numpy(global_params[n]).unsqueeze(0) for n in names]
         accuracies.append(evaluate(fed, stacked))
     return accuracies, global_params
+
+
+def simulate_layers_loop(
+    config: SimConfig, fed: Federation, rounds: int | None = None
+) -> tuple[list[float], dict[str, np.ndarray]]:
+    """A layer model's test score per round and its final global parameters, each client
+    trained on its own by `dain.learning.train_local` from the seed the engine uses."""
+    from dain.sim.functional import client_seed, model_of, outputs, score
+
+    assert fed.spec is not None
+    module, names = model_of(fed)
+    global_params = init_params(fed.spec, config.seed)
+    server = Server(config, fed.counts, names, [global_params[n].shape for n in names])
+    train = config.train_config()
+    scores = []
+    for round_no in range(1, (rounds or config.rounds) + 1):
+        trained: list[list[np.ndarray]] = [[] for _ in names]
+        for c, count in enumerate(fed.counts.tolist()):
+            result = train_local(fed.spec, global_params, fed.x[c, :count].numpy(),
+                                 fed.y[c, :count].numpy(), train,
+                                 client_seed(config.seed, round_no, c),
+                                 proximal_mu=server.strategy.proximal_mu)  # fmt: skip
+            for column, name in zip(trained, names, strict=True):
+                column.append(result.params[name])
+        stacked = [torch.from_numpy(np.stack(column)) for column in trained]
+        now = [torch.from_numpy(global_params[n]).unsqueeze(0) for n in names]
+        global_params = {n: np.asarray(v, np.float32) for n, v in server.step(stacked, now).items()}
+        tensors = [torch.as_tensor(global_params[n], dtype=torch.float32) for n in names]
+        scores.append(score(fed, outputs(fed, module, names, tensors)))
+    return scores, global_params
