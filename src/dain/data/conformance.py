@@ -99,12 +99,12 @@ def _windows(dataset: Dataset, schema: InputSchema) -> Dataset:
             f"The data lacks the job's input column(s) {', '.join(missing)}.",
             hint=f"The job reads: {', '.join(dict.fromkeys((*schema.features, schema.target)))}.",
         )
-    own_target = numeric_targets(dataset) if dataset.target in (*schema.features, schema.target) \
-        else None  # fmt: skip
-    columns = [dataset.x[:, names.index(f)] if f in names else own_target
-               for f in schema.features]  # fmt: skip
+    column = {name: dataset.x[:, i] for i, name in enumerate(names)}
+    if dataset.target in (*schema.features, schema.target):  # its values read as numbers
+        column[dataset.target] = numeric_targets(dataset)
+    columns = [column[f] for f in schema.features]
     x = np.stack(columns, axis=1) if columns else np.zeros((len(dataset), 0), np.float32)
-    y = dataset.x[:, names.index(schema.target)] if schema.target in names else own_target
+    y = column[schema.target]
     table = Dataset(dataset.name, x.astype(np.float32), np.asarray(y, np.float32),
                     schema.features, schema.target, ())  # fmt: skip
     return cut_windows(table, schema.lookback, schema.horizon, schema.target)
