@@ -23,6 +23,7 @@ from dain.learning.errors import (
     SecAggAborted,
     SecAggError,
 )
+from dain.learning.fine_tune import FineTune
 from dain.learning.local import local_update
 from dain.learning.metrics import (
     Metrics,
@@ -34,10 +35,13 @@ from dain.learning.metrics import (
 )
 from dain.learning.models import (
     ModelSpec,
+    UpdateSize,
+    base_shapes,
     build_model,
     feature_statistics,
     init_params,
     param_shapes,
+    update_size,
 )
 from dain.learning.optimizers import ServerOptimizer, ServerState
 from dain.learning.params import ClientUpdate, Params, subtract
@@ -67,6 +71,7 @@ __all__ = [
     "STRATEGY_NAMES",
     "AggregationError",
     "ClientUpdate",
+    "FineTune",
     "Layer",
     "LearningError",
     "LocalResult",
@@ -85,11 +90,13 @@ __all__ = [
     "ServerState",
     "Strategy",
     "TrainConfig",
+    "UpdateSize",
     "Valuation",
     "ValuationConfig",
     "accuracy",
     "attack_updates",
     "attackers",
+    "base_shapes",
     "budget_allows",
     "build_model",
     "bulyan",
@@ -122,6 +129,7 @@ __all__ = [
     "train_local_dp",
     "trimmed_mean",
     "unstack",
+    "update_size",
     "value_updates",
     "warm_up",
 ]

@@ -15,7 +15,7 @@ import torch
 
 from dain.learning import randomness
 from dain.learning.errors import PrivacyError
-from dain.learning.models import ModelSpec, build_model, load_params
+from dain.learning.models import ModelSpec, build_model, load_params, module_params
 from dain.learning.params import Params
 from dain.learning.privacy import PrivacyLevel, PrivacySpec
 from dain.learning.training import LocalResult, TrainConfig, row_losses, targets
@@ -86,8 +86,6 @@ def train_local_dp(
                 p.grad = torch.zeros_like(p)
             add_noise(optimizer)
             optimizer.original_optimizer.step()
-    trained = {
-        name: t.detach().cpu().numpy().astype(np.float32, copy=True)
-        for name, t in private_model._module.state_dict().items()
-    }
+    # the tensors that travel (a fine-tuning model's frozen ones stay home)
+    trained = module_params(private_model._module)
     return LocalResult(trained, records, float(np.mean(losses)) if losses else 0.0)

@@ -191,7 +191,8 @@ class _Game:
             per_name = _columns(matrix, stacked_names, stacked_shapes)
             self.deltas = [per_name[n] for n in names]
         self.names = names
-        self.network = build_model(spec).eval() if spec.kind == "layers" else None
+        any_network = spec.kind == "layers" or spec.fine_tune is not None
+        self.network = build_model(spec).eval() if any_network else None
         if self.network is not None:
             return  # any other network: each coalition's model built and run (`_any`)
         # the first layer is linear in the update: pre-activations of the model before the
