@@ -280,7 +280,7 @@ def test_bad_evaluation_data_is_refused_when_set(tmp_path: Path) -> None:
     with pytest.raises(DainError, match="no column named 'diagnosis'"):
         requester.set_evaluation(job_id, tmp_path / "eval.csv", "diagnosis")
     narrow = Dataset("narrow", own.x[:, :5], own.y, own.feature_names[:5], "label", own.classes)
-    with pytest.raises(DainError, match="the job's model reads 30"):
+    with pytest.raises(DainError, match=r"of shape \[5\]; the job's model reads \[30\]"):
         requester.set_evaluation(job_id, write_csv(tmp_path / "narrow.csv", narrow), "label")
 
     # and any report a member signs, whatever its body, gets a 4xx at worst

@@ -10,7 +10,16 @@ from functools import cached_property
 
 import numpy as np
 
-from dain.data import AssetManifest, ConsentPolicy, Dataset, holdout_seed, holdout_split
+from dain.data import (
+    AssetManifest,
+    ConsentPolicy,
+    Dataset,
+    InputSchema,
+    conform,
+    held_out_count,
+    holdout_seed,
+    holdout_split,
+)
 from dain.ledger import Ledger
 from dain.node.blob_index import BlobIndex, BlobTag
 from dain.node.chain_view import ChainView
@@ -47,6 +56,32 @@ class LocalAsset:
     def held_out(self) -> Dataset:
         """The rows no model of a job is trained on here: the node scores models on them."""
         return self.dataset.subset(self._split[1])
+
+    _read: dict[tuple[InputSchema | None, bool], Dataset] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def examples(self, schema: InputSchema | None, held_out: bool = False) -> Dataset:
+        """The training (or held-out) examples as a job with this input reads them, made
+        once per input (resizing images or cutting windows is not free). A series is split
+        in time instead: its held-out part is its last rows, and each part is cut into
+        windows on its own, since a window across the boundary would train on held-out
+        targets and a random split would cut windows through missing hours."""
+        key = (schema, held_out)
+        found = self._read.get(key)
+        if found is not None:
+            return found
+        if schema is None:
+            found = self.held_out if held_out else self.training
+        elif schema.kind == "series":
+            rows = len(self.dataset)
+            cut = rows - held_out_count(rows)
+            part = np.arange(cut, rows) if held_out else np.arange(cut)
+            found = conform(self.dataset.subset(part), schema)
+        else:
+            found = conform(self.held_out if held_out else self.training, schema)
+        self._read[key] = found
+        return found
 
 
 @dataclass

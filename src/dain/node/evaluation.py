@@ -189,9 +189,8 @@ class Evaluation:
             if pending:
                 cid, params = self._model(job, round, spec)
             for asset in pending:
-                held = asset.held_out
                 try:
-                    held = self.trainer.rows(job, held)  # the job's columns and class numbers
+                    held = self.trainer.rows(job, asset, held_out=True)
                     metrics: Metrics | None = evaluate(spec.model, params, held.x, held.y)
                 except (MetricsError, DatasetError) as exc:  # rows that do not fit: no report
                     log.warning("%s: asset %x cannot score job %d's model: %s", self.ctx.name,

@@ -8,7 +8,7 @@ import hashlib
 import logging
 import threading
 
-from dain.data import Dataset, conform
+from dain.data import Dataset
 from dain.errors import DainError
 from dain.identity import did_pkh
 from dain.learning import Params, budget_allows, local_update, make_strategy
@@ -49,16 +49,15 @@ class LocalTrainer:
         if schema is None:
             return ""
         try:
-            conform(asset.dataset, schema)
+            asset.examples(schema)
         except DainError as exc:
             return f"{exc.message} {exc.hint or ''}".strip()
         return ""
 
-    def rows(self, job: JobInfo, rows: Dataset) -> Dataset:
-        """`rows` of an asset as the job's model reads them (its input schema's column order
-        and class numbering)."""
-        schema = self.models.spec(job).input
-        return rows if schema is None else conform(rows, schema)
+    def rows(self, job: JobInfo, asset: LocalAsset, held_out: bool = False) -> Dataset:
+        """The asset's training (or held-out) examples as the job's model reads them (its
+        input schema's columns and class numbering, images resized, series in windows)."""
+        return asset.examples(self.models.spec(job).input, held_out)
 
     def consenting_assets(self, job: JobInfo) -> list[LocalAsset]:
         """This node's assets enrolled in the job whose consent, by its own copy of the
@@ -114,7 +113,7 @@ class LocalTrainer:
             if made is not None:
                 return made
         global_params = self.models.global_model(job, spec)
-        training = self.rows(job, asset.training)
+        training = self.rows(job, asset)
         update = local_update(
             spec.model, global_params, training.x, training.y, spec.train,
             spec.privacy, seed=client_seed(spec.seed, round, asset.asset_id),

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from dain.data import CsvSchema, conform
+from dain.data import CsvSchema, DatasetError
 from dain.errors import DainError
 from dain.incentives import encode_round
 from dain.learning import ClientUpdate, Params, Strategy, ValuationConfig, value_updates
@@ -35,8 +35,13 @@ def valuation_rows(
     """Up to MAX_ROWS of the given assets' held-out rows (as the job's input `schema` reads
     them), drawn afresh each round from a public seed (which rows judge protects nothing:
     they never leave the node)."""
-    usable = [a.held_out if schema is None else conform(a.held_out, schema)
-              for a in assets if len(a.held_out)]  # fmt: skip
+    usable = []
+    for asset in assets:
+        try:
+            usable.append(asset.examples(schema, held_out=True))
+        except DatasetError:  # too few held-out rows for one window of a series
+            continue
+    usable = [d for d in usable if len(d)]
     if not usable:
         return None
     x = np.concatenate([d.x for d in usable])
