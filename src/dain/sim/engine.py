@@ -179,10 +179,7 @@ def load_dataset(name: str, seed: int) -> tuple[Dataset, np.ndarray | None]:
 
 
 def build_federation(config: SimConfig) -> Federation:
-    if config.model is not None:
-        from dain.sim.layer_data import build_layer_federation
-
-        return build_layer_federation(config)
+    """An MLP's federation (a layer model's: `dain.sim.layer_data`)."""
     data, _ = load_dataset(config.dataset, config.seed)
     rows = np.arange(len(data))
     if data.is_regression:
@@ -379,12 +376,8 @@ def simulate(
 ) -> SimResult:
     """Runs the whole federation; `progress(round, accuracy)` after every round. PyTorch
     and numpy's BLAS use `threads` threads, or (0) as many as the work pays for; the
-    caller's thread settings are back afterwards. A layer model runs on
-    `dain.sim.functional`, an MLP here."""
-    if config.model is not None:
-        from dain.sim.functional import simulate_layers
-
-        return simulate_layers(config, progress, fed=fed, threads=threads)
+    caller's thread settings are back afterwards. An MLP runs here, a layer model on
+    `dain.sim.functional` (`dain.sim.run` chooses)."""
     began = time.perf_counter()
     fed = fed or build_federation(config)
     widths = [fed.x.shape[2], *config.hidden, fed.outputs]
