@@ -162,7 +162,7 @@ def speed(model: ModelSpec) -> dict[str, Any]:
         result = simulate(config, fed=fed)
         runs.append(time.perf_counter() - began)
     sim_s = min(runs)
-    say(f"  engine {sim_s:.2f} s; the per-client loop now (a minute or so)")
+    say(f"  engine {sim_s:.2f} s; now the per-client loop, one thread")
     began = time.perf_counter()
     with compute_threads(1):  # one thread, as the engine
         loop_scores, _ = simulate_layers_loop(config, fed)
