@@ -49,11 +49,20 @@ def propose(
 
     Other settings: max_assets, min_participants, secure_aggregation, seed, description,
     [input] features/target/classes, [training] learning_rate/epochs/batch_size,
-    [strategy] name/options, [privacy] delta/clip."""
-    from dain.learning import init_params
+    [strategy] name/options, [privacy] delta/clip.
+
+    Fine-tuning starts from a pretrained model and trains part of it; only that part
+    travels each round:
+
+    \b
+        [model]
+        layers = [...]                  # the pretrained model's architecture
+        base = "pretrained.safetensors" # or base_cid = "bafk..." (in this node's store)
+        train = [9]                     # layers (from 0) or tensor names trained as is
+        lora = { rank = 2, alpha = 2, layers = [0, 3, 7] }"""
+    from dain.learning import update_size
     from dain.ledger import format_dain
     from dain.node import load_job_file
-    from dain.storage import encode_tensors
 
     plan = load_job_file(job_file)
     plan.evaluation_data()  # a broken evaluation file stops us before the chain
@@ -68,7 +77,7 @@ def propose(
         )
     # kept untagged: no job exists yet, and the chain will say whose spec and model they are
     spec_cid = node.blobs.put(plan.spec.to_bytes())
-    model_cid = node.blobs.put(encode_tensors(init_params(plan.spec.model, plan.spec.seed)))
+    model_cid = node.blobs.put(plan.first_model(node.blobs))
     job_id = ledger.propose_job(plan.terms(spec_cid, model_cid))
     description = f"Approve training job #{job_id}.\n{plan.description}\nSpec: {spec_cid}"
     proposal = ledger.gov.propose_job_approval(job_id, description)
@@ -81,11 +90,18 @@ def propose(
         "model_cid": model_cid,
         "pool": format_dain(plan.pool),
     }
+    fine_tune = plan.spec.model.fine_tune
+    size = update_size(plan.spec.model) if fine_tune is not None else None
+    if size is not None and fine_tune is not None:
+        data |= {"base_cid": fine_tune.base_cid, "update_bytes": size.update_bytes,
+                 "model_bytes": size.full_bytes}  # fmt: skip
 
     def show() -> None:
         console.print(
             f"Proposed job {job_id} ({plan.spec.title}), {format_dain(plan.pool)} escrowed."
         )
+        if size is not None and fine_tune is not None:
+            console.print(f"Fine-tunes {fine_tune.base_cid}: {size.describe()}.")
         console.print(f"Members vote on proposal {proposal.proposal_id}:")
         console.print(f"  dain gov vote {proposal.proposal_id} for")
         console.print(

@@ -4,14 +4,15 @@ chain, for signed and fresh requests only:
 - a participant's update or masked update: read only by its round's elected aggregator,
   while the round is open; stored here only from the owner of an enrolled asset, while
   this node is elected
-- a job's models, hand-outs and strategy state: read by the job's participants
-  (owners of its enrolled assets) and its requester; hand-outs and state stored here only
+- a job's models (a fine-tuning job's pretrained model among them), hand-outs and
+  strategy state: read by the job's participants (owners of its enrolled assets) and
+  its requester; hand-outs and state stored here only
   from the round's elected aggregator, at a node with a role in the job
 - an asset's documents (manifest, policy) and a job's spec: read by any member (members
   vote on a job and owners decide whether to enroll from its spec); never uploaded
 
 Each sender has a storage quota here, and blobs of finished jobs are collected after a
-retention period, all but the job's spec and final model."""
+retention period, all but the job's spec and final model (and pretrained model)."""
 
 from __future__ import annotations
 
@@ -92,8 +93,9 @@ class BlobAccess:
         return self.ctx.blobs.get(cid)
 
     def _job_document(self, cid: str, job_id: int) -> BlobTag | None:
-        """A requester's spec and first model are put in its store before any job exists,
-        so they carry no tag: the chain says whether `cid` is the job's spec or model."""
+        """A requester's spec, first model and pretrained model (a fine-tuning job's) are
+        put in its store before any job exists, so they carry no tag: the chain says
+        whether `cid` is the job's spec or model, and the spec names the pretrained one."""
         if job_id <= 0:
             return None
         job = self.ctx.chain.job(job_id)
@@ -101,6 +103,8 @@ class BlobAccess:
             return BlobTag(BlobKind.SPEC, job_id)
         if cid == job.model_cid:
             return BlobTag(BlobKind.MODEL, job_id, job.current_round)
+        if cid == self.models.base_cid(job):
+            return BlobTag(BlobKind.MODEL, job_id)
         return None
 
     def _may_read(self, tag: BlobTag, sender: str) -> bool:
@@ -164,7 +168,8 @@ class BlobAccess:
 
     def collect(self, now: float | None = None) -> int:
         """Deletes the blobs of jobs over for longer than the retention period, all but
-        each job's spec and final model; returns the bytes freed."""
+        each job's spec and final model (and the pretrained model a fine-tuned one
+        needs); returns the bytes freed."""
         now = time.time() if now is None else now
         freed = 0
         for job_id in self.index.jobs():
@@ -173,8 +178,9 @@ class BlobAccess:
                 continue
             if now - self.index.finished_at(job_id, now) < self.retention_seconds:
                 continue
+            kept = (job.spec_cid, job.model_cid, self.models.base_cid(job))
             for cid, _ in self.index.of_job(job_id):
-                if cid in (job.spec_cid, job.model_cid):
+                if cid in kept:
                     continue
                 freed += self.ctx.blobs.delete(cid)
                 self.index.forget(cid)

@@ -11,8 +11,9 @@
     min_participants = 2          # a round is recorded with at least this many updates
 
     [model]
-    kind = "mlp"                  # or "logreg"
+    kind = "mlp"                  # or "logreg", or layers = [...]
     hidden = [32]
+    # base = "pretrained.safetensors"  # fine-tuning: see dain.node.job_fine_tune
 
     [input]                       # the columns every owner's CSV must have
     features = ["radius", "texture"]
@@ -60,9 +61,19 @@ from dain.learning import (
     TrainConfig,
     calibrate,
     feature_statistics,
+    init_params,
 )
 from dain.ledger import JobTerms, parse_dain
+from dain.node.job_fine_tune import KEYS as FINE_TUNE_KEYS
+from dain.node.job_fine_tune import (
+    Pretrained,
+    fine_tune_settings,
+    fine_tune_words,
+    fine_tuned,
+    with_stored_base,
+)
 from dain.node.spec import JobSpec
+from dain.storage import BlobStore, encode_tensors
 
 TOP = {"title", "purpose", "rounds", "round_duration", "pool", "max_assets",
        "secure_aggregation", "min_participants", "seed", "description", "model", "input",
@@ -87,12 +98,24 @@ class JobPlan:
     description: str
     schema: CsvSchema
     evaluation: Path | None  # the requester's own scoring data
+    pretrained: Pretrained | None = None  # a fine-tuning job's, when read from a file
 
     def terms(self, spec_cid: str, model_cid: str) -> JobTerms:
         return JobTerms(self.purpose, self.rounds, self.pool, spec_cid, model_cid,
                         round_duration=self.round_duration, max_epsilon=self.max_epsilon,
                         secure_aggregation=self.secure_aggregation,
                         max_assets=self.max_assets)  # fmt: skip
+
+    def first_model(self, blobs: BlobStore) -> bytes:
+        """The job's first model (safetensors); for a fine-tuning job, of the trained
+        tensors only, once the pretrained model is in `blobs` (stored from the job file's
+        base, or already there by its base_cid)."""
+        model = self.spec.model
+        if self.pretrained is not None:
+            blobs.put(self.pretrained.data)
+        elif model.fine_tune is not None:
+            model = with_stored_base(model, blobs)
+        return encode_tensors(init_params(model, self.spec.seed))
 
     def evaluation_data(self) -> Dataset | None:
         """The requester's scoring data as the job's model reads it."""
@@ -137,7 +160,10 @@ def _plan(raw: dict[str, Any], base: Path) -> JobPlan:
         evaluation = base / _evaluation_path(evaluation_table)
         target = _get(evaluation_table, "target", str, None, key_path="evaluation.target")
     schema, stats_from = _schema(_table(raw, "input"), evaluation, target)
-    model = _model(_table(raw, "model"), schema, stats_from)
+    model_table = _table(raw, "model")
+    model, pretrained = _model(model_table, schema, stats_from), None
+    if fine_tune_settings(model_table):
+        model, pretrained = fine_tuned(model_table, model, base)
     training = _table(raw, "training")
     rate = _get(training, "learning_rate", (int, float), 0.1, key_path="training.learning_rate")
     weights = _get(training, "class_weights", list, [], key_path="training.class_weights")
@@ -172,7 +198,7 @@ def _plan(raw: dict[str, Any], base: Path) -> JobPlan:
     spec.check_terms(secure)
     plan = JobPlan(
         spec, purpose, rounds, duration, pool, _get(raw, "max_assets", int, 100),
-        secure, min_participants, max_epsilon, "", schema, evaluation,
+        secure, min_participants, max_epsilon, "", schema, evaluation, pretrained,
     )  # fmt: skip
     written = _get(raw, "description", str, "")
     return _with_description(plan, written)
@@ -245,7 +271,7 @@ def _input(table: dict[str, Any]) -> CsvSchema:
         raise ConfigError(f"input.shape must be whole numbers ({exc}).") from None
 
 
-MODEL_KEYS = {"kind", "hidden", "layers"}
+MODEL_KEYS = {"kind", "hidden", "layers", *FINE_TUNE_KEYS}
 
 
 def _model(table: dict[str, Any], schema: CsvSchema, stats_from: Dataset | None) -> ModelSpec:
@@ -320,6 +346,8 @@ def _with_description(plan: JobPlan, written: str) -> JobPlan:
                        f"delta {spec.privacy.delta}." if plan.max_epsilon else "none.")
         + (" Secure aggregation." if plan.secure_aggregation else ""),
     ]  # fmt: skip
+    if spec.model.fine_tune is not None:
+        lines.append(fine_tune_words(spec.model))
     if written:
         lines.append(written)
     return replace(plan, description="\n".join(lines))

@@ -1,4 +1,5 @@
-"""A job's documents and models as a node holds them: the job spec, the current global
+"""A job's documents and models as a node holds them: the job spec (with a fine-tuning
+job's pretrained model attached, fetched once by its content id), the current global
 model (rebuilt from the half-size delta its aggregator handed out when possible), the
 strategy's server state, and the blobs peers post to this node."""
 
@@ -6,15 +7,25 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import replace
 
 import numpy as np
 
-from dain.learning import Params, ServerState, Strategy, make_strategy, param_shapes
+from dain.learning import (
+    ModelSpecError,
+    Params,
+    ServerState,
+    Strategy,
+    make_strategy,
+    param_shapes,
+)
 from dain.ledger import JobInfo
 from dain.node.blob_index import BlobKind, BlobTag
 from dain.node.context import NodeContext
+from dain.node.errors import ProtocolError
 from dain.node.spec import JobSpec
 from dain.storage import (
+    CodecError,
     Shapes,
     cid_of,
     decode_half,
@@ -50,15 +61,49 @@ class JobModels:
         return data
 
     def spec(self, job: JobInfo) -> JobSpec:
-        """The job's spec, checked against its on-chain terms; read once per job."""
+        """The job's spec, checked against its on-chain terms, with a fine-tuning job's
+        pretrained model attached to its model; read once per job."""
         with self._lock:
             found = self._specs.get(job.job_id)
         if found is None:
             found = JobSpec.from_bytes(self.blob(job.spec_cid, job, BlobKind.SPEC))
             found.check_terms(job.secure_aggregation)
+            found = self._with_base(job, found)
             with self._lock:
                 self._specs[job.job_id] = found
         return found
+
+    def _with_base(self, job: JobInfo, spec: JobSpec) -> JobSpec:
+        """The spec with its pretrained tensors, fetched by the content id it names (kept
+        as one of the job's models, so this node serves them to the job's other
+        participants) and checked against its architecture."""
+        fine_tune = spec.model.fine_tune
+        if fine_tune is None:
+            return spec
+        data = self.blob(fine_tune.base_cid, job, BlobKind.MODEL)
+        try:
+            model = spec.model.with_base(decode_tensors(data))
+        except (ModelSpecError, CodecError) as exc:
+            raise ProtocolError(
+                f"Job {job.job_id}'s pretrained model {fine_tune.base_cid} does not fit its "
+                f"spec: {exc.message}", hint=exc.hint,
+            ) from exc
+        return replace(spec, model=model)
+
+    def base_cid(self, job: JobInfo) -> str | None:
+        """The content id of a fine-tuning job's pretrained model, if this node holds the
+        job's spec (its requester does from the start); None otherwise."""
+        if not self.ctx.blobs.has(job.spec_cid):
+            return None
+        with self._lock:
+            found = self._specs.get(job.job_id)
+        if found is None:
+            try:
+                found = JobSpec.from_bytes(self.ctx.blobs.get(job.spec_cid))
+            except ProtocolError:
+                return None
+        fine_tune = found.model.fine_tune
+        return fine_tune.base_cid if fine_tune else None
 
     def global_model(self, job: JobInfo, spec: JobSpec) -> Params:
         shapes = param_shapes(spec.model)
