@@ -40,7 +40,7 @@ def write_use_case_data(name: str, out: Path, owners: int = 3, seed: int = 0) ->
     if name == "smart_city":
         from dain.data.synthetic import smart_city_series
 
-        districts = smart_city_series(districts=owners + 1, seed=seed)
+        districts = smart_city_series(districts=owners + 1, days=56, seed=seed)
         paths = [write_csv(d, out / f"district_{k}.csv")
                  for k, d in enumerate(districts[:-1], 1)]  # fmt: skip
         return UseCaseData(tuple(paths), write_csv(districts[-1], out / "district_test.csv"))
