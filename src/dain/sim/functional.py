@@ -32,6 +32,7 @@ from dain.learning import (
     init_params,
     regression_metrics,
 )
+from dain.sim.batched import batched_gradients
 from dain.sim.engine import Federation, Server, SimConfig, SimResult
 from dain.sim.layer_data import build_layer_federation
 from dain.sim.threads import compute_threads
@@ -90,13 +91,18 @@ def local_training(
     config: SimConfig,
     orders: torch.Tensor,
     proximal_mu: float = 0.0,
+    *,
+    batched: bool = True,
 ) -> Tensors:
     """Every client's parameters (clients, *shape) after its local epochs of mini-batch
-    SGD (with momentum, as torch.optim.SGD), all at once."""
+    SGD (with momentum, as torch.optim.SGD), all at once; gradients from
+    `batched_gradients` unless `batched` is off (then `vmap` over `grad`)."""
     clients, longest = fed.y.shape
     params = [p.unsqueeze(0).expand(clients, *p.shape) for p in global_params]
     velocity = [torch.zeros_like(p) for p in params] if config.momentum else []
-    gradients = client_gradients(module, names, fed.regression, proximal_mu)
+    use_batched = batched and isinstance(module, nn.Sequential)
+    make = batched_gradients if use_batched else client_gradients
+    gradients = make(module, names, fed.regression, proximal_mu)
     weights = fed.class_weights if fed.class_weights is not None else torch.ones(clients, 1)
     anchor = tuple(global_params)
     rows = torch.arange(clients).unsqueeze(1)
