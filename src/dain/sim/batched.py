@@ -147,11 +147,14 @@ def _folded(x: torch.Tensor, kernel: Callable[[torch.Tensor], torch.Tensor]) -> 
 def _conv(layer: nn.Conv1d | nn.Conv2d, x: torch.Tensor, weight: torch.Tensor,
           bias: torch.Tensor | None) -> torch.Tensor:  # fmt: skip
     """Every client's convolution as one grouped convolution (a group per client)."""
-    clients = x.shape[0]
-    kernel = functional.conv2d if isinstance(layer, nn.Conv2d) else functional.conv1d
-    out = kernel(_fold(x), weight.reshape(-1, *weight.shape[2:]),
-                 None if bias is None else bias.reshape(-1), layer.stride, layer.padding,
-                 layer.dilation, groups=clients * layer.groups)  # fmt: skip
+    clients, (_, _, in_channels, *size) = x.shape[0], weight.shape
+    if isinstance(layer, nn.Conv2d):  # kernels in the maps' layout, else PyTorch copies them
+        last = weight.permute(0, 1, 3, 4, 2).reshape(-1, *size, in_channels)  # one copy at most
+        kernels, kernel = last.permute(0, 3, 1, 2), functional.conv2d
+    else:
+        kernels, kernel = weight.reshape(-1, in_channels, *size), functional.conv1d
+    out = kernel(_fold(x), kernels, None if bias is None else bias.reshape(-1), layer.stride,
+                 layer.padding, layer.dilation, groups=clients * layer.groups)  # fmt: skip
     return _unfold(out, clients)
 
 

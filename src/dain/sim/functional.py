@@ -124,7 +124,7 @@ def local_training(
                     moved = config.momentum * velocity[i] + g
                     velocity[i] = moved if everyone else torch.where(keep, moved, velocity[i])
                     g = velocity[i]
-                stepped = p - config.learning_rate * g
+                stepped = torch.add(p, g, alpha=-config.learning_rate)  # as torch.optim.SGD
                 params[i] = stepped if everyone else torch.where(keep, stepped, p)
     return params
 
