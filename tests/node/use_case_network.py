@@ -24,13 +24,22 @@ class UseCaseRun:
     owners: list[tuple[str, int]]  # node name, asset id
     test: Dataset
 
-    def run(self, spec: JobSpec, rounds: int) -> Metrics:
+    def run(self, spec: JobSpec, rounds: int, *, secure: bool = False,
+            max_epsilon: float | None = None) -> Metrics:
         """Proposes `spec` as a job (the plan's terms), runs its rounds, scores the result."""
+        return evaluate(spec.model, self.train(spec, rounds, secure=secure,
+                                               max_epsilon=max_epsilon)[1],
+                        self.test.x, self.test.y)  # fmt: skip
+
+    def train(self, spec: JobSpec, rounds: int, *, secure: bool = False,
+              max_epsilon: float | None = None) -> tuple[int, dict[str, np.ndarray]]:
+        """The job's id and its final model, every owner taking part in every round."""
         requester = self.net.nodes["requester"]
         job_id = requester.ledger.propose_job(JobTerms(
             self.plan.purpose, rounds, TOKEN_UNIT, requester.blobs.put(spec.to_bytes()),
             requester.blobs.put(encode_tensors(init_params(spec.model, spec.seed))),
-            secure_aggregation=self.plan.secure_aggregation,
+            secure_aggregation=secure, max_epsilon=max_epsilon,
+            round_duration=80 if secure else 600,
         ))  # fmt: skip
         self.net.pass_proposal(requester.ledger.gov.propose_job_approval(job_id),
                                list(self.net.nodes.values()))  # fmt: skip
@@ -39,13 +48,16 @@ class UseCaseRun:
         requester.ledger.jobs.start(job_id)
         record = None
         for round_no in range(1, rounds + 1):
+            if secure:
+                record = self.net.run_secure_round(job_id, round_no)
+                assert record is not None and record.participants == len(self.owners)
+                continue
             record, took_part = self.net.run_round(job_id, round_no)
             assert record is not None
             assert sum(len(v) for v in took_part.values()) == len(self.owners)
         assert record is not None
         peers = [n.address for n in self.net.nodes.values()]
-        params = decode_tensors(requester.fetch_blob(record.model_cid, peers, job_id))
-        return evaluate(spec.model, params, self.test.x, self.test.y)
+        return job_id, decode_tensors(requester.fetch_blob(record.model_cid, peers, job_id))
 
     def central(self, model: ModelSpec, train: TrainConfig, rounds: int) -> Metrics:
         """The same model trained on the union of the rows the owners' nodes train on, for
@@ -59,8 +71,10 @@ class UseCaseRun:
         return evaluate(model, params, self.test.x, self.test.y)
 
 
-def use_case_network(name: str, folder: Path, owners: int = 3) -> UseCaseRun:
-    """The use case's data written for `owners` nodes that register it as their assets."""
+def use_case_network(name: str, folder: Path, owners: int = 3, salt: int = 0) -> UseCaseRun:
+    """The use case's data written for `owners` nodes that register it as their assets.
+    The salts are fixed (by `salt`), so the asset ids, and with them each node's held-out
+    split and training seeds, are the same every run."""
     job, data = write_use_case(name, folder, owners)
     plan = load_job_file(job)
     net = Devnet()
@@ -70,7 +84,8 @@ def use_case_network(name: str, folder: Path, owners: int = 3) -> UseCaseRun:
     for k, path in enumerate(data.owners, start=1):
         node = net.add_node(f"owner{k}", tokens=10_000)
         asset_id = node.register_asset(load_asset(path, target), path.name,
-                                       ConsentPolicy((plan.purpose,)))  # fmt: skip
+                                       ConsentPolicy((plan.purpose,)),
+                                       salt=bytes([salt, k]) * 16)  # fmt: skip
         registered.append((node.name, asset_id))
     test = plan.evaluation_data()
     assert test is not None
