@@ -97,3 +97,16 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def test_data_sample_writes_a_use_case_ready_to_propose(tmp_path: Path) -> None:
+    result = _run("data", "sample", "smart_city", "--out", str(tmp_path / "city"), "--parts",
+                  "2", "--json")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    written = json.loads(result.stdout)
+    assert [Path(p).name for p in written["owners"]] == ["district_1.csv", "district_2.csv"]
+    assert written["register"].endswith("--target load_mw --purpose energy-planning")
+    assert (tmp_path / "city" / "job.toml").exists()
+    again = _run("data", "sample", "smart_city", "--out", str(tmp_path / "city"))
+    assert again.returncode != 0 and "exists already" in again.stderr + again.stdout
+    assert "Traceback" not in again.stderr

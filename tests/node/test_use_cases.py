@@ -83,3 +83,29 @@ def test_class_weights_must_fit_the_classes(tmp_path: Path) -> None:
     path.write_text(text)
     with pytest.raises(ConfigError, match="2 weights for 10 classes"):
         load_job_file(path)
+
+
+@pytest.mark.parametrize(("layers", "problem"), [
+    ([{"type": "python", "code": "__import__('os').system('id')"}], "unknown type 'python'"),
+    ([{"type": "linear", "out_features": 60_000}, {"type": "linear", "out_features": 60_000},
+      {"type": "linear", "out_features": 2}], "parameters; at most"),
+    ([{"type": "residual", "layers": [{"type": "residual", "layers": [{"type": "residual",
+       "layers": [{"type": "residual", "layers": [{"type": "relu"}]}]}]}]},
+      {"type": "linear", "out_features": 2}], "deeper than"),
+])
+def test_a_spec_from_the_network_that_is_code_or_too_big_is_refused_before_building(
+    layers: list, problem: str
+) -> None:
+    """A requester's spec is data from a fixed vocabulary: a node refuses anything else, and
+    any model above the size caps, before it builds or allocates anything."""
+    import json
+
+    from dain.node import JobSpec
+    from dain.node.errors import ProtocolError
+
+    raw = {"title": "t", "seed": 0, "strategy": "fedavg",
+           "train": {"learning_rate": 0.1, "epochs": 1, "batch_size": 16, "momentum": 0.0},
+           "model": {"kind": "layers", "input_shape": [8], "layers": layers, "num_classes": 2,
+                     "num_features": 8, "feature_mean": [], "feature_scale": []}}  # fmt: skip
+    with pytest.raises(ProtocolError, match=problem):
+        JobSpec.from_bytes(json.dumps(raw).encode())

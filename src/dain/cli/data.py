@@ -299,13 +299,16 @@ def sample(
 
 
 def _sample_use_case(name: str, out: Path, owners: int, seed: int, as_json: bool) -> None:
-    from dain.node import write_use_case
+    from dain.node import load_job_file, write_use_case
 
     job, data = write_use_case(name, out, owners, seed)
+    plan = load_job_file(job)
+    target = "" if plan.schema.kind == "image" else f" --target {plan.schema.target}"
+    register = f"dain data register {data.owners[0]}{target} --purpose {plan.purpose}"
     found = {"job_file": str(job), "owners": [str(p) for p in data.owners],
-             "evaluation": str(data.test)}  # fmt: skip
+             "evaluation": str(data.test), "register": register}  # fmt: skip
     emit(as_json, found, lambda: console.print(
         f"Wrote the {name} use case to {out}: its job file {job.name}, {len(data.owners)} "
         f"owners' data ({', '.join(p.name for p in data.owners)}) and the requester's "
-        f"held-out {data.test.name}.\nOwners register theirs with 'dain data register PATH', "
-        f"the requester proposes with 'dain job propose {job}'."))
+        f"held-out {data.test.name}.\nEach owner registers its share, e.g. '{register}'; "
+        f"then the requester proposes the job with 'dain job propose {job}'."))
