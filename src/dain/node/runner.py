@@ -306,7 +306,7 @@ class JobRunner:
         """Says what the node does in the job before doing it (training takes a while, and
         the status must show it meanwhile), and logs joining it and each failover."""
         name, before = self.ctx.name, self.status.jobs.get(job.job_id)
-        if before is None:
+        if before is None or "round" not in before:  # (a failed first step left only its error)
             log.info("%s: taking part in job %d (purpose %s, round %d of %d) with %d asset(s)",
                      name, job.job_id, job.purpose, round_no, job.rounds,
                      len(eligible))  # fmt: skip
