@@ -47,3 +47,19 @@ def test_sim_with_client_level_privacy_reports_epsilon(tmp_path: Path) -> None:
     assert "Epsilon" in run.stdout
     run = _dain("sim", "--privacy", "record")
     assert run.returncode == 1 and "dain demo --secure" in run.stderr
+
+
+def test_sim_runs_a_use_case_template_with_its_model(tmp_path: Path) -> None:
+    out = tmp_path / "cnn.json"
+    run = _dain("sim", "--template", "imaging", "--clients", "10", "--rounds", "3", "--json",
+                str(out))  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    result = json.loads(out.read_text())
+    assert result["accuracy"][-1] > 0.8  # the template's CNN, not the default MLP
+    assert "on digits" in run.stdout
+    fraud = _dain("sim", "--template", "fraud", "--clients", "5", "--rounds", "2")
+    assert fraud.returncode == 0, fraud.stderr
+    assert "Balanced accuracy" in fraud.stdout and "ROC AUC" in fraud.stdout
+    unknown = _dain("sim", "--template", "genomics")
+    assert unknown.returncode == 1 and "no use case 'genomics'" in unknown.stderr
+    assert "Traceback" not in unknown.stderr

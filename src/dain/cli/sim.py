@@ -44,6 +44,11 @@ def sim(
     seed: Annotated[int, typer.Option(help="Seed for data, partition, training and the "
                                            "simulated privacy noise.")] = 0,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write results here.")] = None,
+    template: Annotated[str | None, typer.Option(help="imaging, smart_city or fraud: that use "
+                                                      "case's model and training settings "
+                                                      "(its job file) on its data; replaces "
+                                                      "--dataset, --hidden, --lr, --epochs and "
+                                                      "--batch-size.")] = None,
 ) -> None:  # fmt: skip
     """Simulate federated training of many clients at once (vectorized over clients)."""
     from dain.learning import PrivacyLevel, PrivacySpec
@@ -72,6 +77,8 @@ def sim(
     config = SimConfig(dataset, widths, clients, rounds, partition, alpha, learning_rate,
                        batch_size, epochs, strategy, {}, attack, attackers, seed,
                        privacy=noise)  # fmt: skip
+    if template is not None:
+        config, dataset = _from_template(template, config)
     console = Console()
     metric = "R^2" if dataset in ("diabetes", "smart_city") else "accuracy"
     with Progress(TextColumn("round"), BarColumn(), MofNCompleteColumn(),
@@ -87,7 +94,37 @@ def sim(
         f"{clients} clients, {rounds} rounds, {strategy} on {dataset} ({partition}): "
         f"{metric} {result.accuracy[-1]:.3f} in {result.seconds:.1f} s."
         + (f" Epsilon {result.epsilon:.2f} at delta {noise.delta:g}." if result.epsilon else "")
+        + _imbalanced(getattr(result, "metrics", None) or {})
     )
     if json_out is not None:
         json_out.write_text(json.dumps(result.to_dict(), indent=2) + "\n")
         console.print(f"Results written to {json_out}.")
+
+
+def _from_template(name: str, config: object) -> tuple[object, str]:
+    """The simulation of a use case: its job file's model and training on its dataset."""
+    from dataclasses import replace
+
+    from dain.node import SIM_DATASETS, template_plan
+
+    if name not in SIM_DATASETS:
+        raise DainError(f"There is no use case '{name}'.",
+                        hint=f"Use one of {', '.join(SIM_DATASETS)}.")  # fmt: skip
+    plan = template_plan(name)
+    train = plan.spec.train
+    horizon = plan.schema.horizon or 1
+    found = replace(config, dataset=SIM_DATASETS[name], hidden=(), model=plan.spec.model,
+                    learning_rate=train.learning_rate, epochs=train.epochs,
+                    batch_size=train.batch_size, momentum=train.momentum,
+                    class_weights=train.class_weights, balance_classes=train.balance_classes,
+                    horizon=horizon)  # fmt: skip
+    return found, SIM_DATASETS[name]
+
+
+def _imbalanced(metrics: dict[str, float]) -> str:
+    """Balanced accuracy and AUC, where accuracy alone says little (fraud: 99% legitimate)."""
+    if "balanced_accuracy" not in metrics:
+        return ""
+    auc = metrics.get("roc_auc")
+    return (f" Balanced accuracy {metrics['balanced_accuracy']:.3f}"
+            + (f", ROC AUC {auc:.3f}." if auc is not None else "."))  # fmt: skip

@@ -7,6 +7,8 @@ Names load on first use, so a command that reads a node's settings doesn't impor
 from dain.lazy import lazy_exports as _lazy_exports
 
 _EXPORTS = {
+    "SIM_DATASETS": "dain.node.use_cases",
+    "template_plan": "dain.node.use_cases",
     "template_text": "dain.node.use_cases",
     "write_use_case": "dain.node.use_cases",
     "Envelope": "dain.node.envelope",

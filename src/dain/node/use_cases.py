@@ -3,11 +3,16 @@ from (`dain data sample NAME --out DIR`)."""
 
 from __future__ import annotations
 
+import tempfile
 from importlib import resources
 from pathlib import Path
 
 from dain.data import USE_CASES, UseCaseData, write_use_case_data
 from dain.errors import ConfigError
+from dain.node.job_file import JobPlan, load_job_file
+
+# the bundled dataset each use case's data is drawn from (what the simulator trains on)
+SIM_DATASETS = {"imaging": "digits", "smart_city": "smart_city", "fraud": "card_fraud"}
 
 
 def template_text(name: str) -> str:
@@ -28,3 +33,11 @@ def write_use_case(name: str, out: Path, owners: int = 3, seed: int = 0) -> tupl
     data = write_use_case_data(name, out, owners, seed)
     job.write_text(text)
     return job, data
+
+
+def template_plan(name: str) -> JobPlan:
+    """The use case's job file as its requester would read it (its data written to a
+    scratch folder for the standardization statistics, then removed)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        job, _ = write_use_case(name, Path(scratch) / name, owners=1)
+        return load_job_file(job)
