@@ -194,6 +194,11 @@ def test_reports_that_do_not_hold_are_refused(tmp_path: Path) -> None:
                 {"asset_id": str(asset_id), "model_cid": record.model_cid,
                  "metrics": {"examples": 5, "accuracy": 2.0}})  # fmt: skip
     assert _post(requester, junk.to_bytes(), "out of its range") == 400
+    for wide in ("9" * 78, "²"):  # above 2^256, and a digit that is not ASCII: not a 500
+        odd = seal(ledger.identity, ledger.chain_id, "metrics", job_id, 1,
+                   {"asset_id": wide, "model_cid": record.model_cid,
+                    "metrics": metrics.to_dict()})  # fmt: skip
+        assert _post(requester, odd.to_bytes(), "decimal number below 2^256") < 500
     assert _post(requester, report(owner)[:-1] + b" " * 5000, "at most") == 413
     update = seal(ledger.identity, ledger.chain_id, "update", job_id, 1, {})
     assert _post(requester, update.to_bytes(), "Expected a 'metrics' message") == 409

@@ -106,9 +106,9 @@ class Intake:
             )
         try:
             asset_id = int(envelope.body["asset_id"])
+            named = format_asset_id(asset_id)  # refuses a negative or over-wide number
         except (KeyError, TypeError, ValueError) as exc:
             raise ProtocolError(f"The message names no asset ({exc!r}).") from exc
-        named = format_asset_id(asset_id)
         if asset_id not in chain.enrolled(job):
             raise ProtocolError(f"Asset {named} is not enrolled in job {job.job_id}.")
         if chain.owner_of(asset_id) != sender:

@@ -67,8 +67,9 @@ def read_report(data: bytes, chain_id: int) -> MetricsReport:
     if set(body) != {"asset_id", "model_cid", "metrics"}:
         raise ProtocolError("A metrics report names exactly asset_id, model_cid and metrics.")
     asset_id, model_cid = body["asset_id"], body["model_cid"]
-    if not (isinstance(asset_id, str) and asset_id.isdigit() and len(asset_id) <= 78):
-        raise ProtocolError("The report's asset_id must be a decimal number.")
+    if not (isinstance(asset_id, str) and asset_id.isascii() and asset_id.isdigit()
+            and len(asset_id) <= 78 and int(asset_id) < 2**256):  # fmt: skip
+        raise ProtocolError("The report's asset_id must be a decimal number below 2^256.")
     if not isinstance(model_cid, str) or not 0 < len(model_cid) <= MAX_CID_CHARS:
         raise ProtocolError("The report's model_cid must be a content id.")
     metrics = Metrics.from_dict(body["metrics"])  # MetricsError (400) when malformed
