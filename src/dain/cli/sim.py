@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from dain.errors import DainError
+
+if TYPE_CHECKING:
+    from dain.sim import SimConfig
 
 
 def sim(
@@ -101,7 +104,7 @@ def sim(
         console.print(f"Results written to {json_out}.")
 
 
-def _from_template(name: str, config: object) -> tuple[object, str]:
+def _from_template(name: str, config: SimConfig) -> tuple[SimConfig, str]:
     """The simulation of a use case: its job file's model and training on its dataset."""
     from dataclasses import replace
 
