@@ -14,7 +14,7 @@ import socket
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dain.data import AssetManifest, DatasetError, load_asset
 from dain.errors import ConfigError
@@ -34,8 +34,13 @@ from dain.node.secure_participant import HoldAfter, Stage
 from dain.node.state import NodeState
 from dain.storage import FileBlobStore
 
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
 log = logging.getLogger(__name__)
 STOP_GRACE_SECONDS = 3
+# adds routes to a node's app before it serves (dain.web's dashboard)
+Extension = Callable[["FastAPI", Node], None]
 
 
 def open_node(home: NodeHome, password: str) -> tuple[Node, NodeState]:
@@ -123,20 +128,27 @@ def listen(home: NodeHome, config: NodeConfig) -> socket.socket:
     return sock
 
 
-def serve(home: NodeHome, password: str | Callable[[], str]) -> None:
+def serve(
+    home: NodeHome, password: str | Callable[[], str], extend: Extension | None = None
+) -> None:
     """Runs the node until SIGTERM or SIGINT. `password` may be a function that asks for
-    it: it is called once the port is taken."""
+    it: it is called once the port is taken. `extend` adds routes to the node's app once the
+    node is open: how an interface layer (the dashboard, dain.web) is served on the node's
+    address without the node importing it."""
     config = home.config()
     listener = listen(home, config)
     try:
         secret = password() if callable(password) else password
         configure_logs(home.log_file, config.log_level)
-        _serve(home, config, secret, listener)
+        _serve(home, config, secret, listener, extend)
     finally:
         listener.close()
 
 
-def _serve(home: NodeHome, config: NodeConfig, password: str, listener: socket.socket) -> None:
+def _serve(
+    home: NodeHome, config: NodeConfig, password: str, listener: socket.socket,
+    extend: Extension | None,
+) -> None:  # fmt: skip
     import uvicorn
 
     if config.train_threads:
@@ -164,9 +176,12 @@ def _serve(home: NodeHome, config: NodeConfig, password: str, listener: socket.s
             runner.stop()  # take no further part in any round once asked to stop
             super().handle_exit(sig, frame)
 
+    app = create_app(node.dispatcher, f"dain node {node.name}")
+    if extend is not None:
+        extend(app, node)
     server = NodeServer(
         uvicorn.Config(
-            create_app(node.dispatcher, f"dain node {node.name}"), host=config.host,
+            app, host=config.host,
             port=config.port, log_level="warning", log_config=None,  # logs go to ours
             # an idle peer's TLS connection would hold the stop for 30 s (asyncio's wait for
             # its close_notify): requests still running get this long, then are cancelled
