@@ -1,0 +1,58 @@
+"""Logging in with the node's access token and out again; the stylesheet, which any page
+(the login form too) may load."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from dain.web.access import SESSION_COOKIE, SESSION_SECONDS, TOKEN_FILE
+from dain.web.site import Site, read_form
+
+WRONG_TOKEN = "That is not this node's access token."
+WHERE_TOKEN = (f"'dain node start' prints it when the node starts, and keeps it in {TOKEN_FILE} "
+               "in the node's home; a restart issues a new one.")  # fmt: skip
+
+
+def router(site: Site) -> APIRouter:
+    routes = APIRouter()
+
+    @routes.get("/static/dain.css", include_in_schema=False)
+    def stylesheet() -> Response:
+        return Response(site.stylesheet, media_type="text/css",
+                        headers={"X-Content-Type-Options": "nosniff"})  # fmt: skip
+
+    @routes.get("/login", include_in_schema=False)
+    def login_form(request: Request) -> Response:
+        return site.render(request, "login.html")
+
+    @routes.post("/login", include_in_schema=False)
+    async def login(request: Request) -> Response:
+        form = await read_form(request)
+        session = site.access.open_session(form.get("token", "").strip()) if form else None
+        if session is None:
+            return site.render(request, "login.html", 403, message=WRONG_TOKEN, hint=WHERE_TOKEN)
+        answer = RedirectResponse(site.url("/data"), status_code=303)
+        answer.set_cookie(SESSION_COOKIE, session, max_age=SESSION_SECONDS, path=site.prefix,
+                          httponly=True, samesite="strict",
+                          secure=request.url.scheme == "https")  # fmt: skip
+        return answer
+
+    @routes.post("/logout", include_in_schema=False)
+    async def logout(request: Request) -> Response:
+        form = await site.action(request)
+        if isinstance(form, Response):
+            return form
+        site.access.close_session(request.cookies.get(SESSION_COOKIE, ""))
+        answer = RedirectResponse(site.url("/login"), status_code=303)
+        answer.delete_cookie(SESSION_COOKIE, path=site.prefix)
+        return answer
+
+    return routes
+
+
+def must_log_in(site: Site, request: Request) -> Response | None:
+    """Where a page sends a reader without a session: to the login form."""
+    if site.session(request) is None:
+        return RedirectResponse(site.url("/login"), status_code=303)
+    return None

@@ -1,0 +1,53 @@
+"""The dashboard as one router, which `dain node start` adds to the node's app under /ui:
+served by the node, on the node's address, acting with the node's key. Each page is a
+router of its own (`my_data`; jobs, governance and audit slot in beside it)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import RedirectResponse, Response
+
+from dain.web.access import TOKEN_FILE, Access, issue_token
+from dain.web.login import router as login_routes
+from dain.web.my_data import router as my_data_routes
+from dain.web.site import Site
+
+if TYPE_CHECKING:
+    from dain.node import Node, NodeHome
+
+PREFIX = "/ui"
+
+
+def dashboard(node: Node, token: str, prefix: str = PREFIX) -> APIRouter:
+    """The dashboard's routes for `node`, under `prefix`, open to holders of `token`."""
+    site = Site(node, Access(token), prefix)
+    routes = APIRouter(prefix=prefix)
+
+    @routes.get("", include_in_schema=False)
+    @routes.get("/", include_in_schema=False)
+    def home() -> Response:
+        return RedirectResponse(site.url(site.pages[0].path), status_code=303)
+
+    routes.include_router(login_routes(site))
+    routes.include_router(my_data_routes(site))
+    return routes
+
+
+def with_dashboard(
+    home: NodeHome, announce: Callable[[str, str, Path], None] | None = None
+) -> Callable[[FastAPI, Node], None]:
+    """What `dain.node.serve(home, password, extend=...)` takes to serve the dashboard on
+    the node's address: once the node is open, a new access token is issued (kept in the
+    home, 0600) and `announce` is told the dashboard's address, the token and its file."""
+
+    def extend(app: FastAPI, node: Node) -> None:
+        token = issue_token(home.root)
+        app.include_router(dashboard(node, token))
+        if announce is not None:
+            announce(f"{node.endpoint}{PREFIX}", token, home.root / TOKEN_FILE)
+
+    return extend
