@@ -19,7 +19,8 @@ SRC = ROOT / "src"
 # higher may import lower, never the reverse; equal ranks may not import each other
 RANKS = {
     "dain.__main__": 11,  # the entry point
-    "dain.cli": 10, "dain.web": 10,  # interfaces
+    "dain.cli": 10,  # the command line (it serves the dashboard with `node start`)
+    "dain.web": 9,  # the dashboard: pages over a node
     "dain.devnet": 9, "dain.node": 8, "dain.sim": 8,  # services (a devnet is made of nodes)
     "dain.ledger": 6, "dain.incentives": 5, "dain.data": 4, "dain.learning": 3,  # domain
     "dain.identity": 2, "dain.storage": 2,  # base

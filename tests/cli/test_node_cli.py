@@ -158,6 +158,12 @@ def test_a_node_made_from_a_keystore_logs_a_whole_job_and_shows_it(
     _wait("the node to serve", lambda: _healthy(home), console=console)
     with home_client(NodeHome(home)) as client:
         assert client.get("/status").json()["address"] == identity.address  # the key given
+    # node start serves the dashboard and says where, with its access token; dain ui too
+    opened = network.dain("ui", "--no-browser", "--home", str(home))
+    assert opened.returncode == 0, opened.stderr
+    token = (home / "dashboard.token").read_text().strip()
+    assert f"Access token: {token}" in opened.stdout and f":{port}/ui" in opened.stdout
+    assert f"access token {token}" in console.read_text()
 
     # a second node on the port the first holds: told what to change, before any password
     network.init("clinic-2", port)

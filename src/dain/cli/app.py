@@ -41,6 +41,7 @@ def _register_subcommands() -> None:
     app.add_typer(rewards.app, name="rewards")
     app.add_typer(devnet.app, name="devnet")
     app.command(name="sim")(sim.sim)
+    app.command(name="ui")(node.ui)
 
 
 @app.callback()

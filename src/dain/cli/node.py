@@ -108,7 +108,14 @@ def start(home: NodeHomeOption = None, password: Password = None) -> None:
     where = node_home(home)
     where.config()  # a missing or broken home is reported before a password is asked for
     # asked for once the port is taken: a busy port is named before the key is unlocked
-    serve(where, lambda: key_password(password, where.keystore))
+    from dain.web import with_dashboard
+
+    def announce(url: str, token: str, path: Path) -> None:
+        # unwrapped: the address and token are copied whole
+        console.print(f"Dashboard: {url} (access token {token}, also in {path})", soft_wrap=True)
+
+    serve(where, lambda: key_password(password, where.keystore),
+          extend=with_dashboard(where, announce))  # fmt: skip
 
 
 @app.command()
@@ -168,3 +175,30 @@ def stop(home: NodeHomeOption = None, as_json: JsonFlag = False) -> None:
     stop_pid(pid)
     where.pid_file.unlink(missing_ok=True)
     emit(as_json, {"stopped": pid}, lambda: console.print(f"Stopped the node (pid {pid})."))
+
+
+def ui(
+    home: NodeHomeOption = None,
+    browser: Annotated[bool, typer.Option(help="Open it in the default browser.")] = True,
+) -> None:
+    """Open the dashboard of the home's running node (the address and access token its
+    'node start' issued)."""
+    import webbrowser
+
+    from dain.node import pid_alive
+    from dain.web import read_token
+
+    where = node_home(home)
+    config = where.config()
+    try:
+        running = pid_alive(int(where.pid_file.read_text().strip()))
+    except (OSError, ValueError):
+        running = False
+    token = read_token(where.root)
+    if not running or token is None:
+        raise ConfigError(f"No node runs from {where.root}, so no dashboard is served.",
+                          hint=f"Start it: dain node start --home {where.root}")  # fmt: skip
+    url = f"{config.endpoint}/ui"
+    console.print(f"Dashboard: {url}\nAccess token: {token}", soft_wrap=True)
+    if browser:
+        webbrowser.open(url)
