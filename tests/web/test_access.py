@@ -45,6 +45,8 @@ def test_a_session_ends_after_a_working_day_and_its_csrf_is_its_own() -> None:
     assert access.csrf_matches(first, access.csrf_token(first))
     assert not access.csrf_matches(first, access.csrf_token(second))
     assert not access.csrf_matches(first, "")
+    assert not access.csrf_matches(first, "é" * 64)  # not ASCII: refused, not a 500
+    assert access.open_session("é" * 43) is None
     now[0] = SESSION_SECONDS - 1
     assert access.session_valid(first)
     now[0] = SESSION_SECONDS

@@ -94,4 +94,6 @@ class Access:
                         hashlib.sha256).hexdigest()  # fmt: skip
 
     def csrf_matches(self, session: str, offered: str) -> bool:
-        return bool(offered) and hmac.compare_digest(offered, self.csrf_token(session))
+        # as bytes: compare_digest raises on a str that is not ASCII (a form may send any)
+        expected = self.csrf_token(session).encode()
+        return bool(offered) and hmac.compare_digest(offered.encode(), expected)
