@@ -152,7 +152,7 @@ def _numeric_targets(path: Path, labels: list[str], target: str) -> np.ndarray:
     try:
         values = np.asarray([float(v) for v in labels], dtype=np.float32)
     except ValueError:
-        bad = next(v for v in labels if not _is_number(v))
+        bad = next(v for v in labels if not is_number(v))
         line = labels.index(bad) + 2
         raise DatasetError(
             f"{path}, line {line}, column '{target}': '{bad}' is not a number.",
@@ -163,7 +163,7 @@ def _numeric_targets(path: Path, labels: list[str], target: str) -> np.ndarray:
     return values
 
 
-def _is_number(text: str) -> bool:
+def is_number(text: str) -> bool:
     try:
         float(text)
     except ValueError:

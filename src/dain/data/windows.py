@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from dain.data.datasets import Dataset
+from dain.data.datasets import Dataset, is_number
 from dain.data.errors import DatasetError
 
 
@@ -71,7 +71,7 @@ def numeric_targets(dataset: Dataset) -> np.ndarray:
     try:
         values = np.array([float(c) for c in dataset.classes], dtype=np.float32)
     except ValueError:
-        bad = next(c for c in dataset.classes if not _is_number(c))
+        bad = next(c for c in dataset.classes if not is_number(c))
         raise DatasetError(
             f"'{dataset.name}': target '{dataset.target}' holds '{bad}', which is not a number.",
             hint="A forecast or regression target must be numeric.",
@@ -79,11 +79,3 @@ def numeric_targets(dataset: Dataset) -> np.ndarray:
     if not np.isfinite(values).all():
         raise DatasetError(f"'{dataset.name}': target '{dataset.target}' has NaN or infinities.")
     return values[dataset.y] if len(dataset.y) else np.zeros(0, np.float32)
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
