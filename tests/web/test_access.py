@@ -131,7 +131,8 @@ def test_pages_work_without_javascript(shared: OwnerNet) -> None:
         page = read(answer.text)
         assert answer.status_code == 200, name
         assert page.scripts == 0, name
-        assert "script-src" not in answer.headers["content-security-policy"]  # none may run
+        policy = answer.headers["content-security-policy"]
+        assert "script-src 'self';" in policy and "unsafe" not in policy  # no inline script
         for form in page.forms:
             assert form.method == "post" and form.action.startswith(PREFIX) and form.buttons
             shown = [i for i in form.inputs if i.get("type") != "hidden"]
@@ -140,3 +141,5 @@ def test_pages_work_without_javascript(shared: OwnerNet) -> None:
                 assert any(i.get("name") == "csrf" for i in form.inputs), (name, form)
     css = client.get(f"{PREFIX}/static/dain.css")
     assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+    for name in ("access.py", "..%2Faccess.py", "..%2F__init__.py", "dain.css.map", ""):
+        assert client.get(f"{PREFIX}/static/{name}").status_code == 404, name

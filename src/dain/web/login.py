@@ -1,10 +1,10 @@
-"""Logging in with the node's access token and out again; the stylesheet, which any page
-(the login form too) may load."""
+"""Logging in with the node's access token and out again; the static files (stylesheets,
+scripts), which any page (the login form too) may load."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 
 from dain.web.access import SESSION_COOKIE, SESSION_SECONDS, TOKEN_FILE
 from dain.web.site import Site, read_form
@@ -17,9 +17,12 @@ WHERE_TOKEN = (f"'dain node start' prints it when the node starts, and keeps it 
 def router(site: Site) -> APIRouter:
     routes = APIRouter()
 
-    @routes.get("/static/dain.css", include_in_schema=False)
-    def stylesheet() -> Response:
-        return Response(site.stylesheet, media_type="text/css",
+    @routes.get("/static/{name}", include_in_schema=False)
+    def static(name: str) -> Response:
+        found = site.static_files.get(name)
+        if found is None:
+            return PlainTextResponse("No such file.", status_code=404)
+        return Response(found[0], media_type=found[1],
                         headers={"X-Content-Type-Options": "nosniff"})  # fmt: skip
 
     @routes.get("/login", include_in_schema=False)

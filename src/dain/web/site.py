@@ -23,9 +23,11 @@ if TYPE_CHECKING:
 
 MAX_FORM_BYTES = 16 * 1024  # the dashboard's forms are a few short fields
 MAX_FIELDS = 32
-# what the browser may load and where forms may go: this site's stylesheet and nothing else
+# what the browser may load and where forms may go: this site's own files (the package's
+# static folder) and nothing else; no inline script or style
 HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; "
+    "script-src 'self'; connect-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
@@ -56,8 +58,16 @@ class Site:
                            autoescape=select_autoescape(default=True))  # fmt: skip
 
     @cached_property
-    def stylesheet(self) -> bytes:
-        return (resources.files("dain.web") / "static" / "dain.css").read_bytes()
+    def static_files(self) -> dict[str, tuple[bytes, str]]:
+        """The package's static files (name -> bytes, media type): stylesheets, the few
+        scripts of the live parts; read once, served by name and by nothing else."""
+        kinds = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml"}
+        found = {}
+        for item in (resources.files("dain.web") / "static").iterdir():
+            kind = kinds.get(item.name[item.name.rfind(".") :])
+            if kind is not None and item.is_file():
+                found[item.name] = (item.read_bytes(), kind)
+        return found
 
     def url(self, path: str = "/") -> str:
         return self.prefix + path

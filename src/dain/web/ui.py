@@ -1,6 +1,6 @@
 """The dashboard as one router, which `dain node start` adds to the node's app under /ui:
 served by the node, on the node's address, acting with the node's key. Each page is a
-router of its own (`my_data`; jobs, governance and audit slot in beside it)."""
+router of its own: `my_data`, `jobs`, `governance`, `audit`."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import RedirectResponse, Response
 
 from dain.web.access import TOKEN_FILE, Access, issue_token
+from dain.web.audit import router as audit_routes
+from dain.web.governance import router as governance_routes
+from dain.web.jobs import router as jobs_routes
 from dain.web.login import router as login_routes
 from dain.web.my_data import router as my_data_routes
 from dain.web.site import Site
@@ -33,7 +36,8 @@ def dashboard(node: Node, token: str, prefix: str = PREFIX) -> APIRouter:
         return RedirectResponse(site.url(site.pages[0].path), status_code=303)
 
     routes.include_router(login_routes(site))
-    routes.include_router(my_data_routes(site))
+    for pages in (my_data_routes, jobs_routes, governance_routes, audit_routes):
+        routes.include_router(pages(site))  # in the navigation's order
     return routes
 
 
