@@ -6,6 +6,7 @@ Names load on first use, so a command that needs one light part does not pay for
 from dain.lazy import lazy_exports as _lazy_exports
 
 _EXPORTS = {
+    "parse_address": "dain.identity.addresses",
     "did_pkh": "dain.identity.did",
     "parse_did": "dain.identity.did",
     "DidError": "dain.identity.errors",
