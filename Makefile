@@ -11,6 +11,9 @@ PY_STAMP := $(VENV)/.installed
 SLITHER_VENV := .venv-slither
 SLITHER_STAMP := $(SLITHER_VENV)/.installed
 NPM_STAMP := node_modules/.installed
+# the dashboard's browser tests run in Debian's chromium; apt-get needs root (or sudo)
+CHROMIUM_STAMP := $(VENV)/.chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all install demo test lint contracts clean
 
@@ -35,12 +38,17 @@ $(SLITHER_STAMP):
 	$(SLITHER_VENV)/bin/python -m pip install --quiet "slither-analyzer==0.11.6"
 	touch $@
 
+$(CHROMIUM_STAMP): $(PY_STAMP)
+	command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium; }
+	touch $@
+
 install: $(PY_STAMP)
 
 demo: $(PY_STAMP)
 	$(BIN)/dain demo
 
-test: $(PY_STAMP) $(NPM_STAMP) $(SLITHER_STAMP)
+test: $(PY_STAMP) $(NPM_STAMP) $(SLITHER_STAMP) $(CHROMIUM_STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/pytest -n 2 --dist loadfile
 
@@ -51,4 +59,4 @@ contracts: $(NPM_STAMP)
 	node contracts/build.cjs
 
 clean:
-	rm -rf $(VENV) $(SLITHER_VENV) node_modules .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(SLITHER_VENV) node_modules .pytest_cache .ruff_cache .hypothesis test-results

@@ -105,3 +105,7 @@ def shared() -> OwnerNet:
 def fresh() -> Callable[[], OwnerNet]:
     """A network of its own, for a test that acts."""
     return owner_net
+
+
+# the browser tests' fixtures (a cluster of node processes on anvil, Chromium, output folders)
+from tests.web.browser import chromium, results, world  # noqa: E402, F401

@@ -75,8 +75,10 @@ def test_the_session_cookie_is_httponly_and_strict(shared: OwnerNet) -> None:
 
 
 @pytest.mark.parametrize(
-    "how", ["no session", "no csrf", "wrong csrf", "other session's csrf", "other site", "json"]
-)
+    "how",
+    ["no session", "no csrf", "wrong csrf", "other session's csrf", "other site",
+     "opaque origin", "json"],
+)  # fmt: skip
 def test_an_action_without_token_or_csrf_is_refused_and_changes_nothing(
     shared: OwnerNet, how: str
 ) -> None:
@@ -92,6 +94,8 @@ def test_an_action_without_token_or_csrf_is_refused_and_changes_nothing(
         form = {"csrf": log_in(client_for(shared.hospital))}
     elif how == "other site":
         headers = {"origin": "http://evil.example", "sec-fetch-site": "cross-site"}
+    elif how == "opaque origin":  # a sandboxed frame or a data: page of any site
+        headers = {"origin": "null"}
 
     sent = {"json": form} if how == "json" else {"data": form, "headers": headers}
     revoke = client.post(_revoke_url(shared), **sent)  # type: ignore[arg-type]
