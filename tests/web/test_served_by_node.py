@@ -77,6 +77,7 @@ def test_a_started_node_serves_the_dashboard_with_a_private_token(
                     assert time.monotonic() < deadline, console.read_text()
                     time.sleep(0.2)
             refused = client.post(f"{PREFIX}/data/claim", data={"csrf": "x"})
+            by_password = client.post(f"{PREFIX}/login", data={"token": PASSWORD})
             login = client.post(f"{PREFIX}/login", data={"token": token or ""})
             page = client.get(f"{PREFIX}/data")  # with the session cookie it set
             health = client.get("/health")  # the peer API beside it, as before
@@ -86,6 +87,7 @@ def test_a_started_node_serves_the_dashboard_with_a_private_token(
         assert token is not None and len(token) >= 32
         assert form.status_code == 200 and 'name="token"' in form.text
         assert refused.status_code == 403
+        assert by_password.status_code == 303  # the keystore's password opens it too
         assert login.status_code == 303 and "secure" in login.headers["set-cookie"].lower()
         assert page.status_code == 200 and "My data" in page.text
         assert health.status_code == 200

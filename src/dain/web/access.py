@@ -65,8 +65,10 @@ class Access:
 
     def open_session(self, offered: str) -> str | None:
         """A new session's id if `offered` is the access token, else None."""
-        if not self.token_matches(offered):
-            return None
+        return self.new_session() if self.token_matches(offered) else None
+
+    def new_session(self) -> str:
+        """A new session's id, for a reader who proved who they are (token or password)."""
         session = secrets.token_urlsafe(32)
         with self._lock:
             self._sessions[session] = self._now() + SESSION_SECONDS

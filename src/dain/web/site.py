@@ -17,6 +17,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from dain.errors import DainError
 from dain.web.access import CSRF_FIELD, SESSION_COOKIE, TOKEN_FILE, Access
+from dain.web.password import PasswordLogin
 
 if TYPE_CHECKING:
     from dain.node import Node
@@ -52,6 +53,7 @@ class Site:
     node: Node
     access: Access
     prefix: str = "/ui"
+    password: PasswordLogin | None = None  # logging in with the keystore's password too
     pages: list[Page] = field(default_factory=list, init=False)  # each router adds its own
 
     @cached_property

@@ -17,6 +17,7 @@ from dain.web.governance import router as governance_routes
 from dain.web.jobs import router as jobs_routes
 from dain.web.login import router as login_routes
 from dain.web.my_data import router as my_data_routes
+from dain.web.password import PasswordLogin
 from dain.web.site import Site
 
 if TYPE_CHECKING:
@@ -25,9 +26,13 @@ if TYPE_CHECKING:
 PREFIX = "/ui"
 
 
-def dashboard(node: Node, token: str, prefix: str = PREFIX) -> APIRouter:
-    """The dashboard's routes for `node`, under `prefix`, open to holders of `token`."""
-    site = Site(node, Access(token), prefix)
+def dashboard(
+    node: Node, token: str, prefix: str = PREFIX, keystore: Path | None = None
+) -> APIRouter:
+    """The dashboard's routes for `node`, under `prefix`, open to holders of `token` and,
+    given the node's `keystore`, to whoever knows its password."""
+    password = PasswordLogin(keystore, node.address) if keystore is not None else None
+    site = Site(node, Access(token), prefix, password)
     routes = APIRouter(prefix=prefix)
 
     @routes.get("", include_in_schema=False)
@@ -50,7 +55,7 @@ def with_dashboard(
 
     def extend(app: FastAPI, node: Node) -> None:
         token = issue_token(home.root)
-        app.include_router(dashboard(node, token))
+        app.include_router(dashboard(node, token, keystore=home.keystore))
         if announce is not None:
             announce(f"{node.endpoint}{PREFIX}", token, home.root / TOKEN_FILE)
 
