@@ -120,7 +120,7 @@ def list_jobs(
     as_json: JsonFlag = False,
 ) -> None:
     """The jobs proposed on the network, newest first."""
-    from dain.cli.job_view import job_row
+    from dain.node import job_row
 
     ledger, where = read_ledger(home)
     if mine:
@@ -148,7 +148,8 @@ def list_jobs(
 @app.command()
 def show(job_id: JobId, home: NodeHomeOption = None, as_json: JsonFlag = False) -> None:
     """A job's terms, status, participants and rounds."""
-    from dain.cli.job_view import job_details, print_details
+    from dain.cli.job_view import print_details
+    from dain.node import job_details
 
     ledger, where = read_ledger(home)
     details = job_details(ledger, existing_job(ledger, job_id))

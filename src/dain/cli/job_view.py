@@ -1,4 +1,5 @@
-"""How a job reads to a person: rows, details and the live watch of `dain job`."""
+"""How a job reads to a person: rows and details (from `dain.node`, which the dashboard
+shares) and the live watch of `dain job`."""
 
 from __future__ import annotations
 
@@ -13,70 +14,11 @@ from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
 from dain.cli.context import console
+from dain.node import job_details, metrics_text
 
 if TYPE_CHECKING:
-    from dain.ledger import JobInfo, Ledger
+    from dain.ledger import Ledger
     from dain.node import NodeHome
-
-
-def job_row(job: JobInfo) -> dict[str, Any]:
-    from dain.ledger import format_dain
-
-    return {
-        "job_id": job.job_id,
-        "purpose": job.purpose,
-        "status": job.status.name.lower(),
-        "round": job.current_round,
-        "rounds": job.rounds,
-        "pool": format_dain(job.reward_pool),
-        "requester": job.requester,
-    }
-
-
-def job_details(ledger: Ledger, job: JobInfo, now: float | None = None) -> dict[str, Any]:
-    """Everything `job show` and `job watch` print, from the chain alone."""
-    from dain.ledger import JobStatus
-
-    jobs = ledger.jobs
-    now = ledger.now() if now is None else now
-    enrolled = jobs.enrolled(job.job_id)
-    records = {r.round: r for r in jobs.records(job.job_id)}
-    rounds = []
-    for number in range(1, job.current_round + 1):
-        record = records.get(number)
-        rounds.append(
-            {
-                "round": number,
-                "participants": record.participants if record else 0,
-                "aggregator": record.aggregator if record else "",
-                "epsilon": record.epsilon / 1e6 if record else 0.0,
-                "model_cid": record.model_cid if record else "",
-                "block": record.block_number if record else 0,
-                "transaction": "0x" + record.transaction_hash.hex() if record else "",
-            }
-        )
-    details = job_row(job) | {
-        "secure_aggregation": job.secure_aggregation,
-        "round_duration_s": job.round_duration,
-        "max_epsilon": job.max_epsilon,
-        "epsilon_spent": job.epsilon_spent,
-        "assets_enrolled": len(enrolled),
-        "max_assets": job.max_assets,
-        "spec_cid": job.spec_cid,
-        "model_cid": job.model_cid,
-        "rounds_recorded": rounds,
-    }
-    if job.status == JobStatus.RUNNING and job.current_round < job.rounds:
-        next_round = job.current_round + 1
-        elapsed = max(0.0, now - job.round_opened_at)
-        attempt = int(elapsed // job.round_duration)
-        details |= {
-            "next_round": next_round,
-            "aggregator_now": jobs.aggregator_at(job.job_id, next_round, now),
-            "failovers": attempt,
-            "deadline_in_s": round(job.round_duration * (attempt + 1) - elapsed, 1),
-        }
-    return details
 
 
 def print_details(details: dict[str, Any], where: NodeHome | None = None) -> None:
@@ -127,24 +69,10 @@ def _details_view(
             str(row["participants"]),
             f"{row['epsilon']:.3g}",
             row["aggregator"][:10],
-            _metrics_text(scores),
+            metrics_text(scores),
             str(row["block"]),
         )
     return Group(head, progress, table)
-
-
-def _metrics_text(scores: dict[str, Any]) -> str:
-    shown = []
-    for source in ("requester", "federated"):
-        found = scores.get(source) or {}
-        parts = [
-            f"{k} {v:.3f}"
-            for k, v in found.items()
-            if k in ("accuracy", "balanced_accuracy", "roc_auc", "r2") and v is not None
-        ]
-        if parts:
-            shown.append(f"{source}: " + ", ".join(parts))
-    return "; ".join(shown) or "-"
 
 
 def _node_metrics(where: NodeHome, job_id: int) -> dict[int, dict[str, Any]]:
