@@ -19,7 +19,7 @@ from dain.cli.context import (
     emit,
     parse_asset_id,
 )
-from dain.data import format_asset_id
+from dain.data import format_asset_id, parse_expiry
 from dain.errors import ConfigError, DainError
 from dain.node import DEFAULT_HOME
 
@@ -53,29 +53,6 @@ MaxEpsilon = Annotated[
 ]
 SecureAggregation = Annotated[bool, typer.Option(help="Require secure aggregation of updates.")]
 Statement = Annotated[str, typer.Option(help="Your terms in your own words, for people.")]
-
-
-def parse_expiry(text: str, now: float | None = None) -> int:
-    """Unix seconds of an expiry a person wrote; 0 for never. One already past is refused:
-    consent that ended before it was given is a typo, not a wish."""
-    if text.lower() in ("never", "0", ""):
-        return 0
-    if text.isdigit():
-        when = int(text)
-    else:
-        try:
-            day = dt.date.fromisoformat(text)
-        except ValueError:
-            raise ConfigError(
-                f"'{text}' is not a date.", hint="Use YYYY-MM-DD, unix seconds, or 'never'."
-            ) from None
-        when = int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp())
-    now = dt.datetime.now(dt.UTC).timestamp() if now is None else now
-    if when <= now:
-        shown = dt.datetime.fromtimestamp(when, dt.UTC).date().isoformat()
-        raise ConfigError(f"The expiry {text} ({shown}) is already past.",
-                          hint="Give a future date (YYYY-MM-DD), or 'never'.")  # fmt: skip
-    return when
 
 
 def build_policy(
