@@ -3,6 +3,8 @@ fix, exit code 1, no traceback (issue 13, "Why"). Real processes, against anvil.
 
 from __future__ import annotations
 
+import csv
+import io
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from dain.identity import Identity
-from dain.ledger import RpcChain, deploy
+from dain.identity.addresses import EXAMPLE
+from dain.ledger import Auditor, Deployment, Ledger, RpcChain, deploy, trail_csv
 from dain.ledger.anvil import AnvilProcess
 
 pytestmark = pytest.mark.slow
@@ -66,3 +69,22 @@ def test_audit_job_says_there_is_no_such_job(network: Path, anvil: AnvilProcess)
     for job_id in ("999", "0"):
         _refused(_audit(network, "job", job_id, rpc=anvil.url),
                  f"There is no job {job_id}", "no job was ever proposed")  # fmt: skip
+
+
+def test_audit_refuses_json_and_csv_at_once(tmp_path: Path) -> None:
+    _refused(_audit(tmp_path, "member", EXAMPLE, "--json", "--csv"), "one of --json and --csv")
+
+
+def test_audit_csv_is_the_trail_the_dashboard_downloads(network: Path, anvil: AnvilProcess) -> None:
+    chain = RpcChain(anvil.url)
+    ledger = Ledger(chain, Deployment.load(network / "deployment.json"), Identity.create())
+
+    printed = _audit(network, "member", EXAMPLE, "--csv", rpc=anvil.url)
+    refused = _audit(network, "asset", "0x" + "12" * 32, "--csv", rpc=anvil.url)
+
+    assert printed.returncode == 0, printed.stderr
+    expected = trail_csv(Auditor(ledger).member(EXAMPLE))
+    assert printed.stdout == expected.replace("\r\n", "\n")  # read as text: newlines folded
+    rows = list(csv.DictReader(io.StringIO(printed.stdout)))
+    assert [r["kind"] for r in rows][:1] == ["member"] and rows[0]["admitted"] == "false"
+    _refused(refused, "There is no data asset 0x1212", "dain data list")

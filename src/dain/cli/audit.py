@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -16,7 +17,11 @@ from dain.errors import ConfigError
 from dain.node import DEFAULT_HOME
 
 if TYPE_CHECKING:  # the ledger (web3) loads only when a command reads the chain
-    from dain.ledger import AssetTrail, Auditor, JobTrail, Ledger, MemberTrail
+    from dain.ledger import AssetTrail, Auditor, JobTrail, MemberTrail
+
+CsvFlag = Annotated[
+    bool, typer.Option("--csv", help="Print CSV, one row per event, instead of a table.")
+]
 
 app = typer.Typer(
     help="Who used which data, when, for what, and what was paid.", no_args_is_help=True
@@ -110,15 +115,20 @@ def _auditor(home: Path, rpc: str | None) -> Auditor:
     return Auditor(Session(home, rpc).ledger(sign=False))
 
 
-def _check_job(ledger: Ledger, job_id: int) -> None:
-    """Refuses an id no job has: the contract reads one as an empty job, not an error."""
-    count = ledger.jobs.count()
-    if not 1 <= job_id <= count:
-        raise ConfigError(
-            f"There is no job {job_id} on this network"
-            + (f": jobs run from 1 to {count}." if count else ": no job was ever proposed."),
-            hint="'dain audit member ADDRESS' lists the jobs a member requested.",
-        )
+def _one_format(as_json: bool, as_csv: bool) -> None:
+    if as_json and as_csv:  # before the chain is asked anything
+        raise ConfigError("Choose one of --json and --csv.", hint="Run the command again.")
+
+
+def _output(as_json: bool, as_csv: bool, trail: AssetTrail | JobTrail | MemberTrail,
+            show: Callable[[], None]) -> None:  # fmt: skip
+    """The trail as a table, as JSON (`--json`) or as CSV (`--csv`, one row per event)."""
+    if as_csv:
+        from dain.ledger import trail_csv
+
+        typer.echo(trail_csv(trail), nl=False)
+    else:
+        emit(as_json, trail.to_dict(), show)
 
 
 @app.command()
@@ -127,10 +137,18 @@ def asset(
     home: Home = DEFAULT_HOME,
     rpc: Rpc = None,
     as_json: JsonFlag = False,
+    as_csv: CsvFlag = False,
 ) -> None:
     """Every use of one data asset, under which terms, and what it earned."""
-    trail = _auditor(home, rpc).asset(parse_asset_id(asset_id))
-    emit(as_json, trail.to_dict(), lambda: show_asset(trail))
+    from dain.ledger import Auditor, check_asset
+
+    _one_format(as_json, as_csv)
+    wanted = parse_asset_id(asset_id)
+    ledger = Session(home, rpc).ledger(sign=False)
+    check_asset(ledger, wanted, hint="'dain data list' shows your assets' ids in full; "
+                "'dain audit member ADDRESS' lists a member's.")  # fmt: skip
+    trail = Auditor(ledger).asset(wanted)
+    _output(as_json, as_csv, trail, lambda: show_asset(trail))
 
 
 @app.command()
@@ -139,14 +157,16 @@ def job(
     home: Home = DEFAULT_HOME,
     rpc: Rpc = None,
     as_json: JsonFlag = False,
+    as_csv: CsvFlag = False,
 ) -> None:
     """A job's rounds, the data each used, and who was paid."""
-    from dain.ledger import Auditor
+    from dain.ledger import Auditor, check_job
 
+    _one_format(as_json, as_csv)
     ledger = Session(home, rpc).ledger(sign=False)
-    _check_job(ledger, job_id)
+    check_job(ledger, job_id, hint="'dain audit member ADDRESS' lists the jobs a member requested.")
     trail = Auditor(ledger).job(job_id)
-    emit(as_json, trail.to_dict(), lambda: show_job(trail))
+    _output(as_json, as_csv, trail, lambda: show_job(trail))
 
 
 @app.command()
@@ -155,8 +175,10 @@ def member(
     home: Home = DEFAULT_HOME,
     rpc: Rpc = None,
     as_json: JsonFlag = False,
+    as_csv: CsvFlag = False,
 ) -> None:
     """A member's assets, the uses of their data, their rewards and reputation."""
+    _one_format(as_json, as_csv)
     checked = parse_address(address)  # before the chain is asked anything
     trail = _auditor(home, rpc).member(checked)
-    emit(as_json, trail.to_dict(), lambda: show_member(trail))
+    _output(as_json, as_csv, trail, lambda: show_member(trail))
