@@ -99,6 +99,8 @@ USES: dict[str, Use] = {
     "gov.queue": lambda g: g.ledger.gov.queue(g.proposal),
     "gov.execute": lambda g: g.ledger.gov.execute(g.proposal),
     "gov.proposal": lambda g: g.ledger.gov.proposal(g.proposal.proposal_id),
+    "gov.proposals": lambda g: g.ledger.gov.proposals(),
+    "gov.votes_cast": lambda g: g.ledger.gov.votes_cast(g.ledger.address),
     "gov.cancel": lambda g: g.ledger.gov.cancel(g.proposal),
     "gov.state": lambda g: g.ledger.gov.state(g.proposal),
     "gov.tally": lambda g: g.ledger.gov.tally(g.proposal),
@@ -185,7 +187,7 @@ USES: dict[str, Use] = {
     "auditor.member": lambda g: Auditor(g.ledger).member(g.ledger.address),
 }
 # methods that decode what the caller already holds and make no request
-LOCAL = {"jobs.data_used_in", "jobs.skipped_in"}
+LOCAL = {"jobs.data_used_in", "jobs.skipped_in", "gov.calls"}
 PARTS: dict[str, type] = {
     "token": TokenClient,
     "gov": GovernanceClient,

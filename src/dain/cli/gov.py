@@ -14,7 +14,7 @@ from dain.errors import ConfigError
 from dain.node import DEFAULT_HOME
 
 if TYPE_CHECKING:  # the ledger (web3) loads only when a command acts on the chain
-    from dain.ledger import Ledger, Proposal, Tally
+    from dain.ledger import Ledger, Proposal
 
 app = typer.Typer(help="Propose, vote on and carry out network decisions.", no_args_is_help=True)
 
@@ -29,58 +29,10 @@ def _proposal(ledger: Ledger, text: str) -> Proposal:
 
 
 def _show(ledger: Ledger, proposal: Proposal, as_json: bool) -> None:
-    data = status_dict(ledger, proposal)
+    from dain.ledger import proposal_status
+
+    data = proposal_status(ledger, proposal)
     emit(as_json, data, lambda: show_status(data))
-
-
-def status_dict(ledger: Ledger, proposal: Proposal) -> dict[str, object]:
-    gov = ledger.gov
-    tally = gov.tally(proposal)
-    snapshot = gov.snapshot(proposal)
-    state = gov.state(proposal).name.lower()
-    eta = gov.eta(proposal)
-    # the quorum is a share of the supply at the snapshot: known once that block is past
-    quorum = gov.quorum(snapshot) if snapshot < ledger.block_number() else None
-    return {
-        "proposal_id": str(proposal.proposal_id),
-        "description": proposal.description,
-        "state": state,
-        "votes_for": str(tally.for_),
-        "votes_against": str(tally.against),
-        "votes_abstain": str(tally.abstain),
-        "quorum": str(quorum) if quorum is not None else None,
-        "outcome": outcome(state, tally, quorum),
-        "snapshot_block": snapshot,
-        "voting_ends_block": gov.deadline(proposal),
-        "executable_after": eta or None,
-    }
-
-
-def outcome(state: str, tally: Tally, quorum: int | None) -> str | None:
-    """Why a closed vote ended as it did, or how an open one stands. Quorum counts the
-    votes for and abstaining; then the vote passes if more are for than against."""
-    if quorum is None or state in ("pending", "canceled"):
-        return None
-    counted = tally.for_ + tally.abstain
-    quorum_met = counted >= quorum
-    passing = tally.for_ > tally.against
-    votes = f"{_dain(tally.for_)} for, {_dain(tally.against)} against"
-    reasons = []
-    if not quorum_met:
-        reasons.append(f"quorum missed: {_dain(counted)} for or abstaining, {_dain(quorum)} needed")
-    if not passing and (quorum_met or tally.against):
-        reasons.append(f"the vote decided it: {votes} (more must be for than against)")
-    if state == "defeated":
-        return "defeated, " + "; and ".join(reasons)
-    if state == "active":
-        return "failing so far, " + "; and ".join(reasons) if reasons else "passing so far"
-    return f"passed: quorum reached ({_dain(counted)} of {_dain(quorum)}), {votes}"
-
-
-def _dain(amount: int) -> str:
-    from dain.ledger import TOKEN_UNIT
-
-    return f"{amount / TOKEN_UNIT:,.2f} DAIN"
 
 
 def show_status(data: dict[str, object]) -> None:
@@ -117,6 +69,8 @@ def propose(
         raise ConfigError(
             "Say what to decide: exactly one of --approve-job, --admit, --remove, --floor-share."
         )
+    from dain.ledger import proposal_status
+
     admit = parse_address(admit, "an address to admit") if admit is not None else None
     remove = parse_address(remove, "a member's address") if remove is not None else None
     ledger = Session(home, rpc, keystore, password).ledger()
@@ -129,7 +83,7 @@ def propose(
         proposal = ledger.gov.propose_removal(remove, description)
     else:
         proposal = ledger.gov.propose_floor_share(int(floor_share or 0), description)
-    data = status_dict(ledger, proposal)
+    data = proposal_status(ledger, proposal)
     emit(as_json, data, lambda: (console.print("Proposed."), show_status(data)))
 
 
@@ -171,7 +125,7 @@ def vote(
     as_json: JsonFlag = False,
 ) -> None:
     """Cast your vote, weighted by your delegated tokens at the proposal's snapshot."""
-    from dain.ledger import Vote
+    from dain.ledger import Vote, check_vote_weight
 
     try:
         support = Vote[choice.upper()]
@@ -182,44 +136,9 @@ def vote(
     ledger = Session(home, rpc, keystore, password).ledger()
     proposal = _proposal(ledger, proposal_id)
     if not anyway:
-        _check_weight(ledger, proposal)
+        check_vote_weight(ledger, proposal)
     ledger.gov.vote(proposal, support)
     _show(ledger, proposal, as_json)
-
-
-def _check_weight(ledger: Ledger, proposal: Proposal) -> None:
-    """Refuses a vote that would count 0: the governor takes one vote per account, so it
-    could not be cast again once the weight is there. Votes weigh what was delegated to
-    the voter at the proposal's snapshot block, and tokens count only once delegated."""
-    from dain.ledger import ProposalState
-
-    gov, token, me = ledger.gov, ledger.token, ledger.address
-    if gov.state(proposal) != ProposalState.ACTIVE or gov.has_voted(proposal, me):
-        return  # the governor refuses these with its own reason
-    snapshot = gov.snapshot(proposal)
-    if token.votes(me, snapshot):
-        return
-    held = token.balance_of(me)
-    delegate = token.delegate_of(me)
-    if not held and not token.votes(me):
-        why = "you hold no DAIN and nobody delegated votes to you"
-        fix = "Votes come from DAIN tokens: get some, then 'dain gov delegate' to yourself"
-    elif delegate is None:
-        why = (f"your {_dain(held)} count only once delegated, and you have not delegated "
-               "them (not even to yourself)")  # fmt: skip
-        fix = "Delegate to yourself with 'dain gov delegate'; it counts for later proposals"
-    elif delegate != me:
-        why = f"you delegated your tokens to {delegate}, who votes with them"
-        fix = "Your delegate's vote carries your tokens; 'dain gov delegate' takes them back"
-    else:
-        why = (f"your votes ({_dain(token.votes(me))} now) came after the proposal's snapshot "
-               f"(block {snapshot}); a vote weighs what was delegated to you then")  # fmt: skip
-        fix = "They count for proposals made from now on"
-    raise ConfigError(
-        f"Your vote on this proposal would count 0: {why}.",
-        hint=f"{fix}. A vote cannot be recast, so none was sent; add --anyway to cast this "
-        "one with no weight.",
-    )
 
 
 @app.command()
@@ -236,6 +155,8 @@ def delegate(
     """Give your tokens' voting power to yourself or someone else. Tokens vote only once
     delegated, and a proposal weighs votes as they stood at its snapshot: delegating counts
     for proposals made from now on, not for those already open."""
+    from dain.ledger import votes_text
+
     to = parse_address(to, "an address to delegate to") if to is not None else None
     ledger = Session(home, rpc, keystore, password).ledger()
     ledger.token.delegate(to)
@@ -244,7 +165,7 @@ def delegate(
     since = ledger.block_number()
 
     def render() -> None:
-        console.print(f"{target} now votes with {_dain(votes)}, for proposals whose snapshot "
+        console.print(f"{target} now votes with {votes_text(votes)}, for proposals whose snapshot "
                       f"is block {since} or later (those made from now on).")  # fmt: skip
 
     emit(as_json, {"delegate": target, "votes": str(votes), "from_block": since}, render)

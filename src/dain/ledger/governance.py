@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 from eth_utils import keccak
 from web3.contract import Contract
+from web3.exceptions import Web3Exception
 from web3.types import EventData
 
 from dain.identity import Identity, sign_typed_data
@@ -64,6 +65,37 @@ class Proposal:
 
     def _args(self) -> tuple[list[str], list[int], list[bytes], bytes]:
         return list(self.targets), list(self.values), list(self.calldatas), self.description_hash
+
+
+@dataclass(frozen=True)
+class VoteCast:
+    """One member's vote on one proposal, as the governor's VoteCast event records it."""
+
+    EVENT: ClassVar[str] = "VoteCast"
+
+    voter: str
+    proposal_id: int
+    support: Vote
+    weight: int
+    block_number: int
+
+    @classmethod
+    def from_log(cls, log: EventData) -> VoteCast:
+        args = log["args"]
+        return cls(args["voter"], int(args["proposalId"]), Vote(int(args["support"])),
+                   int(args["weight"]), int(log["blockNumber"]))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ProposalCall:
+    """One call a proposal makes when executed, decoded: `contract` names the network's
+    contract it targets ("jobs", "registry", "governor", "timelock"), or is the target's
+    address with `function` None when the call is not to one of them (kept as raw bytes)."""
+
+    contract: str
+    function: str | None
+    args: tuple[Any, ...]
+    calldata: bytes
 
 
 @dataclass(frozen=True)
@@ -237,15 +269,37 @@ class GovernanceClient:
     def execute(self, proposal: Proposal) -> None:
         self._call.send("execute the proposal", self._c.functions.execute(*proposal._args()))
 
+    def proposals(self) -> list[Proposal]:
+        """Every proposal ever made, oldest first, rebuilt from the ProposalCreated events."""
+        return self._call.events("the governance proposals", self._c, Proposal)
+
     def proposal(self, proposal_id: int) -> Proposal:
         """A proposal rebuilt from its ProposalCreated event, so only its id is needed."""
-        for proposal in self._call.events("the governance proposals", self._c, Proposal):
+        for proposal in self.proposals():
             if proposal.proposal_id == proposal_id:
                 return proposal
         raise LedgerError(
             f"No proposal {proposal_id} on this chain.",
             hint="Check the id 'dain gov propose' printed.",
         )
+
+    def votes_cast(self, voter: str) -> list[VoteCast]:
+        """Every vote `voter` cast, on any proposal, oldest first: how it voted (the
+        governor itself only says whether)."""
+        return self._call.events("the votes cast", self._c, VoteCast, {"voter": voter})
+
+    def calls(self, proposal: Proposal) -> list[ProposalCall]:
+        """What the proposal does when executed, call by call, decoded against the network's
+        contracts. Decoding only: no chain request."""
+        known = {str(c.address): (name, c) for name, c in (
+            ("jobs", self._jobs), ("registry", self._registry), ("governor", self._c),
+            ("timelock", self._timelock))}  # fmt: skip
+        found = []
+        for target, calldata in zip(proposal.targets, proposal.calldatas, strict=True):
+            name, contract = known.get(str(target), (str(target), None))
+            function, args = _decode(contract, calldata) if contract else (None, ())
+            found.append(ProposalCall(name, function, args, calldata))
+        return found
 
     def cancel(self, proposal: Proposal) -> None:
         """The proposer withdraws a proposal before its vote opens."""
@@ -298,3 +352,13 @@ class GovernanceClient:
 
     def timelock_delay(self) -> int:
         return int(self._call.read("the timelock delay", self._timelock.functions.getMinDelay()))
+
+
+def _decode(contract: Contract, calldata: bytes) -> tuple[str | None, tuple[Any, ...]]:
+    """A call's function and arguments, or (None, ()) if no function of the contract has
+    its selector."""
+    try:
+        function, args = contract.decode_function_input(calldata)
+    except (ValueError, Web3Exception):
+        return None, ()
+    return str(function.fn_name), tuple(args.values())
