@@ -21,6 +21,7 @@ class GovNet:
     bystander: Node  # a member holding 500 DAIN it never delegated: no voting power
     job_id: int  # proposed with a 3 DAIN pool, epsilon 2, secure aggregation
     open: Proposal  # the vote approving `job_id`, active
+    floor: Proposal  # a vote setting the reward floor share to 25%, active
 
 
 def gov_net() -> GovNet:
@@ -36,11 +37,12 @@ def gov_net() -> GovNet:
                      secure_aggregation=True)  # fmt: skip
     job_id = requester.ledger.propose_job(terms)
     proposal = requester.ledger.gov.propose_job_approval(job_id)
-    open_vote(net, proposal)
-    return GovNet(net, requester, hospital, bystander, job_id, proposal)
+    floor = requester.ledger.gov.propose_floor_share(2500)
+    open_vote(net, floor)
+    return GovNet(net, requester, hospital, bystander, job_id, proposal, floor)
 
 
 def open_vote(net: Devnet, proposal: Proposal) -> None:
-    """Mines past the proposal's snapshot: its vote is open."""
+    """Mines past the proposal's snapshot: its vote (and any made before it) is open."""
     root = net.root
     root.backend.mine(max(0, root.gov.snapshot(proposal) - root.block_number()) + 1)

@@ -70,6 +70,21 @@ def test_the_page_lists_the_open_vote_with_the_jobs_terms_and_quorum(shared: Gov
     assert len(vote_forms) == 1 and vote_forms[0].buttons == 3
 
 
+def test_a_parameter_change_names_the_parameter_with_its_new_and_current_value(
+    shared: GovNet,
+) -> None:
+    client = client_for(shared.hospital)
+    log_in(client)
+
+    page = read(client.get(GOV).text)
+
+    does = dict(page.tables[(f"proposal-{shared.floor.proposal_id}", "does")])
+    current = shared.hospital.ledger.jobs.floor_share_bps()
+    assert does["parameter"].startswith("floor share")
+    assert does["new value"] == "2500 basis points (25.00%)"
+    assert does["current value"] == f"{current} basis points ({current / 100:.2f}%)"
+
+
 def test_open_proposals_come_first_then_past_ones_with_their_outcome(shared: GovNet) -> None:
     client = client_for(shared.hospital)
     log_in(client)
@@ -77,8 +92,13 @@ def test_open_proposals_come_first_then_past_ones_with_their_outcome(shared: Gov
     html = client.get(GOV).text
     past = read(html).tables[("", "past")][1:]
 
-    assert html.index("Open proposals (1)") < html.index("Past proposals (3)")
-    assert html.index(str(shared.open.proposal_id)) < html.index("Past proposals")
+    assert html.index("Open proposals (2)") < html.index("Past proposals (3)")
+    # newest first: the floor share vote was proposed after the job's approval
+    assert (
+        html.index(f'id="proposal-{shared.floor.proposal_id}"')
+        < html.index(f'id="proposal-{shared.open.proposal_id}"')
+        < html.index("Past proposals")
+    )
     # each member was admitted by a vote: three admissions, executed
     assert [row[0].startswith("Admit 0x") for row in past] == [True] * 3
     assert {row[1] for row in past} == {"executed"}

@@ -84,7 +84,8 @@ class ProposalView:
 
     @property
     def outcome(self) -> str | None:
-        return self.status["outcome"]  # type: ignore[return-value]
+        outcome = self.status["outcome"]
+        return None if outcome is None else str(outcome)
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,7 @@ def proposal_view(
     latest = ledger.block_number() if latest is None else latest
     mine = (votes_by_proposal(ledger) if cast is None else cast).get(proposal.proposal_id)
     status = proposal_status(ledger, proposal)
-    snapshot = int(status["snapshot_block"])  # type: ignore[call-overload]
+    snapshot = int(str(status["snapshot_block"]))
     eta = status["executable_after"]
     quorum = status["quorum"]
     return ProposalView(
@@ -147,7 +148,7 @@ def proposal_view(
         tally=Tally(*(int(str(status[f"votes_{k}"])) for k in ("against", "for", "abstain"))),
         quorum=int(str(quorum)) if quorum is not None else None,
         snapshot=_block_time(ledger, snapshot, latest),
-        deadline=_block_time(ledger, int(status["voting_ends_block"]), latest),  # type: ignore[call-overload]
+        deadline=_block_time(ledger, int(str(status["voting_ends_block"])), latest),
         executable_after=when(int(str(eta))) + " UTC" if eta else None,
         power=ledger.token.votes(me, snapshot) if snapshot < latest else None,
         power_now=ledger.token.votes(me),
