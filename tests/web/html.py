@@ -45,8 +45,8 @@ class _Reader(HTMLParser):
             self.cell = []
         elif tag == "form":
             self.page.forms.append(Form(a.get("method", "get"), a.get("action", "")))
-        elif tag == "input" and self.page.forms:
-            self.page.forms[-1].inputs.append(a)
+        elif tag in ("input", "textarea") and self.page.forms:
+            self.page.forms[-1].inputs.append(a if tag == "input" else a | {"type": "textarea"})
         elif tag == "button" and self.page.forms:
             self.page.forms[-1].buttons += 1
         elif tag == "label":

@@ -5,6 +5,7 @@ part does one job (see the package's modules)."""
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +152,20 @@ class Node:
     def revoke(self, asset_id: int) -> int:
         """Revokes consent on chain; later rounds will not use the asset."""
         return self.ledger.assets.revoke(asset_id)
+
+    def set_policy(self, asset_id: int, policy: ConsentPolicy) -> int:
+        """New consent terms for one of this node's assets: on chain (the full document kept
+        where peers may read it) and in the node's own copy, which its training and
+        auto-enrollment check as well, here and in its state after a restart. The new
+        policy version."""
+        cid = self.ctx.keep(policy.document(), BlobTag(BlobKind.DOCUMENT))
+        version = self.ledger.assets.set_policy(asset_id, policy, cid)
+        local = self.assets.get(asset_id)
+        if local is not None:
+            self.assets[asset_id] = replace(local, policy=policy)
+        if any(stored.asset_id == asset_id for stored in self.ctx.state.assets()):
+            self.ctx.state.set_policy(asset_id, policy)
+        return version
 
     def set_evaluation(self, job_id: int, csv_path: Path, target: str) -> None:
         """This node, the job's requester, scores every round's model of the job on the rows

@@ -1,8 +1,12 @@
 """The "My data" page: the node's assets with their consent terms, every use of each and
-what each earned; revoking consent (after a page saying what it does) and claiming
-earnings. Chain calls block, so they run in worker threads, as the node's API does."""
+what each earned; changing the terms, granting consent again and revoking it (each after a
+page saying what it does), and claiming earnings. Chain calls block, so they run in worker
+threads, as the node's API does."""
 
 from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -11,9 +15,14 @@ from starlette.concurrency import run_in_threadpool
 from dain.data import format_asset_id
 from dain.errors import ConfigError, DainError
 from dain.ledger import format_dain
+from dain.web.consent_form import TermsForm, consequences
 from dain.web.login import must_log_in
-from dain.web.owner_view import earnings, my_data, owned_assets, running_jobs
+from dain.web.owner_view import earnings, my_data, owned_assets, policy_terms, running_jobs
 from dain.web.site import Page, Site
+
+if TYPE_CHECKING:
+    from dain.data import ConsentPolicy
+    from dain.ledger import OnChainPolicy
 
 PAGE = Page("/data", "My data")
 
@@ -63,6 +72,46 @@ def router(site: Site) -> APIRouter:
               for job, now, _ in jobs),
         ])  # fmt: skip
 
+    @routes.get("/data/{asset}/terms", include_in_schema=False)
+    async def terms_form(request: Request, asset: str) -> Response:
+        if (login := must_log_in(site, request)) is not None:
+            return login
+        try:
+            asset_id, current = await run_in_threadpool(_current_terms, site, asset)
+        except DainError as exc:
+            return site.error(request, exc, _status(exc))
+        return _terms_page(site, request, asset_id, current, TermsForm.of(current.policy))
+
+    @routes.post("/data/{asset}/terms", include_in_schema=False)
+    async def set_terms(request: Request, asset: str) -> Response:
+        form = await site.action(request)
+        if isinstance(form, Response):
+            return form
+        try:
+            asset_id, current = await run_in_threadpool(_current_terms, site, asset)
+        except DainError as exc:
+            return site.error(request, exc, _status(exc))
+        fields = TermsForm.read(form)
+        if form.get("step") == "edit":  # back from the review, with what was typed
+            return _terms_page(site, request, asset_id, current, fields)
+        try:  # a mistake shows the form again, with what was typed and what to fix
+            now = await run_in_threadpool(node.ledger.now)
+            policy = fields.policy(now)
+            if form.get("step") != "confirm":
+                said = await run_in_threadpool(consequences, node.ledger, asset_id, policy, now)
+                return site.render(
+                    request, "terms_review.html", asset=format_asset_id(asset_id),
+                    changes=_changes(current.policy, policy), granting=current.revoked,
+                    said=said, fields=fields.hidden(), version=current.version + 1,
+                )  # fmt: skip
+            version = await run_in_threadpool(node.set_policy, asset_id, policy)
+        except DainError as exc:
+            return _terms_page(site, request, asset_id, current, fields, exc)
+        return site.render(request, "done.html", title="Consent terms set", lines=[
+            f"Asset {format_asset_id(asset_id)} now follows policy version {version}.",
+            "Rounds from now on are checked against these terms, by the chain and by this node.",
+        ])  # fmt: skip
+
     @routes.post("/data/claim", include_in_schema=False)
     async def claim(request: Request) -> Response:
         form = await site.action(request)
@@ -100,6 +149,33 @@ def _revoke(site: Site, text: str) -> tuple[int, int, list[tuple[int, int, int]]
                           hint="Nothing to do; 'dain consent grant' consents again.")  # fmt: skip
     jobs = running_jobs(ledger, asset_id)
     return asset_id, site.node.revoke(asset_id), jobs
+
+
+def _current_terms(site: Site, text: str) -> tuple[int, OnChainPolicy]:
+    """The asset's terms as the chain holds them, with the owner's words from the node's
+    own copy (the chain keeps only the document's content id)."""
+    asset_id = _own_asset(site, text)
+    current = site.node.ledger.assets.policy(asset_id)
+    local = site.node.assets.get(asset_id)
+    if local is not None:
+        current = replace(current, policy=replace(current.policy,
+                                                  statement=local.policy.statement))  # fmt: skip
+    return asset_id, current
+
+
+def _terms_page(site: Site, request: Request, asset_id: int, current: OnChainPolicy,
+                fields: TermsForm, problem: DainError | None = None) -> Response:  # fmt: skip
+    return site.render(request, "terms.html", 400 if problem else 200,
+                       asset=format_asset_id(asset_id), granting=current.revoked, form=fields,
+                       message=problem.message if problem else None,
+                       hint=problem.hint if problem else None)  # fmt: skip
+
+
+def _changes(before: ConsentPolicy, after: ConsentPolicy) -> list[tuple[str, str, str]]:
+    """(term, before, after) of each term the new policy changes."""
+    old = dict([*policy_terms(before), ("your statement", before.statement or "-")])
+    new = dict([*policy_terms(after), ("your statement", after.statement or "-")])
+    return [(name, old[name], value) for name, value in new.items() if old[name] != value]
 
 
 def _claim(site: Site) -> list[tuple[int, int, int]]:

@@ -13,6 +13,7 @@ from dain.data import format_asset_id
 from dain.ledger import Auditor, JobStatus, format_dain
 
 if TYPE_CHECKING:
+    from dain.data import ConsentPolicy
     from dain.ledger import Ledger, OnChainPolicy
     from dain.node import Node
 
@@ -55,18 +56,10 @@ class AssetView:
     @property
     def terms(self) -> list[tuple[str, str]]:
         """The consent terms as a person reads them, in the order the CLI shows them."""
-        p = self.policy.policy
         return [
             ("status", "revoked" if self.policy.revoked else "granted"),
             ("policy version", str(self.policy.version)),
-            ("purposes", ", ".join(p.purposes) or "-"),
-            ("expiry", "never" if not p.expiry else when(p.expiry)),
-            ("price per round", format_dain(p.price_per_round)),
-            ("allowed requesters", ", ".join(p.allowed_requesters) or "any member"),
-            ("credential issuer", p.credential_issuer or "-"),
-            ("minimum participants", str(p.min_participants)),
-            ("epsilon cap", "none" if p.max_epsilon is None else f"{p.max_epsilon:g}"),
-            ("secure aggregation", "required" if p.secure_aggregation else "not required"),
+            *policy_terms(self.policy.policy),
         ]
 
     @property
@@ -77,6 +70,20 @@ class AssetView:
     def owed(self) -> int:
         """Claimable now, as `dain audit asset` counts what waits to be claimed."""
         return sum(e.claimable for e in self.earnings)
+
+
+def policy_terms(p: ConsentPolicy) -> list[tuple[str, str]]:
+    """A policy's terms as a person reads them, in the order the CLI shows them."""
+    return [
+        ("purposes", ", ".join(p.purposes) or "-"),
+        ("expiry", "never" if not p.expiry else when(p.expiry)),
+        ("price per round", format_dain(p.price_per_round)),
+        ("allowed requesters", ", ".join(p.allowed_requesters) or "any member"),
+        ("credential issuer", p.credential_issuer or "-"),
+        ("minimum participants", str(p.min_participants)),
+        ("epsilon cap", "none" if p.max_epsilon is None else f"{p.max_epsilon:g}"),
+        ("secure aggregation", "required" if p.secure_aggregation else "not required"),
+    ]
 
 
 def when(timestamp: int) -> str:
