@@ -9,15 +9,17 @@ Content-Security-Policy forbids. Every text is escaped; every point lies in the 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from html import escape
+from html import escape as _escape
 
 WIDTH, HEIGHT = 480, 240
 LEFT, RIGHT, TOP, BOTTOM = 64, 16, 16, 48  # room for the tick labels and axis names
 LIMIT = 1e15  # larger magnitudes are left out: their differences lose all precision
 COLOURS = ("#1f5fa8", "#b3541e", "#2e7d32", "#6a3d9a")  # one per series, in order
 TICKS = 5  # about this many on each axis
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 Place = Callable[[float, float], tuple[float, float]]  # data to SVG coordinates
 
 
@@ -67,6 +69,11 @@ def line_chart(
         out += _line(line, COLOURS[number % len(COLOURS)], place, number, plot, len(drawn))
     out.append("</svg>")
     return "\n".join(out)
+
+
+def escape(text: str) -> str:
+    """Text as SVG may carry it: markup escaped, characters XML cannot hold left out."""
+    return _escape(NOT_XML.sub("", text))
 
 
 def _placeable(point: tuple[float, float]) -> bool:
