@@ -6,6 +6,7 @@ guarded: a failure there is a bug in dain."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,11 +60,14 @@ class TransactionSender:
     def send(self, call: str, fn: Any, *, value: int = 0) -> Sent:
         """Sends `fn` (a contract function or constructor); `call` says what it does, as a
         verb phrase ("enroll the asset") that messages name."""
-        with guarded(call, sending=True):  # estimation or the dry run runs the call: reverts
-            tx = self._build(fn, value)
-        signed = self.identity.account.sign_transaction(tx)
-        with guarded(call, sending=True):
-            sent_hash = self.web3.eth.send_raw_transaction(signed.raw_transaction)
+        # one key's threads take turns from reading the nonce to handing the transaction
+        # over (not while it is mined): each gets a nonce of its own
+        with _turn(self.identity.address):
+            with guarded(call, sending=True):  # estimation or the dry run runs the call
+                tx = self._build(fn, value)
+            signed = self.identity.account.sign_transaction(tx)
+            with guarded(call, sending=True):
+                sent_hash = self.web3.eth.send_raw_transaction(signed.raw_transaction)
         tx_hash = format_hash(sent_hash)
         with guarded(call, sending=True, tx_hash=tx_hash):
             receipt = self.web3.eth.wait_for_transaction_receipt(
@@ -110,3 +114,15 @@ class TransactionSender:
             reason="Reverted",
             tx_hash=tx_hash,
         )
+
+
+_TURNS: dict[str, threading.Lock] = {}
+_TURNS_GUARD = threading.Lock()
+
+
+def _turn(address: str) -> threading.Lock:
+    """The lock that orders this process's sends from `address`. Another process sending
+    with the same key (the CLI beside a running node) can still take the same nonce: the
+    chain's node refuses the second, and the error says so."""
+    with _TURNS_GUARD:
+        return _TURNS.setdefault(address.lower(), threading.Lock())
