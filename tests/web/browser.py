@@ -5,6 +5,8 @@ folder, test-results/<test>/ (Playwright's convention), for a person to look at.
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
 import subprocess
@@ -109,13 +111,30 @@ class World:
         job_id = researcher.propose_job(terms)
         return job_id, researcher.gov.propose_job_approval(job_id)
 
+    def propose_with_cli(self, rounds: int) -> tuple[int, Proposal]:
+        """A job the researcher proposes as a user does, with `dain job propose` and a job
+        file whose [evaluation] rows its running node scores every round's model on."""
+        home = self.home(RESEARCHER)
+        job_file = home / "data" / "live.toml"
+        job_file.write_text(
+            f'title = "Live curve"\npurpose = "diagnosis"\nrounds = {rounds}\n'
+            'round_duration = 30\npool = "30 DAIN"\n\n[model]\nkind = "logreg"\n\n'
+            "[training]\nlearning_rate = 0.1\nbatch_size = 16\n\n"
+            '[evaluation]\ncsv = "test.csv"\ntarget = "diagnosis"\n'
+        )
+        proposed = json.loads(self.dain("job", "propose", str(job_file), "--home", str(home),
+                                        "--json"))  # fmt: skip
+        return proposed["job_id"], self.root.gov.proposal(int(proposed["proposal_id"]))
+
     def approve(self, proposal: Proposal, voters: list[str]) -> None:
         voting = [self.ledgers[name] for name in voters]
         assert pass_proposal(self.root, proposal, voting).name == "EXECUTED"
 
     def enroll_all(self, job_id: int) -> None:
+        """Every owner's asset whose consent is live (an earlier test may have revoked one)."""
         for name in OWNERS:
-            self.ledgers[name].jobs.enroll(job_id, self.assets[name])
+            if not self.root.assets.policy(self.assets[name]).revoked:
+                self.ledgers[name].jobs.enroll(job_id, self.assets[name])
 
     def wait(self, what: str, done: Callable[[], bool], timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
@@ -129,9 +148,10 @@ class World:
                   lambda: jobs.job(job_id).current_round >= round_no)  # fmt: skip
 
     def dain(self, *args: str) -> str:
-        """The CLI, as a user runs it, in its own process."""
+        """The CLI, as a user runs it, in its own process (with the devnet's password)."""
+        password = {"DAIN_PASSWORD": self.cluster.password}
         done = subprocess.run([sys.executable, "-m", "dain", *args], capture_output=True,
-                              text=True, timeout=120)  # fmt: skip
+                              text=True, timeout=120, env=os.environ | password)  # fmt: skip
         assert done.returncode == 0, done.stderr + done.stdout
         return done.stdout
 

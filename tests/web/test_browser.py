@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser
 
+from dain.devnet.cluster import RESEARCHER
 from dain.ledger import format_dain
+from dain.node import NodeHome, home_metrics
 from tests.web.browser import OWNERS, World
 
 pytestmark = pytest.mark.slow
@@ -75,6 +77,76 @@ def test_an_owner_revokes_on_the_page_and_the_running_jobs_next_rounds_leave_it_
     )
 
 
+def test_a_requesters_job_page_updates_its_accuracy_curve_live(
+    world: World, chromium: Browser, results: Path
+) -> None:
+    rounds = 6
+    job_id, proposal = world.propose_with_cli(rounds)
+    world.approve(proposal, list(world.ledgers))
+    world.enroll_all(job_id)
+    page = world.page(chromium, RESEARCHER)
+    page.goto(world.url(RESEARCHER, f"/jobs/{job_id}"))
+    page.get_by_text("Live: the page updates as rounds are recorded.").wait_for()
+    page.evaluate("window.loadedOnce = true")  # gone if the page were loaded again
+    points_before = page.locator("#job-metric-chart circle").count()
+    page.screenshot(path=results / "1-before-start.png", full_page=True)
+
+    starter = page.context.new_page()  # the requester starts it from the page, in a new tab
+    starter.goto(world.url(RESEARCHER, f"/jobs/{job_id}/start"))
+    starter.get_by_role("button", name=f"Start job {job_id}").click()
+    starter.wait_for_load_state()
+    starter.screenshot(path=results / "2-started.png", full_page=True)
+    world.wait_round(job_id, rounds)
+    scored = NodeHome(world.home(RESEARCHER)).state
+    rows = page.locator("#job-rounds tr")
+    world.wait(  # the requester's own score of every round, shown as it came
+        "the page to show every round's score",
+        lambda: (
+            rows.count() >= rounds
+            and all("requester: accuracy" in row for row in rows.all_inner_texts())
+        ),
+    )
+    page.screenshot(path=results / "3-after-rounds.png", full_page=True)
+
+    assert points_before == 0
+    assert page.evaluate("window.loadedOnce") is True  # updated in place, never reloaded
+    assert page.locator("#job-metric-chart circle").count() >= rounds
+    assert "No metrics" not in page.locator("#job-metric-caption").inner_text()
+    assert f"of round {rounds} " in page.locator("#job-model").inner_text()
+    own = {m.round: m.requester.accuracy for m in home_metrics(scored, job_id) if m.requester}
+    shown = page.locator("#job-rounds tr").all_inner_texts()
+    assert len(own) == rounds
+    for row, (round_no, accuracy) in zip(shown, sorted(own.items()), strict=True):
+        assert row.split()[0] == str(round_no)
+        assert f"requester: accuracy {accuracy:.3f}" in row
+    assert own[rounds] > 0.85  # a model that learned, not just a line that moved
+
+
+def test_a_member_votes_on_the_page_and_the_tally_changes_on_chain(
+    world: World, chromium: Browser, results: Path
+) -> None:
+    voter = OWNERS[2]
+    gov = world.root.gov
+    _, proposal = world.propose(rounds=2, seed=13)
+    world.root.backend.mine(gov.snapshot(proposal) - world.root.block_number() + 1)  # voting opens
+    weight = world.root.token.votes(world.ledgers[voter].address, gov.snapshot(proposal))
+    page = world.page(chromium, voter)
+    page.goto(world.url(voter, f"/governance/{proposal.proposal_id}"))
+    page.screenshot(path=results / "1-proposal.png", full_page=True)
+    before = gov.tally(proposal)
+
+    page.get_by_role("button", name="Vote for").click()
+    page.get_by_role("status").wait_for()
+    page.screenshot(path=results / "2-voted.png", full_page=True)
+
+    after = gov.tally(proposal)
+    assert weight > 0
+    assert after.for_ == before.for_ + weight
+    assert (after.against, after.abstain) == (before.against, before.abstain)
+    assert gov.has_voted(proposal, world.ledgers[voter].address)
+    assert "for, with" in page.locator("table.vote").inner_text()  # the page shows it too
+
+
 def test_an_action_without_the_access_token_is_refused(
     world: World, chromium: Browser, results: Path
 ) -> None:
@@ -85,7 +157,7 @@ def test_an_action_without_the_access_token_is_refused(
 
     stranger.goto(where)  # a page to act from: the login form instead
     assert stranger.url == world.url(owner, "/login")
-    stranger.get_by_label("Access token").fill("a guess at the token, long enough")
+    stranger.get_by_label("Access token or keystore password").fill("a guess, long enough")
     stranger.get_by_role("button", name="Log in").click()
     refused_login = stranger.get_by_role("alert").inner_text()
     stranger.screenshot(path=results / "1-wrong-token.png", full_page=True)
@@ -107,7 +179,7 @@ def test_an_action_without_the_access_token_is_refused(
     stranger.wait_for_load_state()
     stranger.screenshot(path=results / "2-refused.png", full_page=True)
 
-    assert "not this node's access token" in refused_login
+    assert "neither this node's access token nor its keystore's password" in refused_login
     assert "Refused: log in with the node's access token first" in stranger.inner_text("body")
     assert not world.root.assets.policy(asset).revoked
 

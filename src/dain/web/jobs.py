@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
+from markupsafe import escape
 from starlette.concurrency import run_in_threadpool
 
 from dain.errors import ConfigError, DainError
@@ -77,6 +78,8 @@ def router(site: Site, live: Live | None = None) -> APIRouter:
                     "job-actions": str(parts.actions(view)),
                     "job-rounds": str(parts.rounds(view)),
                     "job-metric-chart": view.metric_chart(),
+                    "job-metric-caption": str(escape(view.metric_caption)),
+                    "job-model": str(parts.model(view)),
                     "job-epsilon-chart": view.epsilon_chart()}  # fmt: skip
 
         stream = job_events(request, lambda: job_view(node, job_id), render, live)
