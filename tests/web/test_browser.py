@@ -188,3 +188,32 @@ def _when(timestamp: int) -> str:  # as `dain audit` and the page write chain ti
     import datetime as dt
 
     return dt.datetime.fromtimestamp(timestamp, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def test_the_dashboard_is_usable_from_the_keyboard(
+    world: World, chromium: Browser, results: Path
+) -> None:
+    owner = OWNERS[0]
+    page = chromium.new_context(ignore_https_errors=True).new_page()
+    page.goto(world.url(owner, "/login"))
+
+    for _ in range(5):  # to the token field (autofocus is not a promise headless Chromium keeps)
+        if page.evaluate("document.activeElement.id") == "token":
+            break
+        page.keyboard.press("Tab")
+    page.keyboard.type(world.token(owner))
+    page.keyboard.press("Enter")
+    page.wait_for_url(world.url(owner, "/data"))
+    reached = []
+    for _ in range(12):
+        page.keyboard.press("Tab")
+        reached.append(page.evaluate("document.activeElement.textContent.trim()"))
+    page.screenshot(path=results / "1-focus.png", full_page=True)
+    while page.evaluate("document.activeElement.textContent.trim()") != "Governance":
+        page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Enter")
+    page.wait_for_url(world.url(owner, "/governance"))
+
+    for name in ("My data", "Jobs", "Governance", "Audit", "Log out", "Change terms…",
+                 "Revoke consent…"):  # fmt: skip
+        assert name in reached, reached

@@ -86,6 +86,7 @@ class Site:
         session = self.session(request)
         html = self.templates.get_template(template).render(
             site=self, pages=self.pages, here=request.url.path, node=self.node,
+            section=self.section(request) if self.pages else None,
             csrf_field=CSRF_FIELD,
             csrf=self.access.csrf_token(session) if session else "", **context,
         )  # fmt: skip
@@ -94,6 +95,15 @@ class Site:
     def error(self, request: Request, exc: DainError, status: int = 400) -> HTMLResponse:
         """An error as the CLI shows it: what was wrong, and what to do."""
         return self.render(request, "error.html", status, message=exc.message, hint=exc.hint)
+
+    def section(self, request: Request) -> Page:
+        """The navigation's page the request belongs to (where "Back" leads)."""
+        path = request.url.path
+        for page in self.pages:
+            here = self.url(page.path)
+            if path == here or path.startswith(here + "/"):
+                return page
+        return self.pages[0]
 
     async def action(self, request: Request) -> dict[str, str] | Response:
         """The form of an action (a POST), or the 403 refusing it: from another site, without
