@@ -96,6 +96,8 @@ class NodeConfig:
     blob_quota_mb: int = 256  # what each other member may store here, in MiB
     blob_retention_days: float = 7.0  # finished jobs' round blobs are deleted after this
     log_level: str = "info"  # what logs/node.log and the console show: debug ... error
+    # the dashboard (/ui) acts with the node's key: it answers this machine only unless true
+    dashboard_remote: bool = False
     auto_enroll: AutoEnrollConfig = field(default_factory=AutoEnrollConfig)
 
     @property
@@ -222,6 +224,11 @@ class NodeHome:
             raise ConfigError(
                 f"{self.config_file}: train_threads must be a whole number, 0 or more.",
                 hint="Use 0 to let training use every core.",
+            )
+        if not isinstance(config.dashboard_remote, bool):
+            raise ConfigError(
+                f"{self.config_file}: dashboard_remote must be true or false.",
+                hint="false (the default) lets only this machine open the dashboard.",
             )
         if config.log_level not in LOG_LEVELS:
             raise ConfigError(

@@ -4,12 +4,12 @@ router of its own: `my_data`, `jobs`, `governance`, `audit`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fastapi import APIRouter, FastAPI
-from fastapi.responses import RedirectResponse, Response
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 
 from dain.web.access import TOKEN_FILE, Access, issue_token
 from dain.web.audit import router as audit_routes
@@ -55,8 +55,35 @@ def with_dashboard(
 
     def extend(app: FastAPI, node: Node) -> None:
         token = issue_token(home.root)
+        if not home.config().dashboard_remote:
+            this_machine_only(app)
         app.include_router(dashboard(node, token, keystore=home.keystore))
         if announce is not None:
             announce(f"{node.endpoint}{PREFIX}", token, home.root / TOKEN_FILE)
 
     return extend
+
+
+LOOPBACK = frozenset({"::1", "localhost"})  # and 127.0.0.0/8, also IPv4-mapped
+REMOTE_REFUSED = (
+    "Refused: this node's dashboard answers only on the machine it runs on (it acts with the "
+    "node's key). Open it there, or through an SSH tunnel; to open it to the network, set "
+    "dashboard_remote = true in the node's node.toml."
+)
+
+
+def this_machine_only(app: FastAPI, prefix: str = PREFIX) -> None:
+    """Refuses the dashboard's pages to clients on other machines; the peer API beside it
+    is untouched (peers must reach it)."""
+
+    @app.middleware("http")
+    async def local_dashboard(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        path = request.url.path
+        ours = path == prefix or path.startswith(prefix + "/")
+        client = request.client.host if request.client else ""
+        local = client in LOOPBACK or client.removeprefix("::ffff:").startswith("127.")
+        if ours and not local:
+            return PlainTextResponse(REMOTE_REFUSED, status_code=403)
+        return await call_next(request)
