@@ -35,8 +35,7 @@ from dain.ledger import (
     RoundInfo,
     deploy,
 )
-from dain.node import JobSpec, Node
-from dain.node.transport import Request, Response
+from dain.node import JobSpec, Node, Request, Response
 from dain.storage import MemoryBlobStore, encode_tensors
 
 FEATURES = 30  # logistic regression on 30 features: 62 parameters, so the protocol dominates
