@@ -208,9 +208,13 @@ class ScaleNetwork:
     def _meter_node(self, node: Node) -> None:
         self.net.transport.register(node.endpoint, self.meter.handler(node))
 
-    def job(self, participants: int, *, secure: bool, rounds: int = 2) -> int:
-        """A started job of the first `participants` owners' assets."""
-        model = ModelSpec("logreg", FEATURES, 2, (), (0.0,) * FEATURES, (1.0,) * FEATURES)
+    def job(
+        self, participants: int, *, secure: bool, rounds: int = 2, hidden: tuple[int, ...] = ()
+    ) -> int:
+        """A started job of the first `participants` owners' assets: logistic regression,
+        or an MLP with `hidden` layer widths (3,000: 99,002 parameters)."""
+        kind = "mlp" if hidden else "logreg"
+        model = ModelSpec(kind, FEATURES, 2, hidden, (0.0,) * FEATURES, (1.0,) * FEATURES)
         spec = JobSpec("scale", model, TrainConfig(0.1, 1, 16), seed=1)
         requester = self.requester
         blobs = requester.blobs
