@@ -5,10 +5,14 @@ deterministic). Round records carry the aggregator's value of each update, as in
 without secure aggregation. The baseline in the same run is the first round of each job,
 which pays one-time storage costs.
 
+A job that samples its assets per round (half of them, `sample_bps` 5,000) is measured too:
+its records check each receipt's asset against the round's sample (a keccak each), and its
+settlement counts the rounds each asset was sampled for.
+
 Prints one JSON line: {"calls": {...}, "round_record_gas": {"1":..,"10":..,"50":..},
-"max_round_record_gas": .., "claim_gas": .., ...}. Targets: at most 25,000 gas per receipt
-beyond a round record's base cost; a record at the cap, a settlement batch and a claim well
-inside a 30M-gas block."""
+"max_round_record_gas": .., "claim_gas": .., "sampled_gas_per_receipt": .., ...}. Targets: at
+most 25,000 gas per receipt beyond a round record's base cost; a record at the cap, a
+settlement batch and a claim well inside a 30M-gas block."""
 
 from __future__ import annotations
 
@@ -23,12 +27,14 @@ from dain.identity import Identity
 from dain.ledger import (
     TOKEN_UNIT,
     EmbeddedChain,
+    JobInfo,
     JobTerms,
     Ledger,
     NetworkParams,
     Receipt,
     Vote,
     deploy,
+    sample,
 )
 
 BLOCK_GAS = 30_000_000
@@ -88,16 +94,19 @@ def members(chain: EmbeddedChain, root: Ledger, count: int, tokens: int = 0) -> 
 
 
 def running_job(
-    chain: EmbeddedChain, root: Ledger, requester: Ledger, size: int, rounds: int = 3
-) -> tuple[int, list[Ledger], list[int]]:
-    """A started job with `size` owners, one asset each."""
+    chain: EmbeddedChain, root: Ledger, requester: Ledger, size: int, rounds: int = 3,
+    sample_bps: int = 0,
+) -> tuple[int, list[Ledger], list[int]]:  # fmt: skip
+    """A started job with `size` owners, one asset each (sampling `sample_bps` of them a
+    round; 0: all)."""
     owners = members(chain, root, size)
     job_id = measured(
         "jobs.propose",
         requester,
         lambda: requester.propose_job(
             JobTerms("diagnosis", rounds, 100 * TOKEN_UNIT, "bafkreispec", "bafkreimodel",
-                     round_duration=10**6, max_epsilon=8.0, max_assets=max(size, 2))
+                     round_duration=10**6, max_epsilon=8.0, max_assets=max(size, 2),
+                     sample_bps=sample_bps)
         ),
     )  # fmt: skip
     pass_proposal(root, requester.gov.propose_job_approval(job_id), [requester])
@@ -118,14 +127,23 @@ def running_job(
     return job_id, owners, assets
 
 
-def record(root: Ledger, job_id: int, rnd: int, owners: list[Ledger], assets: list[int]) -> int:
+def record(
+    root: Ledger, job_id: int, rnd: int, owners: list[Ledger], assets: list[int], *,
+    sampled_of: JobInfo | None = None, at_most: int | None = None,
+) -> int:  # fmt: skip
     """Gas of round `rnd`'s record: every owner's receipt (100 examples, epsilon 0.25) and
-    the aggregator's value of each."""
+    the aggregator's value of each; in a sampling job (`sampled_of`), the sampled owners'
+    only, the first `at_most` of them when given."""
+    pairs = list(zip(owners, assets, strict=True))
+    if sampled_of is not None:
+        drawn = set(sample(sampled_of.seed, rnd, assets, sampled_of.sample_bps))
+        pairs = [(o, a) for o, a in pairs if a in drawn][:at_most]
     receipts = [
         Receipt(job_id, rnd, a, 100, hashlib.sha256(f"{rnd}{a}".encode()).digest(),
                 epsilon=250_000).signed_by(o.identity, o.chain_id, o.jobs.address)
-        for o, a in zip(owners, assets, strict=True)
+        for o, a in pairs
     ]  # fmt: skip
+    assets = [a for _, a in pairs]
     values = {a: 700 + (a % 900) for a in assets}  # typical values, varied
     elected = next(o for o in owners if o.address == root.jobs.aggregator_of(job_id, rnd))
     sent = elected.jobs.record_round(job_id, rnd, "bafkrei" + "m" * 52, b"\1" * 32, receipts,
@@ -164,6 +182,19 @@ def main() -> None:
         paid += owner.jobs.claim(job_id, asset)
         claims.append(int(last_receipt(owner)["gasUsed"]))
     assert paid == 100 * TOKEN_UNIT  # the whole pool, to the last base unit
+
+    # a job sampling half its assets a round: a record of one sampled receipt, then of the
+    # whole sample, both steady rounds; and completing it, which settles its 24 assets
+    job_id, owners, assets = running_job(chain, root, requester, 24 * 3, rounds=4,
+                                         sample_bps=5_000)  # fmt: skip
+    job = root.jobs.job(job_id)
+    record(root, job_id, 1, owners, assets, sampled_of=job)
+    one = record(root, job_id, 2, owners, assets, sampled_of=job, at_most=1)
+    drawn = len(sample(job.seed, 3, assets, job.sample_bps))
+    whole = record(root, job_id, 3, owners, assets, sampled_of=job)
+    record(root, job_id, 4, owners, assets, sampled_of=job)
+    measured("jobs.complete (sampling, 72 assets, 4 rounds)", owners[0],
+             lambda: owners[0].jobs.complete(job_id))  # fmt: skip
 
     # the remaining calls, on a small job
     (owner,) = members(chain, root, 1, tokens=10)
@@ -212,6 +243,8 @@ def main() -> None:
                 "settle_batch_gas_max": max(settle_batches, default=0),
                 "settle_batches": len(settle_batches),
                 "claim_gas": max(claims),
+                "sampled_gas_per_receipt": round((whole - one) / (drawn - 1)),
+                "sampled_receipts": drawn,
                 "block_gas_limit": BLOCK_GAS,
             }
         )

@@ -21,6 +21,12 @@ import {Registry} from "./Registry.sol";
 ///         Each round has a deadline: when the elected aggregator misses it, the next live
 ///         candidate takes over.
 ///
+///         A job may sample its assets per round (`sampleBps`, or `sampleCount` turned into a
+///         rate when it starts): an asset is in round r's sample iff
+///         keccak256(abi.encode(seed, r, assetId)) mod 10,000 < the rate, independently per
+///         asset (Poisson sampling) from the job's seed, so every node computes the same sample
+///         and nobody chooses it; a round record naming an asset outside the sample reverts.
+///
 ///         Pay is computed here from what the records proved, never chosen by a party: each
 ///         used asset's price per round first, then a floor share split equally among the
 ///         assets used in every round paid for, then the rest by examples x quality, where
@@ -58,6 +64,8 @@ contract Jobs is EIP712, ReentrancyGuard {
         uint64 maxEpsilon;
         bool secureAggregation;
         uint16 maxAssets; // most assets that may enroll: bounds every loop over them
+        uint16 sampleBps; // each asset's chance to be in a round's sample; 0 or 10,000: all
+        uint16 sampleCount; // or: about this many assets a round (a rate fixed at start)
         uint256 rewardPool;
         string specCid;
         string modelCid;
@@ -77,6 +85,8 @@ contract Jobs is EIP712, ReentrancyGuard {
         uint64 epsilonSpent;
         uint64 seedBlock; // the block whose hash fixes the seed: the start's own block
         bool valued; // some round recorded values: settlement reads them
+        uint16 sampleBps; // each asset's chance per round to be sampled; 0: every asset
+        uint16 sampleCount; // as proposed; at start it becomes sampleBps over those enrolled
         uint256 rewardPool;
         uint256 pricePerRound; // sum of enrolled assets' prices
         bytes32 seed; // 0 until drawn
@@ -110,6 +120,8 @@ contract Jobs is EIP712, ReentrancyGuard {
         bytes32 purpose;
         uint256 participants; // receipts in the record
         uint64 budget; // privacy loss the job has left
+        uint16 sampleBps; // 0: every asset is in the sample
+        bytes32 seed;
         uint256[] credits; // values' credits by batch; empty when the record has no values
     }
 
@@ -150,6 +162,7 @@ contract Jobs is EIP712, ReentrancyGuard {
     /// sums (`*Before`), so the parts add up to the pools exactly, with no dust.
     struct Share {
         bool claimed;
+        bool full; // took part in every round paid for it was sampled for
         uint16 quality;
         uint16 fullRank; // among the assets used in every round, in enrollment order
         uint96 weightsBefore;
@@ -177,6 +190,8 @@ contract Jobs is EIP712, ReentrancyGuard {
     uint256 private constant VALUER_SHIFT = 240; // the slot's top 16 bits: who valued
     /// Gas a contract wallet gets to approve a receipt (ERC-1271): a Safe needs far less.
     uint256 public constant WALLET_GAS = 50_000;
+    /// A sampling rate's scale: basis points of the enrolled assets.
+    uint16 public constant SAMPLE_SCALE = 10_000;
 
     IERC20 public immutable token;
     DataAssets public immutable assets;
@@ -269,6 +284,10 @@ contract Jobs is EIP712, ReentrancyGuard {
     error MissingAgreementKey(uint256 assetId);
     error NotSecureAggregation(uint256 jobId);
     error GasTooLowForWallet(address wallet);
+    error InvalidSampling(uint16 sampleBps, uint16 sampleCount);
+    error SamplingWithSecureAggregation();
+    error NotSampled(uint256 jobId, uint32 round, uint256 assetId);
+    error SampleNotEmpty(uint256 jobId, uint32 round);
 
     constructor(
         IERC20 token_,
@@ -332,6 +351,12 @@ contract Jobs is EIP712, ReentrancyGuard {
         }
         if (t.rewardPool < minRewardPool || t.rewardPool == 0) revert PoolBelowMinimum(t.rewardPool, minRewardPool);
         if (t.maxAssets > maxAssetsPerJob) revert TooManyAssets(t.maxAssets, maxAssetsPerJob);
+        if (t.sampleBps > SAMPLE_SCALE || (t.sampleBps != 0 && t.sampleCount != 0) || t.sampleCount > t.maxAssets) {
+            revert InvalidSampling(t.sampleBps, t.sampleCount);
+        }
+        // the pairwise masks would have to follow each round's sample: not built yet
+        bool sampling = (t.sampleBps != 0 && t.sampleBps != SAMPLE_SCALE) || t.sampleCount != 0;
+        if (sampling && t.secureAggregation) revert SamplingWithSecureAggregation();
         jobId = ++jobCount;
         Job storage j = _jobs[jobId];
         j.requester = msg.sender;
@@ -340,6 +365,8 @@ contract Jobs is EIP712, ReentrancyGuard {
         j.status = Status.Proposed;
         j.secureAggregation = t.secureAggregation;
         j.maxAssets = t.maxAssets;
+        j.sampleBps = t.sampleBps == SAMPLE_SCALE ? 0 : t.sampleBps;
+        j.sampleCount = t.sampleCount;
         j.roundDuration = t.roundDuration;
         j.maxEpsilon = t.maxEpsilon;
         j.rewardPool = t.rewardPool;
@@ -395,11 +422,18 @@ contract Jobs is EIP712, ReentrancyGuard {
     /// PREVRANDAO read here: on anvil PREVRANDAO is a fresh random value per block (its
     /// header's mixHash), but py-evm (eth-tester) runs transactions with PREVRANDAO 0 and
     /// writes a random mixHash into the header only when it seals the block; the hash of
-    /// the sealed block covers that mixHash on both, and on any chain.
+    /// the sealed block covers that mixHash on both, and on any chain. A job that samples
+    /// `sampleCount` assets a round gets its rate here: count / enrolled, rounded up (each
+    /// round's sample then holds about `sampleCount` assets; all of them if fewer enrolled).
     function start(uint256 jobId) external {
         Job storage j = _expect(jobId, Status.Approved);
         if (msg.sender != j.requester) revert NotRequester(jobId, msg.sender);
-        if (_enrolled[jobId].length == 0) revert NoParticipants(jobId);
+        uint256 count = _enrolled[jobId].length;
+        if (count == 0) revert NoParticipants(jobId);
+        if (j.sampleCount != 0) {
+            uint256 rate = Math.ceilDiv(uint256(j.sampleCount) * SAMPLE_SCALE, count);
+            j.sampleBps = rate >= SAMPLE_SCALE ? 0 : uint16(rate);
+        }
         j.seedBlock = uint64(block.number);
         j.roundOpenedAt = uint64(block.timestamp);
         j.status = Status.Running;
@@ -523,6 +557,25 @@ contract Jobs is EIP712, ReentrancyGuard {
         return false;
     }
 
+    /// Whether the asset is in round `round`'s sample of the job (always, when the job does
+    /// not sample). The same function of chain data for every node: `dain.ledger.in_sample`.
+    function sampled(uint256 jobId, uint32 round, uint256 assetId) external view returns (bool) {
+        uint16 rate = _jobs[jobId].sampleBps;
+        return rate == 0 || _inSample(_seedOf(jobId), rate, round, assetId);
+    }
+
+    function _inSample(bytes32 seed, uint16 rate, uint32 round, uint256 assetId) private pure returns (bool) {
+        return rate == 0 || uint256(keccak256(abi.encode(seed, round, assetId))) % SAMPLE_SCALE < rate;
+    }
+
+    /// Rounds 1 .. `rounds` whose sample held the asset.
+    function _roundsSampled(bytes32 seed, uint16 rate, uint256 assetId, uint32 rounds) private pure returns (uint32 n) {
+        if (rate == 0) return rounds;
+        for (uint32 r = 1; r <= rounds; r++) {
+            if (_inSample(seed, rate, r, assetId)) n += 1;
+        }
+    }
+
     function receiptDigest(
         uint256 jobId,
         uint32 round,
@@ -565,6 +618,8 @@ contract Jobs is EIP712, ReentrancyGuard {
             purpose: j.purpose,
             participants: receipts.length,
             budget: j.maxEpsilon == NO_EPSILON_LIMIT ? NO_EPSILON_LIMIT : j.maxEpsilon - j.epsilonSpent,
+            sampleBps: j.sampleBps,
+            seed: seed,
             // a batch's credits, written once each after the loop
             credits: new uint256[](values.length == 0 ? 0 : (j.maxAssets + SETTLE_BATCH - 1) / SETTLE_BATCH)
         });
@@ -602,12 +657,19 @@ contract Jobs is EIP712, ReentrancyGuard {
         emit RoundRecorded(jobId, round, modelCid, msg.sender, accepted, roundEpsilon);
     }
 
-    /// Closes round `round` of a secure-aggregation job without a new model, when too few
-    /// clients survived to unmask the sum: no data was used, the model stays as it was.
+    /// Closes round `round` without a new model: in a secure-aggregation job when too few
+    /// clients survived to unmask the sum, in a sampling job when the round's sample holds
+    /// no asset (checked here). No data was used, the model stays as it was.
     function abortRound(uint256 jobId, uint32 round, uint32 survivors) external {
         Job storage j = _expect(jobId, Status.Running);
-        if (!j.secureAggregation) revert NotSecureAggregation(jobId);
+        if (!j.secureAggregation && j.sampleBps == 0) revert NotSecureAggregation(jobId);
         (uint256 attempt, bytes32 seed) = _openRound(jobId, j, round);
+        if (!j.secureAggregation) {
+            uint256[] storage ids = _enrolled[jobId];
+            for (uint256 i = 0; i < ids.length; i++) {
+                if (_inSample(seed, j.sampleBps, round, ids[i])) revert SampleNotEmpty(jobId, round);
+            }
+        }
         if (attempt > 0) _chargeMissedAggregations(jobId, round, attempt, seed);
         j.currentRound = round;
         j.roundOpenedAt = uint64(block.timestamp);
@@ -628,7 +690,8 @@ contract Jobs is EIP712, ReentrancyGuard {
 
     /// Checks one receipt and accepts it (true), or skips and reports it (false) when it
     /// lost its validity after it was signed. What only the aggregator could have got
-    /// wrong (an asset not enrolled, a count its asset cannot hold) reverts the record.
+    /// wrong (an asset not enrolled or not in the round's sample, a count its asset cannot
+    /// hold) reverts the record.
     /// The hot path reads the enrollment slot once; `live` is the asset's live slot.
     function _acceptReceipt(Round memory ctx, Job storage j, Receipt calldata r, uint256 live, int16 value)
         private
@@ -637,6 +700,9 @@ contract Jobs is EIP712, ReentrancyGuard {
         Enrollment storage slot = _enrollment[ctx.jobId][r.assetId];
         Enrollment memory e = slot;
         if (!e.enrolled) revert NotEnrolled(ctx.jobId, r.assetId);
+        if (ctx.sampleBps != 0 && !_inSample(ctx.seed, ctx.sampleBps, ctx.round, r.assetId)) {
+            revert NotSampled(ctx.jobId, ctx.round, r.assetId);
+        }
         if (r.numExamples > e.rows) revert TooManyExamples(r.assetId, r.numExamples, e.rows);
         if (r.numExamples == 0) revert NoExamples(r.assetId);
         // the asset's live slot (DataAssets.liveWords): owner, expiry, version, minimum, revoked
@@ -770,7 +836,7 @@ contract Jobs is EIP712, ReentrancyGuard {
         Enrollment memory e = _enrollment[jobId][assetId];
         if (!s.done || share.claimed || e.roundsUsed == 0) return 0;
         uint256 amount = _assetPrice[jobId][assetId] * e.roundsUsed;
-        if (e.roundsUsed == s.roundsPaid) {
+        if (share.full) {
             amount += _cut(s.floorPool, share.fullRank, 1, s.full);
         }
         if (s.byExamples) {
@@ -805,14 +871,17 @@ contract Jobs is EIP712, ReentrancyGuard {
     function _settle(uint256 jobId, uint256 batches) private returns (uint256 left) {
         Settlement storage s = _settlements[jobId];
         uint256[] storage ids = _enrolled[jobId];
-        bool valued = _jobs[jobId].valued;
+        Job storage j = _jobs[jobId];
+        bool valued = j.valued;
+        (bytes32 seed, uint16 rate) = (j.seed, j.sampleBps);
         for (uint256 b = 0; b < batches && s.tallied < ids.length; b++) {
             uint256 from = s.tallied;
             uint256 to = from + SETTLE_BATCH > ids.length ? ids.length : from + SETTLE_BATCH;
             uint256[] memory qualities = valued ? _qualities(jobId, from / SETTLE_BATCH, to - from, s.roundsPaid)
                 : new uint256[](0);
             for (uint256 i = from; i < to; i++) {
-                _settleAsset(jobId, s, ids[i], valued ? qualities[i - from] : FULL_AT);
+                uint32 due = _roundsSampled(seed, rate, ids[i], s.roundsPaid);
+                _settleAsset(jobId, s, ids[i], valued ? qualities[i - from] : FULL_AT, due);
             }
             s.tallied = uint16(to);
         }
@@ -820,24 +889,32 @@ contract Jobs is EIP712, ReentrancyGuard {
         return ids.length - s.tallied;
     }
 
-    /// One asset's place in the running sums, and its owner's reputation.
-    function _settleAsset(uint256 jobId, Settlement storage s, uint256 assetId, uint256 quality) private {
+    /// One asset's place in the running sums, and its owner's reputation. `due`: the rounds
+    /// paid for whose sample held the asset (all of them in a job that does not sample).
+    function _settleAsset(uint256 jobId, Settlement storage s, uint256 assetId, uint256 quality, uint32 due)
+        private
+    {
         Enrollment memory e = _enrollment[jobId][assetId];
         DataAssets.Live memory t = assets.live(assetId);
         Reputation storage rep = _reputation[t.owner];
         rep.roundsCompleted += e.roundsUsed;
-        // a revoked or expired asset sat out by its owner's right, not by failure
-        if (!t.revoked && (t.expiry == 0 || block.timestamp < t.expiry)) rep.roundsMissed += s.roundsPaid - e.roundsUsed;
+        // a revoked or expired asset sat out by its owner's right, not by failure; an
+        // unsampled one by the draw
+        if (!t.revoked && (t.expiry == 0 || block.timestamp < t.expiry) && due > e.roundsUsed) {
+            rep.roundsMissed += due - e.roundsUsed;
+        }
         if (e.roundsUsed == 0) return;
+        bool full = e.roundsUsed >= due;
         _shares[jobId][assetId] = Share({
             claimed: false,
+            full: full,
             quality: uint16(quality),
             fullRank: s.full,
             weightsBefore: uint96(s.weights),
             examplesBefore: uint96(s.examples)
         });
         s.contributors += 1;
-        if (e.roundsUsed == s.roundsPaid) s.full += 1;
+        if (full) s.full += 1;
         s.prices += _assetPrice[jobId][assetId] * e.roundsUsed;
         s.weights += uint256(e.examples) * quality;
         s.examples += e.examples;

@@ -142,6 +142,7 @@ USES: dict[str, Use] = {
     "jobs.cancel": lambda g: g.ledger.jobs.cancel(g.job_id),
     "jobs.aggregator_at": lambda g: g.ledger.jobs.aggregator_at(g.job_id, 1, 0),
     "jobs.aggregator_of": lambda g: g.ledger.jobs.aggregator_of(g.job_id, 1),
+    "jobs.sampled": lambda g: g.ledger.jobs.sampled(g.job_id, 1, g.asset_id),
     "jobs.record_round": lambda g: g.ledger.jobs.record_round(g.job_id, 1, "m", b"\0" * 32, []),
     "jobs.complete": lambda g: g.ledger.jobs.complete(g.job_id),
     "jobs.settle": lambda g: g.ledger.jobs.settle(g.job_id),

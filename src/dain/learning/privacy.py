@@ -13,7 +13,19 @@ The noise (and DP-SGD's sampling) comes from `dain.learning.randomness`, the ope
 system's CSPRNG: had it a seed anyone could know, they could subtract it.
 
 Epsilon at the job's delta comes from the `dp-accounting` package (Rényi DP), after every
-round, for whoever took part in that many rounds."""
+round, for whoever took part in that many rounds.
+
+Jobs that sample their assets per round (`dain.ledger.sampling`) get no amplification by
+subsampling here, on purpose. That theorem needs the sample to be secret, but this one is
+drawn from the job's public seed and every receipt on chain names who took part: anyone
+reading the chain knows whether an asset was in a round, so against them a sampled round is
+a full round of the Gaussian mechanism for the assets in it and nothing for the others. So
+the accountant composes only the rounds an asset took part in: each node counts its own
+releases (`budget_allows` with the rounds it made a private update for), and an unsampled
+round spends nothing. A receipt still carries the job's round increment, `round_epsilon`,
+whose sum over recorded rounds bounds every asset's loss. Record-level DP-SGD keeps its own
+Poisson sampling of records within each round, drawn from the CSPRNG and never published:
+that one amplifies, and `round_event` counts it."""
 
 from __future__ import annotations
 

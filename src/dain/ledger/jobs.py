@@ -67,6 +67,11 @@ class JobTerms:
     max_epsilon: float | None = None
     secure_aggregation: bool = False
     max_assets: int = 100  # the most assets that may enroll (the network allows up to 256)
+    # per-round sampling (dain.ledger.sampling), at most one of: each asset's chance in basis
+    # points (0 or 10,000: every asset), or about this many assets a round (a rate fixed
+    # when the job starts, over the assets enrolled then)
+    sample_bps: int = 0
+    sample_count: int = 0
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,13 @@ class JobInfo:
     model_cid: str
     max_assets: int = 100
     seed_block: int = 0  # the block whose hash fixes the seed: the start's own
+    sample_bps: int = 0  # each asset's chance per round to be sampled; 0: every asset
+    sample_count: int = 0  # as proposed; a rate over the assets enrolled once it starts
+
+    @property
+    def sampling(self) -> bool:
+        """Whether rounds take a sample of the assets (a count job: once it starts)."""
+        return self.sample_bps != 0
 
 
 @dataclass(frozen=True)
@@ -167,6 +179,8 @@ class JobsClient:
                     epsilon_to_chain(terms.max_epsilon),
                     terms.secure_aggregation,
                     terms.max_assets,
+                    terms.sample_bps,
+                    terms.sample_count,
                     terms.reward_pool,
                     terms.spec_cid,
                     terms.model_cid,
@@ -236,6 +250,15 @@ class JobsClient:
     def aggregator_of(self, job_id: int, round: int) -> str:
         return str(
             self._call.read("the round's aggregator", self._c.functions.aggregatorOf(job_id, round))
+        )
+
+    def sampled(self, job_id: int, round: int, asset_id: int) -> bool:
+        """Whether the asset is in the round's sample, by the contract (always, when the
+        job does not sample); `dain.ledger.in_sample` computes the same without a call."""
+        return bool(
+            self._call.read(
+                "whether the asset is sampled", self._c.functions.sampled(job_id, round, asset_id)
+            )
         )
 
     def record_round(
@@ -330,7 +353,8 @@ class JobsClient:
 
     def job(self, job_id: int) -> JobInfo:
         (requester, rounds, current, status, secure, max_assets, purpose, duration, opened,
-         max_eps, spent, seed_block, _valued, pool, price, seed, spec, model) = self._call.read(
+         max_eps, spent, seed_block, _valued, sample_bps, sample_count, pool, price, seed, spec,
+         model) = self._call.read(
             "the job", self._c.functions.job(job_id))  # fmt: skip
         return JobInfo(
             job_id=job_id,
@@ -351,6 +375,8 @@ class JobsClient:
             model_cid=model,
             max_assets=int(max_assets),
             seed_block=int(seed_block),
+            sample_bps=int(sample_bps),
+            sample_count=int(sample_count),
         )
 
     def enrollment(self, job_id: int, asset_id: int) -> Enrollment:

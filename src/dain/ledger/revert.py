@@ -154,7 +154,10 @@ def explain(call: str, name: str, args: tuple[Any, ...]) -> tuple[str, str | Non
                 "Enroll through a dain node, which derives and publishes the key.",
             )
         case "NotSecureAggregation", (job,):
-            return (f"Job {job} does not use secure aggregation: a round cannot abort.", None)
+            return (
+                f"Job {job} neither uses secure aggregation nor samples: a round cannot abort.",
+                None,
+            )
         case "SharesMismatch", (job,):
             return (
                 f"The reward shares for job {job} must name exactly the assets that took part, "
@@ -180,6 +183,24 @@ def explain(call: str, name: str, args: tuple[Any, ...]) -> tuple[str, str | Non
             return (f"Asset {format_asset_id(asset)} is already enrolled in job {job}.", None)
         case "NotEnrolled", (job, asset):
             return (f"Asset {format_asset_id(asset)} is not enrolled in job {job}.", None)
+        case "NotSampled", (job, rnd, asset):
+            return (
+                f"Asset {format_asset_id(asset)} is not in round {rnd}'s sample of job {job}.",
+                "Record only updates of the assets the round sampled (Jobs.sampled).",
+            )
+        case "SampleNotEmpty", (job, rnd):
+            return (f"Round {rnd} of job {job} sampled assets: it cannot abort.", None)
+        case "SamplingWithSecureAggregation", ():
+            return (
+                "Sampling with secure aggregation is not supported yet.",
+                "Propose the job without sampling, or without secure aggregation.",
+            )
+        case "InvalidSampling", (bps, count):
+            return (
+                f"A job samples by a rate or by a count, not both, and a count no larger than "
+                f"its most assets (rate {bps} basis points, count {count}).",
+                None,
+            )
         case "GovernorUnexpectedProposalState", (_, current, _expected):
             return (f"The proposal {_PROPOSAL[current]}, so this cannot be done now.", None)
         case "GovernorAlreadyCastVote", (voter,):
