@@ -49,7 +49,8 @@ def propose(
 
     Other settings: max_assets, min_participants, secure_aggregation, seed, description,
     [input] features/target/classes, [training] learning_rate/epochs/batch_size,
-    [strategy] name/options, [privacy] delta/clip.
+    [strategy] name/options, [privacy] delta/clip, [sampling] fraction (each asset's
+    chance per round) or count (about that many assets a round).
 
     Fine-tuning starts from a pretrained model and trains part of it; only that part
     travels each round:

@@ -44,6 +44,8 @@ def _details_view(
     head.add_row(
         "assets", f"{details['assets_enrolled']} enrolled (at most {details['max_assets']})"
     )
+    if details.get("sampling"):
+        head.add_row("sampling", details["sampling"].removeprefix("Sampling: "))
     head.add_row(
         "privacy",
         f"epsilon {epsilon}" + (", secure aggregation" if details["secure_aggregation"] else ""),

@@ -98,11 +98,15 @@ class Aggregator:
 
     def finish_round(self, job_id: int, round: int) -> RoundInfo | None:
         """If this node is the round's aggregator: aggregates what arrived, stores the new
-        model and records the round with every receipt on chain."""
+        model and records the round with every receipt on chain (or aborts a round whose
+        sample holds no asset)."""
         ctx = self.ctx
         if ctx.ledger.jobs.aggregator_at(job_id, round, ctx.clock.now()) != ctx.address:
             return None
         job = ctx.ledger.jobs.job(job_id)
+        if job.sampling and not ctx.chain.sample(job, round, ctx.chain.enrolled(job)):
+            # nobody to wait for: the contract checks the sample is empty and lets it abort
+            return self.recorder.abort(job, round, 0)
         with self._lock:
             received = self._pending.pop((job_id, round), {})
             rejected = self._rejected.pop((job_id, round), set())

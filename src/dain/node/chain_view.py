@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from dain.ledger import Consent, JobInfo, JobStatus, Ledger
+from dain.ledger import Consent, JobInfo, JobStatus, Ledger, sample
 from dain.node.clock import ChainClock
 
 T = TypeVar("T")
@@ -72,6 +72,16 @@ class ChainView:
                 self._enrolled[job.job_id] = assets
         return assets
 
+    def sample(self, job: JobInfo, round: int, asset_ids: list[int]) -> list[int]:
+        """Those of `asset_ids` in the round's sample (all, when the job does not sample):
+        computed here from the job's seed, or asked of the contract while nobody has drawn
+        the seed yet (the contract then derives it from the start block's hash)."""
+        if not job.sampling:
+            return list(asset_ids)
+        if any(job.seed):
+            return sample(job.seed, round, asset_ids, job.sample_bps)
+        return [a for a in asset_ids if self.ledger.jobs.sampled(job.job_id, round, a)]
+
     def aggregator(self, job_id: int, round: int) -> str:
         """Who is elected to aggregate the round now, by the chain's clock."""
         return self._recent(
@@ -104,10 +114,11 @@ class ChainView:
         return [a for a in asset_ids if self.consent(job, a) is Consent.ALLOWED]
 
     def live_assets(self, job: JobInfo, round: int) -> int:
-        """How many enrolled assets have live consent: the updates a round can expect.
-        Read at most once a `fresh` interval, as it costs one chain call per asset."""
+        """How many of the round's sampled assets have live consent: the updates it can
+        expect. Read at most once a `fresh` interval, as it costs one chain call per asset."""
         return self._recent(
-            ("live", job.job_id, round), lambda: len(self.allowed(job, self.enrolled(job)))
+            ("live", job.job_id, round),
+            lambda: len(self.allowed(job, self.sample(job, round, self.enrolled(job)))),
         )
 
     def holders(self, job: JobInfo) -> list[str]:

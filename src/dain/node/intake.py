@@ -111,6 +111,9 @@ class Intake:
             raise ProtocolError(f"The message names no asset ({exc!r}).") from exc
         if asset_id not in chain.enrolled(job):
             raise ProtocolError(f"Asset {named} is not enrolled in job {job.job_id}.")
+        if not chain.sample(job, round, [asset_id]):
+            raise ProtocolError(f"Asset {named} is not in round {round}'s sample of job "
+                                f"{job.job_id}.")  # fmt: skip
         if chain.owner_of(asset_id) != sender:
             raise ProtocolError(f"{sender} does not own asset {named}.")
         # answering an unmask request uses no data: only the shares others gave this node

@@ -10,6 +10,10 @@
     secure_aggregation = false
     min_participants = 2          # a round is recorded with at least this many updates
 
+    [sampling]                    # optional: each round takes part of the assets
+    fraction = 0.3                # each asset's chance per round, in (0, 1]
+    # count = 20                  # or: about this many a round (a rate fixed at start)
+
     [model]
     kind = "mlp"                  # or "logreg", or layers = [...]
     hidden = [32]
@@ -40,7 +44,12 @@
 
 With an [evaluation] file, [input] may be left out: its columns and classes are read from
 the file. Either way the features are standardized by the evaluation file's statistics
-(none without one)."""
+(none without one).
+
+Sampling draws each asset into a round independently from the job's seed on chain, so every
+node knows the sample and nobody picks it (`dain.ledger.sampling`); a count becomes the rate
+count / enrolled (rounded up) when the job starts. It cannot be combined with secure
+aggregation yet."""
 
 from __future__ import annotations
 
@@ -63,7 +72,7 @@ from dain.learning import (
     feature_statistics,
     init_params,
 )
-from dain.ledger import JobTerms, parse_dain
+from dain.ledger import JobTerms, fraction_to_bps, parse_dain
 from dain.node.job_fine_tune import KEYS as FINE_TUNE_KEYS
 from dain.node.job_fine_tune import (
     Pretrained,
@@ -72,12 +81,13 @@ from dain.node.job_fine_tune import (
     fine_tuned,
     with_stored_base,
 )
+from dain.node.job_view import sampling_words
 from dain.node.spec import JobSpec
 from dain.storage import BlobStore, encode_tensors
 
 TOP = {"title", "purpose", "rounds", "round_duration", "pool", "max_assets",
        "secure_aggregation", "min_participants", "seed", "description", "model", "input",
-       "training", "strategy", "privacy", "evaluation"}  # fmt: skip
+       "training", "strategy", "privacy", "evaluation", "sampling"}  # fmt: skip
 # DP-SGD defaults: each record in a step's batch with probability 0.5, two steps a round
 RECORD_SAMPLE_RATE, RECORD_STEPS = 0.5, 2
 
@@ -99,12 +109,15 @@ class JobPlan:
     schema: CsvSchema
     evaluation: Path | None  # the requester's own scoring data
     pretrained: Pretrained | None = None  # a fine-tuning job's, when read from a file
+    sample_bps: int = 0  # each asset's chance per round in basis points; 0: every asset
+    sample_count: int = 0  # or about this many assets a round; 0: by sample_bps
 
     def terms(self, spec_cid: str, model_cid: str) -> JobTerms:
         return JobTerms(self.purpose, self.rounds, self.pool, spec_cid, model_cid,
                         round_duration=self.round_duration, max_epsilon=self.max_epsilon,
                         secure_aggregation=self.secure_aggregation,
-                        max_assets=self.max_assets)  # fmt: skip
+                        max_assets=self.max_assets, sample_bps=self.sample_bps,
+                        sample_count=self.sample_count)  # fmt: skip
 
     def first_model(self, blobs: BlobStore) -> bytes:
         """The job's first model (safetensors); for a fine-tuning job, of the trained
@@ -196,12 +209,53 @@ def _plan(raw: dict[str, Any], base: Path) -> JobPlan:
                                                        key_path="strategy.options").items()},
     )  # fmt: skip
     spec.check_terms(secure)
+    max_assets = _get(raw, "max_assets", int, 100)
+    sample_bps, sample_count = _sampling(_table(raw, "sampling"), max_assets, secure,
+                                         min_participants)  # fmt: skip
     plan = JobPlan(
-        spec, purpose, rounds, duration, pool, _get(raw, "max_assets", int, 100),
+        spec, purpose, rounds, duration, pool, max_assets,
         secure, min_participants, max_epsilon, "", schema, evaluation, pretrained,
+        sample_bps, sample_count,
     )  # fmt: skip
     written = _get(raw, "description", str, "")
     return _with_description(plan, written)
+
+
+SAMPLING_KEYS = {"fraction", "count"}
+
+
+def _sampling(
+    table: dict[str, Any], max_assets: int, secure: bool, min_participants: int
+) -> tuple[int, int]:
+    """[sampling] as the contract takes it: (rate in basis points, count), at most one set."""
+    unknown = sorted(set(table) - SAMPLING_KEYS)
+    if unknown:
+        raise ConfigError(f"sampling has no setting {', '.join(unknown)}.",
+                          hint="Its settings: fraction (0 to 1) or count.")  # fmt: skip
+    if not table:
+        return 0, 0
+    if len(table) > 1:
+        raise ConfigError("sampling has both fraction and count.", hint="Keep one.")
+    if secure:
+        raise ConfigError("sampling with secure aggregation is not supported yet.",
+                          hint="Remove [sampling] or set secure_aggregation = false.")  # fmt: skip
+    if "fraction" in table:
+        fraction = float(_get(table, "fraction", (int, float), key_path="sampling.fraction"))
+        if not 0 < fraction <= 1:
+            raise ConfigError(f"sampling.fraction must be above 0 and at most 1, not "
+                              f"{fraction}.", hint="e.g. fraction = 0.3")  # fmt: skip
+        return fraction_to_bps(fraction), 0
+    count = _get(table, "count", int, key_path="sampling.count")
+    if count < 1:
+        raise ConfigError(f"sampling.count must be at least 1, not {count}.")
+    if count > max_assets:
+        raise ConfigError(f"sampling.count ({count}) is more than max_assets ({max_assets}).",
+                          hint="Lower the count, or raise max_assets.")  # fmt: skip
+    if count < min_participants:
+        raise ConfigError(f"sampling.count ({count}) is below min_participants "
+                          f"({min_participants}): rounds would rarely reach it.",
+                          hint="Sample at least min_participants assets.")  # fmt: skip
+    return 0, count
 
 
 def _evaluation_path(table: dict[str, Any]) -> str:
@@ -346,6 +400,8 @@ def _with_description(plan: JobPlan, written: str) -> JobPlan:
                        f"delta {spec.privacy.delta}." if plan.max_epsilon else "none.")
         + (" Secure aggregation." if plan.secure_aggregation else ""),
     ]  # fmt: skip
+    if plan.sample_bps or plan.sample_count:
+        lines.append(sampling_words(plan.sample_bps, plan.sample_count))
     if spec.model.fine_tune is not None:
         lines.append(fine_tune_words(spec.model))
     if written:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from dain.ledger import JobStatus, format_dain
+from dain.ledger import SAMPLE_SCALE, JobStatus, format_dain
 
 if TYPE_CHECKING:
     from dain.ledger import JobInfo, Ledger
@@ -54,6 +54,9 @@ def job_details(ledger: Ledger, job: JobInfo, now: float | None = None) -> dict[
         "epsilon_spent": job.epsilon_spent,
         "assets_enrolled": len(enrolled),
         "max_assets": job.max_assets,
+        "sample_bps": job.sample_bps,  # each asset's chance per round; 0: every asset
+        "sample_count": job.sample_count,
+        "sampling": sampling_words(job.sample_bps, job.sample_count),
         "spec_cid": job.spec_cid,
         "model_cid": job.model_cid,
         "rounds_recorded": rounds,
@@ -69,6 +72,18 @@ def job_details(ledger: Ledger, job: JobInfo, now: float | None = None) -> dict[
             "deadline_in_s": round(job.round_duration * (attempt + 1) - elapsed, 1),
         }
     return details
+
+
+def sampling_words(sample_bps: int, sample_count: int) -> str:
+    """A job's sampling in words ("" when every asset takes part in every round)."""
+    how = "drawn independently per asset from the job's seed on chain"
+    if sample_bps:
+        count = f" (about {sample_count} a round)" if sample_count else ""
+        return f"Sampling: each asset in a round with chance {sample_bps / SAMPLE_SCALE:.2%}" \
+            f"{count}, {how}."
+    if sample_count:  # not started yet: the rate is fixed at start
+        return f"Sampling: about {sample_count} assets a round, {how}."
+    return ""
 
 
 def metrics_text(scores: dict[str, Any]) -> str:

@@ -77,9 +77,15 @@ class Recorder:
         return ctx.ledger.jobs.round_record(job.job_id, round)
 
     def abort(self, job: JobInfo, round: int, survivors: int) -> RoundInfo:
-        """Closes a secure round too few clients survived: the model stays as it was."""
+        """Closes a secure round too few clients survived, or a round whose sample holds no
+        asset: the model stays as it was."""
         self.ctx.chain.forget()
         sent = self.ctx.ledger.jobs.abort_round(job.job_id, round, survivors)
+        if not job.secure_aggregation:
+            log.info("%s: job %d, round %d: aborted in transaction 0x%s: its sample holds no "
+                     "asset", self.ctx.name, job.job_id, round,
+                     sent.tx_hash.removeprefix("0x"))  # fmt: skip
+            return self.ctx.ledger.jobs.round_record(job.job_id, round)
         log.warning("%s: job %d, round %d: aborted in transaction 0x%s: only %d participant(s) "
                     "survived, too few to unmask", self.ctx.name, job.job_id, round,
                     sent.tx_hash.removeprefix("0x"), survivors)  # fmt: skip

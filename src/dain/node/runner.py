@@ -388,14 +388,23 @@ class JobRunner:
                 self._delivered(job_id, round_no, asset.asset_id, aggregator, " (masked)")
 
     def _maybe_finish(self, job: JobInfo, round_no: int, now: float) -> None:
-        """Records the round once every live participant's update arrived, or when half
-        of this attempt's window has passed with at least one update (at least the spec's
-        minimum of participants)."""
-        aggregator = self.roles.aggregator
+        """Records the round once every live sampled participant's update arrived, or when
+        half of this attempt's window has passed with at least one update (at least the
+        spec's minimum of participants, or the whole sample when it is smaller). A round
+        whose sample holds no asset is aborted at once."""
+        aggregator, chain = self.roles.aggregator, self.ctx.chain
         received = aggregator.received(job.job_id, round_no)
-        if received == 0 or received < self.roles.models.spec(job).min_participants:
+        minimum = self.roles.models.spec(job).min_participants
+        if job.sampling:
+            drawn = len(chain.sample(job, round_no, chain.enrolled(job)))
+            if drawn == 0:
+                if aggregator.finish_round(job.job_id, round_no) is not None:  # aborts it
+                    self._recorded.set()
+                return
+            minimum = min(minimum, drawn)  # a sample smaller than the minimum: all of it
+        if received == 0 or received < minimum:
             return
-        expected = self.ctx.chain.live_assets(job, round_no)
+        expected = chain.live_assets(job, round_no)
         into_attempt = (now - job.round_opened_at) % job.round_duration
         ready = received >= expected or into_attempt >= job.round_duration / 2
         if ready and aggregator.finish_round(job.job_id, round_no) is not None:

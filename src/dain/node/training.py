@@ -29,9 +29,19 @@ class LocalTrainer:
         self._lock = threading.Lock()
 
     def eligible_assets(self, job: JobInfo) -> list[LocalAsset]:
-        """This node's assets enrolled in the job that may take part now."""
+        """This node's assets enrolled in the job that may take part now: in the open
+        round's sample (when the job samples), with live consent, fitting, within budget. An
+        asset left out of the sample trains nothing and spends no privacy that round."""
         mine = []
-        for asset in self.consenting_assets(job):
+        consenting = self.consenting_assets(job)
+        drawn = set(self.ctx.chain.sample(job, job.current_round + 1,
+                                          [a.asset_id for a in consenting]))  # fmt: skip
+        for asset in consenting:
+            if asset.asset_id not in drawn:
+                log.debug("%s: asset %x sits out round %d of job %d: not in its sample",
+                         self.ctx.name, asset.asset_id, job.current_round + 1,
+                         job.job_id)  # fmt: skip
+                continue
             misfit = self.misfit(job, asset)
             if misfit:
                 log.warning("%s: asset %x sits out job %d: %s", self.ctx.name, asset.asset_id,
