@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dain.identity import Identity
+from dain.incentives.settlement import AssetUse, settle
 from dain.ledger import (
     TOKEN_UNIT,
     EmbeddedChain,
@@ -151,6 +152,18 @@ def test_data_used_and_rewards_follow_the_sample(chain_net: ChainNet) -> None:
     settled = jobs.settlement(job_id)
     assert (settled.contributors, settled.full) == (contributors, contributors)
     assert paid == pool
+    # the reference computation agrees, counting the floor over the rounds sampled
+    uses = [
+        AssetUse(a, rounds_used=jobs.enrollment(job_id, a).rounds_used,
+                 examples=jobs.enrollment(job_id, a).examples,
+                 rounds_sampled=sum(a in d for d in drawn_by_round.values()))
+        for a in assets
+    ]  # fmt: skip
+    expected = settle(pool, 5, settled.floor_bps, uses)
+    assert sum(expected.values()) == pool
+    assert {a: expected.get(a, 0) for a in assets} == {
+        a: sum(p.amount for p in jobs.rewards_paid(job_id, asset_id=a)) for a in assets
+    }
     assert jobs.job(job_id).status == JobStatus.COMPLETED
 
 

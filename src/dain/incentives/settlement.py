@@ -14,7 +14,8 @@ at enrollment, and what the accepted receipts and recorded values say.
 2. Prices first: each used asset gets its price per round (fixed when it enrolled) for
    every round its data was used in.
 3. Of the rest, `floor_bps` / 10,000 is split equally among the assets used in every round
-   paid for (none if no asset was), and the remainder by weight = examples x quality, where
+   paid for (in a job that samples per round: every round paid for whose sample held the
+   asset; none if no asset was), and the remainder by weight = examples x quality, where
    examples are summed over the asset's accepted receipts and quality is
    `dain.incentives.quality.quality` of the values recorded for it (FULL_AT when none
    were); by examples alone when every weight is 0.
@@ -46,6 +47,8 @@ class AssetUse:
     examples: int = 0  # summed over those receipts
     # values recorded for it, by the aggregator (judge) that recorded them
     values: Mapping[Hashable, Sequence[int]] = field(default_factory=dict)
+    # rounds paid for whose sample held it (dain.ledger.sampling); None: every one
+    rounds_sampled: int | None = None
 
 
 def cancel_split(pool: int, price_per_round: int, rounds: int, rounds_done: int) -> tuple[int, int]:
@@ -77,7 +80,8 @@ def settle(
     by_examples = not any(weights.values())
     if by_examples:
         weights = {a.asset: a.examples for a in used}
-    full = [a.asset for a in used if a.rounds_used == rounds_paid]
+    due = {a.asset: rounds_paid if a.rounds_sampled is None else a.rounds_sampled for a in used}
+    full = [a.asset for a in used if a.rounds_used >= due[a.asset]]
     rest = to_owners - sum(a.price * a.rounds_used for a in used)
     floor_pool = rest * floor_bps // BPS if full else 0
     share_pool = rest - floor_pool
