@@ -208,6 +208,7 @@ def test_starting_from_the_page_starts_the_job_on_chain(fresh_jobs: Callable[[],
     assert "Round 1 opens at once" in confirm.text and "no other asset can enroll" in confirm.text
     assert done.status_code == 200
     assert f"Job {jn.approved_job} is now running." in done.text
+    assert f'href="{where}">Back to job {jn.approved_job}</a>' in done.text
     assert n.requester.ledger.jobs.job(jn.approved_job).status == JobStatus.RUNNING
 
 

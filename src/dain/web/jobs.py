@@ -144,8 +144,9 @@ def _action_routes(routes: APIRouter, site: Site, what: str, job_of: Any) -> Non
             after = await run_in_threadpool(_act, site, job_id, what)
         except DainError as exc:
             return site.error(request, exc, _status(exc))
-        return site.render(request, "job_done.html", title=f"Job {job_id} {_done[what]}",
-                           job_id=job_id, lines=_after(after, what))  # fmt: skip
+        return site.render(request, "done.html", title=f"Job {job_id} {_done[what]}",
+                           back=(f"/jobs/{job_id}", f"Back to job {job_id}"),
+                           lines=_after(after, what))  # fmt: skip
 
 
 _done = {"start": "started", "complete": "completed"}
