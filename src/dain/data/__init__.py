@@ -41,7 +41,7 @@ _EXPORTS = {
     "ConsentPolicy": "dain.data.policy",
     "bytes32_to_purpose": "dain.data.policy",
     "check_purpose": "dain.data.policy",
-    "parse_expiry": "dain.data.policy",
+    "parse_expiry": "dain.data.expiry",
     "purpose_to_bytes32": "dain.data.policy",
     "CsvSchema": "dain.data.schema",
     "InputSchema": "dain.data.schema",
