@@ -24,7 +24,7 @@ RANKS = {
     "dain.devnet": 9, "dain.node": 8, "dain.sim": 8,  # services (a devnet is made of nodes)
     "dain.ledger": 6, "dain.incentives": 5, "dain.data": 4, "dain.learning": 3,  # domain
     "dain.identity": 2, "dain.storage": 2,  # base
-    "dain.errors": 1, "dain.lazy": 1, "dain": 0,  # shared roots
+    "dain.errors": 1, "dain.lazy": 1, "dain.costs": 1, "dain": 0,  # shared roots
 }  # fmt: skip
 # a package's public namespaces: other packages import from these only
 PACKAGES = sorted(
