@@ -8,10 +8,12 @@ from eth_account import Account
 from eth_account.messages import encode_defunct, encode_typed_data
 from eth_utils import to_checksum_address
 
+from dain.costs import timed
 from dain.identity.errors import SignatureError
 from dain.identity.keys import Identity
 
 
+@timed("signature")
 def sign_message(identity: Identity, message: bytes) -> bytes:
     """EIP-191 ("personal_sign") signature of `message`, 65 bytes."""
     return bytes(identity.account.sign_message(encode_defunct(primitive=message)).signature)
@@ -32,6 +34,7 @@ def _check_canonical(signature: bytes) -> None:
         raise SignatureError("The signature is malformed: its s value is in the upper half.")
 
 
+@timed("signature")
 def recover_message_signer(message: bytes, signature: bytes) -> str:
     _check_canonical(signature)
     try:
@@ -46,6 +49,7 @@ def verify_message(message: bytes, signature: bytes, address: str) -> None:
         raise SignatureError(f"The message was signed by {signer}, not by {address}.")
 
 
+@timed("signature")
 def sign_typed_data(identity: Identity, typed_data: dict[str, Any]) -> bytes:
     """EIP-712 signature of a full typed-data document (domain, types, message)."""
     return bytes(
@@ -53,6 +57,7 @@ def sign_typed_data(identity: Identity, typed_data: dict[str, Any]) -> bytes:
     )
 
 
+@timed("signature")
 def recover_typed_data_signer(typed_data: dict[str, Any], signature: bytes) -> str:
     _check_canonical(signature)
     try:

@@ -17,6 +17,7 @@ from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.types import BlockIdentifier
 
+from dain.costs import span
 from dain.identity import Identity
 from dain.ledger.events import E
 from dain.ledger.failures import guarded
@@ -90,10 +91,11 @@ class ChainCaller:
         to `to_block` (the latest: None); `filters` match the event's arguments (a list
         matches any of its values). Decoding runs outside the guard: a bug in it stays a bug."""
         event = getattr(contract.events, kind.EVENT)()
-        with guarded(f"read {what}"):
-            logs = event.get_logs(argument_filters=filters or None, from_block=from_block,
-                                  to_block=to_block)  # fmt: skip
-        return [kind.from_log(log) for log in logs]
+        with span("chain_read"):  # decoding the logs is part of reading them
+            with guarded(f"read {what}"):
+                logs = event.get_logs(argument_filters=filters or None, from_block=from_block,
+                                      to_block=to_block)  # fmt: skip
+            return [kind.from_log(log) for log in logs]
 
     def transaction_input(self, transaction_hash: bytes) -> bytes:
         """The call data a mined transaction carried."""

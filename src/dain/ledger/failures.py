@@ -44,6 +44,7 @@ from web3.exceptions import (
     Web3RPCError,
 )
 
+from dain.costs import span
 from dain.ledger.errors import ChainUnavailable, DeploymentError, LedgerError, TransactionRefused
 from dain.ledger.revert import refusal
 
@@ -129,9 +130,11 @@ def translate(
 
 @contextmanager
 def guarded(call: str, *, sending: bool = False, tx_hash: str | None = None) -> Iterator[None]:
-    """Runs one request to the chain; its failures leave as LedgerErrors, bugs as themselves."""
+    """Runs one request to the chain; its failures leave as LedgerErrors, bugs as themselves.
+    Every request passes here, so here it is timed (dain.costs): a read, or a transaction's."""
     try:
-        yield
+        with span("chain_tx" if sending else "chain_read"):
+            yield
     except Exception as exc:
         error = translate(call, exc, sending=sending, tx_hash=tx_hash)
         if error is None:

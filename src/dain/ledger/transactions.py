@@ -13,6 +13,7 @@ from typing import Any
 from web3 import Web3
 from web3.types import TxParams, TxReceipt
 
+from dain.costs import timed
 from dain.identity import Identity
 from dain.ledger.errors import LedgerError, TransactionRefused
 from dain.ledger.failures import guarded
@@ -57,6 +58,7 @@ class TransactionSender:
         self.call_block = call_block  # the block whose time dry runs and estimates use
         self.poll_latency = poll_latency
 
+    @timed("chain_tx")  # whole: signing and waiting for our turn as well as the requests
     def send(self, call: str, fn: Any, *, value: int = 0) -> Sent:
         """Sends `fn` (a contract function or constructor); `call` says what it does, as a
         verb phrase ("enroll the asset") that messages name."""

@@ -10,11 +10,13 @@ from typing import Any
 
 import numpy as np
 
+from dain.costs import timed
 from dain.storage.errors import CodecError
 
 MAX_DEPTH = 32  # far more than any dain message nests
 
 
+@timed("serialization")
 def canonical_json(value: object) -> bytes:
     """Sorted keys, no spaces, UTF-8; refuses NaN and infinities, which JSON lacks."""
     return json.dumps(
@@ -22,6 +24,7 @@ def canonical_json(value: object) -> bytes:
     ).encode()
 
 
+@timed("serialization")
 def parse_json(data: bytes, *, max_bytes: int, max_depth: int = MAX_DEPTH) -> Any:
     """The value of a JSON document from outside, or a CodecError that says what is wrong
     with it: larger than `max_bytes`, nested deeper than `max_depth`, not UTF-8 JSON, or

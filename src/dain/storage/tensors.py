@@ -9,6 +9,7 @@ import numpy as np
 from safetensors import SafetensorError
 from safetensors.numpy import load, save
 
+from dain.costs import timed
 from dain.storage.canonical import parse_json
 from dain.storage.errors import CodecError
 
@@ -21,12 +22,14 @@ DAIN_DTYPES = frozenset({FLOAT32, FLOAT16, UINT32})  # all a dain blob ever hold
 MAX_HEADER_BYTES = 16 * 2**20
 
 
+@timed("serialization")
 def encode_tensors(
     tensors: Mapping[str, np.ndarray], metadata: dict[str, str] | None = None
 ) -> bytes:
     return save({name: np.ascontiguousarray(t) for name, t in tensors.items()}, metadata=metadata)
 
 
+@timed("serialization")
 def decode_tensors(
     data: bytes, *, expected: Shapes | None = None, dtype: np.dtype | None = FLOAT32
 ) -> Tensors:
@@ -37,8 +40,9 @@ def decode_tensors(
     except (SafetensorError, ValueError) as exc:
         raise CodecError(f"The data is not a valid safetensors document ({exc}).") from exc
     except (KeyError, TypeError) as exc:  # numpy has no such dtype (bfloat16, float8, ...)
-        raise CodecError(f"The document holds tensors of a type dain does not use ({exc}).") \
-            from exc
+        raise CodecError(
+            f"The document holds tensors of a type dain does not use ({exc})."
+        ) from exc
     if expected is None:
         return tensors
     if set(tensors) != set(expected):
@@ -116,6 +120,7 @@ def to_single(
     return out
 
 
+@timed("serialization")
 def encode_half(tensors: Mapping[str, np.ndarray], metadata: dict[str, str] | None = None) -> bytes:
     """float16 safetensors, with a power-of-two scale for tensors too large for float16:
     how updates and model deltas travel."""
@@ -123,6 +128,7 @@ def encode_half(tensors: Mapping[str, np.ndarray], metadata: dict[str, str] | No
     return encode_tensors(to_half(tensors, scales), metadata={**scales, **(metadata or {})})
 
 
+@timed("serialization")
 def decode_half(data: bytes, expected: Shapes) -> Tensors:
     """float32 values of an `encode_half` document; refuses other names, shapes, dtypes,
     NaN or infinity."""
