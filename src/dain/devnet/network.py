@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from dain.costs import attribute
 from dain.data import format_asset_id
 from dain.identity import Identity
 from dain.ledger import (
@@ -83,14 +84,16 @@ class Devnet:
         return pass_proposal(self.root, proposal, [v.ledger for v in voters], support)
 
     def run_round(self, job_id: int, round: int) -> tuple[RoundInfo | None, dict[str, list[int]]]:
-        """Every node trains what it may; the elected aggregator records the round."""
-        took_part = {
-            name: node.participant.train_round(job_id, round) for name, node in self.nodes.items()
-        }
+        """Every node trains what it may; the elected aggregator records the round. Each
+        node's work counts for the round in its costs (dain.costs), as its runner's would."""
+        key, took_part = f"{job_id}/{round}", {}
+        for name, node in self.nodes.items():
+            with attribute(node.ctx.costs, key):
+                took_part[name] = node.participant.train_round(job_id, round)
         aggregator = self.node_of(self.root.jobs.aggregator_of(job_id, round))
-        return aggregator.aggregator.finish_round(job_id, round), {
-            k: v for k, v in took_part.items() if v
-        }
+        with attribute(aggregator.ctx.costs, key):
+            record = aggregator.aggregator.finish_round(job_id, round)
+        return record, {k: v for k, v in took_part.items() if v}
 
     def run_secure_round(
         self, job_id: int, round: int, *, stop_after: Mapping[str, str] | None = None
@@ -114,10 +117,12 @@ class Devnet:
                     )
                     if name in stop_after and stop_after[name] in ("start", stage):
                         continue
-                    node.secure_participant.step(job, round, asset, elected)
-            expected = len(aggregator.ctx.chain.allowed(job, jobs.enrolled(job_id)))
-            now = aggregator.ctx.clock.now()
-            record = aggregator.secure_aggregator.progress(job, round, now, expected)
+                    with attribute(node.ctx.costs, f"{job_id}/{round}"):
+                        node.secure_participant.step(job, round, asset, elected)
+            with attribute(aggregator.ctx.costs, f"{job_id}/{round}"):
+                expected = len(aggregator.ctx.chain.allowed(job, jobs.enrolled(job_id)))
+                now = aggregator.ctx.clock.now()
+                record = aggregator.secure_aggregator.progress(job, round, now, expected)
             if record is not None:
                 return record
             self.chain.advance_time(max(1, job.round_duration // 8))  # toward the next deadline

@@ -1,5 +1,6 @@
 """What every part of a node shares: who it is, its chain client and view, its blob store,
-its peers, the chain's clock, the assets it holds, and the signals that wake its runner.
+its peers, the chain's clock, the assets it holds, the signals that wake its runner, and
+where its protocol time goes per round (`dain.costs`).
 Services receive this instead of the node itself, so none of them can reach into another."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from functools import cached_property
 
 import numpy as np
 
+from dain.costs import Costs
 from dain.data import (
     AssetManifest,
     ConsentPolicy,
@@ -105,6 +107,7 @@ class NodeContext:
     state: NodeState = field(default_factory=lambda: NodeState(":memory:"))
     assets: dict[int, LocalAsset] = field(default_factory=dict)
     signals: Signals = field(default_factory=Signals)
+    costs: Costs = field(default_factory=Costs)  # the runner and handlers attribute to it
 
     @property
     def address(self) -> str:

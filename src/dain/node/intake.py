@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from dain.costs import belongs_to
 from dain.data import format_asset_id
 from dain.ledger import Consent, JobInfo, JobStatus, Receipt
 from dain.node.context import NodeContext
@@ -79,6 +80,8 @@ class Intake:
 
     def _from_member(self, body: bytes, kind: MessageKind) -> tuple[Envelope, str]:
         envelope = Envelope.from_bytes(body)
+        if envelope.round:  # a request's work counts for the round it names (dain.costs)
+            belongs_to(f"{envelope.job_id}/{envelope.round}")
         sender = envelope.signer_address(self.ctx.ledger.chain_id)
         self.guard.check_fresh(envelope)
         if envelope.kind != kind:

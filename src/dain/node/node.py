@@ -92,7 +92,7 @@ class Node:
         self.runner: JobRunner | None = None
         self.bytes_served = 0
         self._served = threading.Lock()
-        self.dispatcher = Dispatcher(name, self._handlers(), max_body_bytes)
+        self.dispatcher = Dispatcher(name, self._handlers(), max_body_bytes, self.ctx.costs)
 
     # ---- who it is ---------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from dain.costs import span
 from dain.errors import DainError
 from dain.node.envelope import MessageKind
 from dain.node.errors import (
@@ -91,9 +92,10 @@ class Peers:
     def _send(self, address: str, request: Request) -> tuple[str, Response]:
         contact = self.contact_of(address)
         try:
-            return contact.endpoint, self.transport.send(
-                contact.endpoint, request, contact.tls_fingerprint
-            )
+            with span("http"):  # every request to a peer passes here, on either transport
+                return contact.endpoint, self.transport.send(
+                    contact.endpoint, request, contact.tls_fingerprint
+                )
         except PeerError:
             with self._lock:
                 self._contacts.pop(address, None)  # look it up again next time
@@ -161,8 +163,8 @@ class Peers:
                 log.info("could not hand a blob to %s: %s", address, exc)
 
         others = sorted(set(addresses) - {self.me})
-        if others:
-            with ThreadPoolExecutor(max_workers=len(others)) as pool:
+        if others:  # the pool's threads count nothing (dain.costs): here the whole wait does
+            with span("http"), ThreadPoolExecutor(max_workers=len(others)) as pool:
                 list(pool.map(hand, others))
 
 

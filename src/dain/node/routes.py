@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from dain.costs import Costs, attribute
 from dain.errors import DainError
 from dain.node.errors import (
     BodyTooLarge,
@@ -131,13 +132,20 @@ class Dispatcher:
     """Answers requests from the table with the node's handlers."""
 
     def __init__(
-        self, name: str, handlers: Mapping[str, Handler], max_body_bytes: int = 16 * 2**20
+        self,
+        name: str,
+        handlers: Mapping[str, Handler],
+        max_body_bytes: int = 16 * 2**20,
+        costs: Costs | None = None,
     ) -> None:
+        """`costs`: where answering counts its time, for the round the request's envelope
+        names (see `Intake`), or for no round."""
         missing = {r.handler for r in ROUTES} - set(handlers)
         if missing:
             raise ValueError(f"No handler for {sorted(missing)}.")
         self.name = name
         self.max_body_bytes = max_body_bytes
+        self.costs = costs
         self._handlers = dict(handlers)
         self._routes = [(route, route.pattern()) for route in ROUTES]
 
@@ -145,6 +153,10 @@ class Dispatcher:
         return BodyTooLarge(f"The request body exceeds {self.max_body_bytes} bytes.")
 
     def handle(self, request: Request) -> Response:
+        with attribute(self.costs):
+            return self._handle(request)
+
+    def _handle(self, request: Request) -> Response:
         try:
             if len(request.body) > self.max_body_bytes:
                 raise self.too_large()

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from dain.costs import OUTSIDE, attribute, belongs_to, span
 from dain.data import format_asset_id
 from dain.errors import DainError
 from dain.ledger import JobInfo, JobStatus
@@ -119,9 +120,8 @@ class JobRunner:
         if status.last_step_at is None:
             return Health.STARTING
         idle = time.monotonic() - status.last_step_at
-        return Health.STALLED if idle > self.stall_seconds and not status.training else (
-            Health.STEPPING
-        )
+        stalled = idle > self.stall_seconds and not status.training
+        return Health.STALLED if stalled else Health.STEPPING
 
     def report(self) -> dict[str, Any]:
         status = self.status
@@ -138,6 +138,8 @@ class JobRunner:
             "deliveries_recorded": self.state.deliveries(),
             "last_error": status.last_error,
             "train_seconds": dict(status.train_seconds),
+            # "job/round" (or "" for no round) -> category -> seconds and count
+            "costs": self.ctx.costs.snapshot(),
         }
 
     # ---- the loop --------------------------------------------------------------------
@@ -150,7 +152,8 @@ class JobRunner:
                 try:
                     # a full step costs a dozen chain reads: only when a peer wrote to us,
                     # a block was mined, or time alone may have changed the election
-                    block = self.ctx.ledger.block_number()
+                    with attribute(self.ctx.costs, self._waiting_for()):
+                        block = self.ctx.ledger.block_number()
                     roles = self.roles
                     busy = roles.secure_participant.busy() or roles.secure_aggregator.busy()
                     if woken or busy or block != last_block or time.monotonic() - last_step >= 1:
@@ -168,8 +171,19 @@ class JobRunner:
         finally:
             self._running = False
 
+    def _waiting_for(self) -> str:
+        """The round a wait counts for (dain.costs): the one the node is in, if it is in
+        one job's only; with several, the wait is theirs together and no one round's."""
+        rounds = [f"{job}/{found[0]}" for job, found in self._rounds.items()
+                  if job not in self._finished]  # fmt: skip
+        return rounds[0] if len(rounds) == 1 else OUTSIDE
+
     def _wait(self) -> bool:
         """Waits for a reason to step again; whether a peer (or a recorded round) woke us."""
+        with attribute(self.ctx.costs, self._waiting_for()), span("wait"):
+            return self._wait_for_reason()
+
+    def _wait_for_reason(self) -> bool:
         signals = self.ctx.signals
         if self._recorded.is_set():  # we just recorded a round: start the next at once
             self._recorded.clear()
@@ -207,7 +221,8 @@ class JobRunner:
         """Waits longer after each failed step in a row (up to a few seconds); a stop
         request ends the wait early."""
         delay = min(MAX_BACKOFF_SECONDS, self.poll_seconds * 2 ** min(self.status.failures, 8))
-        self._stop.wait(delay)
+        with attribute(self.ctx.costs, self._waiting_for()), span("wait"):
+            self._stop.wait(delay)
 
     def _await_record(self, quick: float = 0.02, patience: float = 2.0) -> None:
         """An aggregator handed us a round's model and is recording the round now: watch
@@ -236,6 +251,10 @@ class JobRunner:
         """One pass over the jobs this node's assets were enrolled in. A job whose step
         fails does not hold up the others: its failure is logged with the job and round,
         and it is tried again after a pause that grows while it keeps failing."""
+        with attribute(self.ctx.costs):  # finding, enrolling, scoring: no one round's work
+            self._step_jobs()
+
+    def _step_jobs(self) -> None:
         jobs = self.ctx.ledger.jobs
         if self.auto_enroll is not None:  # first: a job it enrolls in is found below at once
             self.auto_enroll.step()
@@ -245,30 +264,35 @@ class JobRunner:
             failed_before, retry_at = self._job_failures.get(job_id, (0, 0.0))
             if time.monotonic() < retry_at:
                 continue
-            job = jobs.job(job_id)
-            if job.status in (JobStatus.COMPLETED, JobStatus.CANCELLED) or (
-                job.status == JobStatus.RUNNING and job.current_round >= job.rounds
-            ):
-                self._finished.add(job_id)  # nothing more to train or record, ever
-                if job_id in self.status.jobs:
-                    over = "its last round is recorded" if job.status == JobStatus.RUNNING else (
-                        job.status.name.lower())  # fmt: skip
-                    log.info("%s: job %d is over: %s", self.ctx.name, job_id, over)
-                self.roles.secure_aggregator.forget_before(job_id, 2**32)
-                self.roles.secure_participant.forget_job(job_id)
-                continue
-            if job.status != JobStatus.RUNNING or not self._involved(job):
-                continue
-            try:
-                self._step_job(job)
-            except Exception as exc:
-                self._report(exc, f"job {job_id}, round {job.current_round + 1}: ")
-                pause = min(MAX_BACKOFF_SECONDS, self.poll_seconds * 2 ** min(failed_before, 8))
-                self._job_failures[job_id] = (failed_before + 1, time.monotonic() + pause)
-                found = dict(self.status.jobs.get(job_id, {}))
-                self.status.jobs[job_id] = found | {"error": str(exc)}
-            else:
-                self._job_failures.pop(job_id, None)
+            with attribute(self.ctx.costs):  # the open round's work, once the job is read
+                job = jobs.job(job_id)
+                if job.status in (JobStatus.COMPLETED, JobStatus.CANCELLED) or (
+                    job.status == JobStatus.RUNNING and job.current_round >= job.rounds
+                ):
+                    self._finished.add(job_id)  # nothing more to train or record, ever
+                    if job_id in self.status.jobs:
+                        running = job.status == JobStatus.RUNNING
+                        over = "its last round is recorded" if running else job.status.name
+                        log.info("%s: job %d is over: %s", self.ctx.name, job_id, over.lower())
+                    self.roles.secure_aggregator.forget_before(job_id, 2**32)
+                    self.roles.secure_participant.forget_job(job_id)
+                    continue
+                if job.status != JobStatus.RUNNING:
+                    continue
+                belongs_to(f"{job_id}/{job.current_round + 1}")
+                if not self._involved(job):
+                    continue
+                try:
+                    self._step_job(job)
+                except Exception as exc:
+                    self._report(exc, f"job {job_id}, round {job.current_round + 1}: ")
+                    pause = min(MAX_BACKOFF_SECONDS,
+                                self.poll_seconds * 2 ** min(failed_before, 8))  # fmt: skip
+                    self._job_failures[job_id] = (failed_before + 1, time.monotonic() + pause)
+                    found = dict(self.status.jobs.get(job_id, {}))
+                    self.status.jobs[job_id] = found | {"error": str(exc)}
+                else:
+                    self._job_failures.pop(job_id, None)
         if self.evaluator is not None:  # after training: scores the rounds recorded since
             self.evaluator.step(self.finder.jobs(list(self.ctx.assets)))
 

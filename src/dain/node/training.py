@@ -8,6 +8,7 @@ import hashlib
 import logging
 import threading
 
+from dain.costs import timed
 from dain.data import Dataset
 from dain.errors import DainError
 from dain.identity import did_pkh
@@ -105,6 +106,7 @@ class LocalTrainer:
         spent = self.ctx.state.releases(job.job_id, asset.asset_id, besides=job.current_round + 1)
         return budget_allows(spec.privacy, spent, asset.policy.max_epsilon)
 
+    @timed("training")  # fetching the global model inside counts as its own categories
     def train_delta(self, job: JobInfo, round: int, asset: LocalAsset) -> tuple[Params, int]:
         """The asset's change to the current global model, with the job's privacy applied
         (DP-SGD, or a clipped update with its share of noise), and its example count.
