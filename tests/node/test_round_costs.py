@@ -8,6 +8,7 @@ lockstep round counts the same way, on the embedded chain and on anvil."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 import numpy as np
@@ -23,11 +24,13 @@ from dain.storage import encode_tensors
 HOSPITALS = 2
 
 
-def _running_job(chain: ChainBackend | None = None) -> tuple[Devnet, int]:
+def _running_job(
+    chain: ChainBackend | None = None, hospitals_: int = HOSPITALS
+) -> tuple[Devnet, int]:
     net = Devnet(chain=chain)
     data = load_bundled("breast_cancer")
     requester = net.add_node("researcher", tokens=20_000)
-    hospitals = [net.add_node(f"h{i}", tokens=10_000) for i in range(HOSPITALS)]
+    hospitals = [net.add_node(f"h{i}", tokens=10_000) for i in range(hospitals_)]
     mean, scale = feature_statistics(data.x)
     spec = JobSpec("costs", ModelSpec("logreg", 30, 2, feature_mean=mean, feature_scale=scale),
                    TrainConfig(0.1, 1, 16), seed=3)  # fmt: skip
@@ -35,7 +38,7 @@ def _running_job(chain: ChainBackend | None = None) -> tuple[Devnet, int]:
                      requester.blobs.put(encode_tensors(init_params(spec.model, 3))))  # fmt: skip
     job_id = requester.ledger.propose_job(terms)
     net.pass_proposal(requester.ledger.gov.propose_job_approval(job_id), list(net.nodes.values()))
-    parts = partition_stratified(data.y, np.full(HOSPITALS, 1 / HOSPITALS), 3)
+    parts = partition_stratified(data.y, np.full(hospitals_, 1 / hospitals_), 3)
     for hospital, rows in zip(hospitals, parts, strict=True):
         asset = hospital.register_asset(data.subset(rows), hospital.name,
                                         ConsentPolicy(("diagnosis",)))  # fmt: skip
@@ -80,6 +83,29 @@ def test_status_shows_where_a_recorded_rounds_time_went() -> None:
         assert all(c["seconds"] >= 0 for _, c in spent)
         # exclusive time, and each node worked in one thread at a time: never more than passed
         assert sum(c["seconds"] for _, c in spent) <= wall + 1e-3
+
+
+def test_a_running_node_counts_its_waits_for_the_round_it_is_in() -> None:
+    net, job_id = _running_job(hospitals_=1)
+    hospital = net.nodes["h0"]  # the only participant: it aggregates every round itself
+    runner = hospital.make_runner(NodeState(":memory:"), poll_seconds=0.02)
+    # one thread alone uses the embedded chain: the requester answers in it, in memory
+    thread = threading.Thread(target=runner.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while runner.status.rounds_aggregated < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        runner.stop()
+        thread.join(60)
+
+    assert runner.status.rounds_aggregated == 2
+    costs = hospital.ctx.costs.snapshot()
+    for round_no in (1, 2):
+        spent = costs[f"{job_id}/{round_no}"]
+        assert spent["training"]["count"] == 1 and spent["chain_tx"]["count"] >= 1
+    assert costs[f"{job_id}/1"]["wait"]["count"] >= 1  # from its record to the next step
 
 
 def test_a_devnet_round_counts_for_each_node_on_either_chain(chain: ChainBackend) -> None:
