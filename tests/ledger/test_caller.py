@@ -125,6 +125,7 @@ USES: dict[str, Use] = {
     "assets.policy": lambda g: g.ledger.assets.policy(g.asset_id),
     "assets.consent_for": lambda g: g.ledger.assets.consent_for(g.asset_id, "diagnosis"),
     "assets.owner_of": lambda g: g.ledger.assets.owner_of(g.asset_id),
+    "assets.owners": lambda g: g.ledger.assets.owners([g.asset_id]),
     "assets.transfer": lambda g: g.ledger.assets.transfer(g.asset_id, g.ledger.address),
     "assets.policy_history": lambda g: g.ledger.assets.policy_history(g.asset_id),
     "assets.revocations": lambda g: g.ledger.assets.revocations(g.asset_id),

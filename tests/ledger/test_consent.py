@@ -118,8 +118,14 @@ def test_transferring_the_token_transfers_control_of_consent(chain_net: ChainNet
     owner, heir = chain_net.member(), chain_net.member()
     asset = chain_net.asset(owner)
 
+    other = chain_net.asset(owner)
     owner.assets.transfer(asset, heir.address)
     heir.assets.revoke(asset)
+
+    # the batched read nodes use agrees with ownerOf, and names nobody for an unknown id
+    assert owner.assets.owners([asset, other, 12345]) == [heir.address, owner.address,
+                                                         "0x" + "0" * 40]  # fmt: skip
+    assert owner.assets.owners([]) == []
 
     assert owner.assets.consent_for(asset, "diagnosis") == Consent.REVOKED
     with pytest.raises(TransactionRefused):

@@ -44,7 +44,7 @@ class SplitView(SecureAggregator):
     # ---- who asks ------------------------------------------------------------------
 
     def _asker(self) -> int:
-        owner_of = self.ctx.chain.owner_of
+        owner_of = self.ctx.ledger.assets.owner_of
         return next(p for p in self._parties() if owner_of(p) == self.asking)
 
     def _parties(self) -> tuple[int, ...]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from eth_utils import to_checksum_address
 from web3.contract import Contract
 
 from dain.data import (
@@ -192,6 +193,14 @@ class AssetsClient:
 
     def owner_of(self, asset_id: int) -> str:
         return str(self._call.read("the asset's owner", self._c.functions.ownerOf(asset_id)))
+
+    def owners(self, asset_ids: list[int]) -> list[str]:
+        """The owner of each of `asset_ids` in one call (the contract's `liveWords`, which a
+        round record reads too); the zero address for an asset nobody registered."""
+        if not asset_ids:
+            return []
+        words = self._call.read("the assets' owners", self._c.functions.liveWords(asset_ids))
+        return [to_checksum_address((int(w) & (2**160 - 1)).to_bytes(20, "big")) for w in words]
 
     def transfer(self, asset_id: int, to: str) -> None:
         self._call.send(

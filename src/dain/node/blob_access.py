@@ -71,9 +71,6 @@ class BlobAccess:
     def index(self) -> BlobIndex:
         return self.ctx.index
 
-    def _participants(self, job: JobInfo) -> set[str]:
-        chain = self.ctx.chain
-        return {chain.owner_of(a) for a in chain.enrolled(job)} | {job.requester}
 
     # ---- reading -----------------------------------------------------------------------
 
@@ -116,7 +113,7 @@ class BlobAccess:
             job = self.ctx.chain.job_for_round(tag.job_id, tag.round)
             open_round = job.status == JobStatus.RUNNING and job.current_round + 1 == tag.round
             return open_round and sender == self.ctx.chain.aggregator(tag.job_id, tag.round)
-        return sender in self._participants(self.ctx.chain.job(tag.job_id))
+        return self.ctx.chain.takes_part(self.ctx.chain.job(tag.job_id), sender)
 
     # ---- storing -----------------------------------------------------------------------
 
@@ -153,13 +150,13 @@ class BlobAccess:
             if elected != me:
                 raise ProtocolError(f"This node is not the aggregator of job {job.job_id}, "
                                     f"round {round}.")  # fmt: skip
-            if sender not in {chain.owner_of(a) for a in chain.enrolled(job)}:
+            if sender not in chain.owners(job).values():
                 raise Forbidden(f"{sender} owns no asset enrolled in job {job.job_id}.")
         elif kind in (BlobKind.HANDOUT, BlobKind.STATE):
             if sender != elected:
                 raise Forbidden(f"{sender} is not the aggregator of job {job.job_id}, "
                                 f"round {round}: only it hands out the round's model.")  # fmt: skip
-            if me not in self._participants(job):
+            if not chain.takes_part(job, me):
                 raise Forbidden(f"This node has no role in job {job.job_id}.")
         else:
             raise Forbidden(f"Nobody uploads a {kind} to another node: its holder serves it.")

@@ -2,9 +2,10 @@
 
 Every update of a round asks the same questions (the job, the elected aggregator, whether
 the sender is a member, who owns the asset); asking the chain once a second instead of once
-an update keeps the aggregator from being the round's bottleneck. Consent is never cached:
-a revocation counts from the block it is mined in. Recording or aborting a round forgets
-every cached answer, since the round on chain is about to change."""
+an update keeps the aggregator from being the round's bottleneck, and the owners of all a
+job's assets come in one call, so no node's reads grow with the number of participants.
+Consent is never cached: a revocation counts from the block it is mined in. Recording or
+aborting a round forgets every cached answer, since the round on chain is about to change."""
 
 from __future__ import annotations
 
@@ -92,8 +93,18 @@ class ChainView:
     def is_member(self, address: str) -> bool:
         return self._recent(("member", address), lambda: self.ledger.registry.is_member(address))
 
-    def owner_of(self, asset_id: int) -> str:
-        return self._recent(("owner", asset_id), lambda: self.ledger.assets.owner_of(asset_id))
+    def owners(self, job: JobInfo) -> dict[int, str]:
+        """The owner of each asset enrolled in the job, in one chain call (assets change
+        hands, so as recent as the other reads)."""
+        def read() -> dict[int, str]:
+            enrolled = self.enrolled(job)
+            return dict(zip(enrolled, self.ledger.assets.owners(enrolled), strict=True))
+
+        return self._recent(("owners", job.job_id), read)
+
+    def takes_part(self, job: JobInfo, address: str) -> bool:
+        """Whether `address` requested the job or owns an asset enrolled in it."""
+        return address == job.requester or address in self.owners(job).values()
 
     def rows(self, asset_id: int) -> int:
         """The rows the asset's registration committed to; fixed for good, so read once."""
@@ -125,7 +136,7 @@ class ChainView:
         """Who likely holds the job's blobs: the last aggregator, the requester, then its
         participants; no one without a role in the job is asked. Read only when a blob is
         not here, since finding them costs chain reads."""
-        peers = [job.requester, *(self.owner_of(a) for a in self.enrolled(job))]
+        peers = [job.requester, *self.owners(job).values()]
         if job.current_round > 0:
             last = self.ledger.jobs.round_record(job.job_id, job.current_round).aggregator
             peers.insert(0, last)

@@ -117,7 +117,7 @@ class Intake:
         if not chain.sample(job, round, [asset_id]):
             raise ProtocolError(f"Asset {named} is not in round {round}'s sample of job "
                                 f"{job.job_id}.")  # fmt: skip
-        if chain.owner_of(asset_id) != sender:
+        if chain.owners(job).get(asset_id) != sender:
             raise ProtocolError(f"{sender} does not own asset {named}.")
         # answering an unmask request uses no data: only the shares others gave this node
         if kind != MessageKind.UNMASK and chain.consent(job, asset_id) is not Consent.ALLOWED:

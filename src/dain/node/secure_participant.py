@@ -255,7 +255,7 @@ class SecureParticipant:
             ):  # fmt: skip
                 raise ProtocolError("The roster holds a message from another round.")
             message = ShareMessage.from_dict(envelope.body.get("shares", {}))
-            if self.ctx.chain.owner_of(message.sender) != signer:
+            if self.ctx.chain.owners(job).get(message.sender) != signer:
                 raise ProtocolError(f"The share message of {format_asset_id(message.sender)} "
                                     "is not its owner's.")  # fmt: skip
             roster[message.sender] = message
