@@ -96,9 +96,15 @@ class RpcChain:
 
     def __init__(self, url: str, *, timeout: float = 30.0) -> None:
         from web3 import HTTPProvider
+        from web3.types import RPCEndpoint
 
         self.url = url
-        self.web3 = Web3(HTTPProvider(url, request_kwargs={"timeout": timeout}))
+        # web3 asks the chain id before and after every contract call; a node's id never
+        # changes, so the provider answers those itself (two of three requests a read made)
+        provider = HTTPProvider(url, request_kwargs={"timeout": timeout},
+                                cache_allowed_requests=True,
+                                cacheable_requests={RPCEndpoint("eth_chainId")})  # fmt: skip
+        self.web3 = Web3(provider)
         try:
             self._chain_id = int(self.web3.eth.chain_id)
         except Exception as exc:
