@@ -5,6 +5,7 @@ the chain and the CLI say. Screenshots go to each test's folder under test-resul
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -86,7 +87,9 @@ def test_a_requesters_job_page_updates_its_accuracy_curve_live(
     world.enroll_all(job_id)
     page = world.page(chromium, RESEARCHER)
     page.goto(world.url(RESEARCHER, f"/jobs/{job_id}"))
-    page.get_by_text("Live: the page updates as rounds are recorded.").wait_for()
+    # the stream's first event (the job as it stands) has arrived: the script says when; a
+    # wait for the text it shows while connecting would race that event
+    page.get_by_text(re.compile(rf"^Live: updated at .* \(round 0 of {rounds}\)")).wait_for()
     page.evaluate("window.loadedOnce = true")  # gone if the page were loaded again
     points_before = page.locator("#job-metric-chart circle").count()
     page.screenshot(path=results / "1-before-start.png", full_page=True)
