@@ -77,3 +77,23 @@ def test_enrollment_is_read_once_the_job_runs_and_blob_holders_come_in_order() -
     holders = view.holders(job)
     assert holders[:2] == [record.aggregator, researcher.address]
     assert sorted(holders) == sorted({n.address for n in net.nodes.values()})
+
+
+def test_owners_come_in_one_read_and_outlive_a_round_change_but_not_their_freshness() -> None:
+    net, job_id, assets = _network()
+    node, heir = net.nodes["h0"], net.nodes["researcher"]
+    net.nodes["researcher"].ledger.jobs.start(job_id)
+    view = ChainView(node.ledger, node.ctx.clock, fresh=3600)
+    job = view.job(job_id)
+    owners = {assets[name]: net.nodes[name].address for name in ("h0", "h1")}
+    assert view.owners(job) == owners
+    assert view.takes_part(job, heir.address)  # the requester
+    assert not view.takes_part(job, net.root.address)
+
+    node.ledger.assets.transfer(assets["h0"], heir.address)
+    view.forget()  # a round changed: who owns what did not, so it is kept
+
+    assert view.owners(job) == owners
+    assert ChainView(node.ledger, node.ctx.clock, fresh=0).owners(job)[assets["h0"]] == (
+        heir.address
+    )

@@ -5,7 +5,7 @@ the sender is a member, who owns the asset); asking the chain once a second inst
 an update keeps the aggregator from being the round's bottleneck, and the owners of all a
 job's assets come in one call, so no node's reads grow with the number of participants.
 Consent is never cached: a revocation counts from the block it is mined in. Recording or
-aborting a round forgets every cached answer, since the round on chain is about to change."""
+aborting a round forgets every cached answer about the round, since it is about to change."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from dain.node.clock import ChainClock
 
 T = TypeVar("T")
 FRESH_SECONDS = 1.0
+_ROUND_FREE = ("member", "owners")  # reads a recorded round does not change
 
 
 class ChainView:
@@ -44,9 +45,11 @@ class ChainView:
         return value
 
     def forget(self) -> None:
-        """The round on chain is about to change: recent reads of it are stale."""
+        """The round on chain is about to change: recent reads of it are stale (who is a
+        member and who owns what do not follow rounds: they stay as fresh as they were)."""
         with self._lock:
-            self._reads.clear()
+            for key in [k for k in self._reads if k[0] not in _ROUND_FREE]:
+                del self._reads[key]
 
     def job(self, job_id: int) -> JobInfo:
         return self._recent(("job", job_id), lambda: self.ledger.jobs.job(job_id))

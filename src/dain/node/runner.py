@@ -419,8 +419,8 @@ class JobRunner:
         aggregator, chain = self.roles.aggregator, self.ctx.chain
         received = aggregator.received(job.job_id, round_no)
         minimum = self.roles.models.spec(job).min_participants
+        drawn = len(chain.sample(job, round_no, chain.enrolled(job)))
         if job.sampling:
-            drawn = len(chain.sample(job, round_no, chain.enrolled(job)))
             if drawn == 0:
                 if aggregator.finish_round(job.job_id, round_no) is not None:  # aborts it
                     self._recorded.set()
@@ -428,7 +428,9 @@ class JobRunner:
             minimum = min(minimum, drawn)  # a sample smaller than the minimum: all of it
         if received == 0 or received < minimum:
             return
-        expected = chain.live_assets(job, round_no)
+        # every sampled asset sent its update: nothing more can come, so no need to read
+        # how many have live consent (the aggregation reads each one's consent anyway)
+        expected = drawn if received >= drawn else chain.live_assets(job, round_no)
         into_attempt = (now - job.round_opened_at) % job.round_duration
         ready = received >= expected or into_attempt >= job.round_duration / 2
         if ready and aggregator.finish_round(job.job_id, round_no) is not None:
