@@ -98,12 +98,12 @@ class ChainView:
 
     def owners(self, job: JobInfo) -> dict[int, str]:
         """The owner of each asset enrolled in the job, in one chain call (assets change
-        hands, so as recent as the other reads)."""
-        def read() -> dict[int, str]:
-            enrolled = self.enrolled(job)
-            return dict(zip(enrolled, self.ledger.assets.owners(enrolled), strict=True))
-
-        return self._recent(("owners", job.job_id), read)
+        hands, so as recent as the other reads; enrolling another asset reads again)."""
+        enrolled = self.enrolled(job)
+        return self._recent(
+            ("owners", job.job_id, tuple(enrolled)),
+            lambda: dict(zip(enrolled, self.ledger.assets.owners(enrolled), strict=True)),
+        )
 
     def takes_part(self, job: JobInfo, address: str) -> bool:
         """Whether `address` requested the job or owns an asset enrolled in it."""
