@@ -71,7 +71,6 @@ class BlobAccess:
     def index(self) -> BlobIndex:
         return self.ctx.index
 
-
     # ---- reading -----------------------------------------------------------------------
 
     def read(self, cid: str, envelope_bytes: bytes) -> bytes:
